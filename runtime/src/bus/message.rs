@@ -1,0 +1,257 @@
+//! Messages as they travel through the bus, and their JSON forms.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::channel::Channel;
+use super::timetoken::Timetoken;
+
+/// Largest message accepted (payload plus meta), in bytes of JSON text.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Largest signal payload accepted, in bytes of JSON text.
+pub const MAX_SIGNAL_BYTES: usize = 64;
+
+/// How a message entered the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// Stored (unless asked otherwise) and delivered.
+    Publish,
+    /// Seen by functions only: never stored, never delivered.
+    Fire,
+    /// Small, delivered, never stored.
+    Signal,
+}
+
+impl MessageKind {
+    /// Largest payload accepted for this kind of message.
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Self::Signal => MAX_SIGNAL_BYTES,
+            Self::Publish | Self::Fire => MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// Why a message was refused before anything ran.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// The payload was not JSON.
+    #[error("message is not valid JSON: {0}")]
+    PayloadNotJson(serde_json::Error),
+    /// The meta was not a JSON object.
+    #[error("meta must be a JSON object")]
+    MetaNotObject,
+    /// The message was larger than its kind allows.
+    #[error("{kind:?} of {size} bytes is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// What was published.
+        kind: MessageKind,
+        /// Its size in bytes (payload plus meta).
+        size: usize,
+        /// The limit for that kind.
+        limit: usize,
+    },
+}
+
+/// A message on its way through the bus, before it gets a timetoken.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Where it was published.
+    pub channel: Channel,
+    /// The message itself: any JSON value.
+    pub payload: Box<RawValue>,
+    /// The publisher's metadata: a JSON object.
+    pub meta: Option<Box<RawValue>>,
+    /// The publisher's id, if given.
+    pub publisher: Option<String>,
+    /// Publish, fire or signal.
+    pub kind: MessageKind,
+    /// Whether it goes into the channel's history.
+    pub store: bool,
+}
+
+impl Message {
+    /// Builds a message from JSON text, checking that the payload is JSON,
+    /// that meta is an object and that the size is within the kind's limit.
+    ///
+    /// # Errors
+    /// [`MessageError`] names the first problem found.
+    pub fn new(
+        channel: Channel,
+        kind: MessageKind,
+        payload: &str,
+        meta: Option<&str>,
+        publisher: Option<String>,
+    ) -> Result<Self, MessageError> {
+        let payload = RawValue::from_string(payload.trim().to_owned());
+        let payload = payload.map_err(MessageError::PayloadNotJson)?;
+        let meta = meta.map(parse_meta).transpose()?;
+        let message = Self {
+            channel,
+            payload,
+            meta,
+            publisher,
+            store: kind == MessageKind::Publish,
+            kind,
+        };
+        message.check_size()?;
+        Ok(message)
+    }
+
+    /// Replaces payload and meta (as a before-publish hook may), re-checking
+    /// them as [`Message::new`] does.
+    ///
+    /// # Errors
+    /// [`MessageError`] names the first problem found.
+    pub fn replace(&mut self, payload: String, meta: Option<String>) -> Result<(), MessageError> {
+        self.payload = RawValue::from_string(payload).map_err(MessageError::PayloadNotJson)?;
+        self.meta = meta.as_deref().map(parse_meta).transpose()?;
+        self.check_size()
+    }
+
+    /// Bytes counted against the size limit: payload plus meta.
+    pub fn size(&self) -> usize {
+        self.payload.get().len() + self.meta.as_ref().map_or(0, |m| m.get().len())
+    }
+
+    fn check_size(&self) -> Result<(), MessageError> {
+        let (size, limit) = (self.size(), self.kind.max_bytes());
+        if size > limit {
+            return Err(MessageError::TooLarge {
+                kind: self.kind,
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn parse_meta(text: &str) -> Result<Box<RawValue>, MessageError> {
+    let text = text.trim();
+    if !text.starts_with('{') {
+        return Err(MessageError::MetaNotObject);
+    }
+    RawValue::from_string(text.to_owned()).map_err(|_| MessageError::MetaNotObject)
+}
+
+/// A message that has been published: it has its timetoken.
+#[derive(Debug)]
+pub struct Published {
+    /// Its position in the channel's order.
+    pub timetoken: Timetoken,
+    /// The message.
+    pub message: Message,
+}
+
+/// One message on its way to one subscriber.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The message (shared by every subscriber that gets it).
+    pub published: Arc<Published>,
+    /// The wildcard subscription it matched, when it did not match exactly.
+    pub subscription: Option<Arc<str>>,
+}
+
+/// The JSON form of a message as subscribers and history readers see it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageView<'a> {
+    /// The channel it was published to.
+    pub channel: &'a str,
+    /// Its timetoken.
+    pub timetoken: Timetoken,
+    /// The message itself.
+    #[serde(borrow)]
+    pub message: &'a RawValue,
+    /// The publisher's meta, or null.
+    #[serde(borrow)]
+    pub meta: Option<&'a RawValue>,
+    /// The publisher's id, or null.
+    pub publisher: Option<&'a str>,
+    /// `publish` or `signal`.
+    pub kind: MessageKind,
+    /// The wildcard subscription it came through, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<&'a str>,
+}
+
+impl Published {
+    /// The JSON view of this message as delivered through `subscription`.
+    pub fn view<'a>(&'a self, subscription: Option<&'a str>) -> MessageView<'a> {
+        let message = &self.message;
+        MessageView {
+            channel: message.channel.as_str(),
+            timetoken: self.timetoken,
+            message: &message.payload,
+            meta: message.meta.as_deref(),
+            publisher: message.publisher.as_deref(),
+            kind: message.kind,
+            subscription,
+        }
+    }
+}
+
+impl Delivery {
+    /// This delivery as JSON text.
+    pub fn to_json(&self) -> String {
+        let view = self.published.view(self.subscription.as_deref());
+        serde_json::to_string(&view).expect("a message view always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chan() -> Channel {
+        Channel::parse("c").unwrap()
+    }
+
+    #[test]
+    fn validates() {
+        let m = Message::new(chan(), MessageKind::Publish, r#" {"a":1} "#, None, None).unwrap();
+        assert_eq!(m.payload.get(), r#"{"a":1}"#);
+        assert!(m.store);
+        assert!(matches!(
+            Message::new(chan(), MessageKind::Publish, "{nope", None, None),
+            Err(MessageError::PayloadNotJson(_))
+        ));
+        assert!(matches!(
+            Message::new(chan(), MessageKind::Publish, "1", Some("[1]"), None),
+            Err(MessageError::MetaNotObject)
+        ));
+        let big = format!("\"{}\"", "x".repeat(MAX_MESSAGE_BYTES));
+        assert!(matches!(
+            Message::new(chan(), MessageKind::Publish, &big, None, None),
+            Err(MessageError::TooLarge { .. })
+        ));
+        let signal = format!("\"{}\"", "x".repeat(62));
+        assert!(Message::new(chan(), MessageKind::Signal, &signal, None, None).is_ok());
+        let signal = format!("\"{}\"", "x".repeat(63));
+        assert!(Message::new(chan(), MessageKind::Signal, &signal, None, None).is_err());
+    }
+
+    #[test]
+    fn view_json() {
+        let message =
+            Message::new(chan(), MessageKind::Publish, "[1]", Some(r#"{"m":2}"#), Some("u1".into()))
+                .unwrap();
+        let published = Arc::new(Published {
+            timetoken: Timetoken(17_000_000_000_000_001),
+            message,
+        });
+        let delivery = Delivery {
+            published,
+            subscription: Some("c.*".into()),
+        };
+        let json: serde_json::Value = serde_json::from_str(&delivery.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"channel":"c","timetoken":"17000000000000001","message":[1],
+                "meta":{"m":2},"publisher":"u1","kind":"publish","subscription":"c.*"})
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! The built-in message bus: channels, ordering, history and local fan-out.
+//!
+//! # Layout
+//! - [`channel`]: channel names and subscription patterns;
+//! - [`message`]: messages and their JSON forms;
+//! - [`timetoken`]: message ids;
+//! - [`sequencer`]: assigns timetokens, writes history, fans out, in order;
+//! - [`hub`]: this node's subscribers and their bounded queues.
+
+pub mod channel;
+pub mod hub;
+pub mod message;
+pub mod sequencer;
+pub mod timetoken;
+
+use std::sync::Arc;
+
+pub use self::channel::{Channel, NameError, Pattern, parse_pattern_list};
+pub use self::hub::{Closed, Hub, Subscription};
+pub use self::message::{Delivery, Message, MessageError, MessageKind, MessageView, Published};
+pub use self::sequencer::{Sequencer, SequencerError};
+pub use self::timetoken::Timetoken;
+use crate::config::BusConfig;
+use crate::metrics::Metrics;
+use crate::store::history::HistoryQuery;
+use crate::store::{self, Store, StoreError};
+
+/// The bus of one node.
+pub struct Bus {
+    hub: Arc<Hub>,
+    sequencer: Sequencer,
+    store: Arc<Store>,
+    config: BusConfig,
+}
+
+impl Bus {
+    /// Starts the bus over `store`.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn start(store: Arc<Store>, config: BusConfig, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
+        let hub = Hub::new(config.subscriber_queue, metrics);
+        let last = store.last_timetoken()?;
+        let sequencer = Sequencer::start(
+            Arc::clone(&store),
+            Arc::clone(&hub),
+            last,
+            config.history_per_channel,
+            config.publish_queue,
+        );
+        Ok(Self {
+            hub,
+            sequencer,
+            store,
+            config,
+        })
+    }
+
+    /// Commits a message that passed its hooks: timetoken, history, delivery.
+    ///
+    /// # Errors
+    /// [`SequencerError`] when it could not be stored; it was not delivered.
+    pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
+        self.sequencer.commit(message).await
+    }
+
+    /// A new local subscriber with no patterns yet.
+    pub fn subscriber(&self) -> Subscription {
+        self.hub.subscriber()
+    }
+
+    /// Part of one channel's history, oldest first. The limit is capped at
+    /// the configured history size.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn history(&self, channel: Channel, mut query: HistoryQuery) -> Result<Vec<Published>, StoreError> {
+        query.limit = query.limit.min(self.config.history_per_channel);
+        let store = Arc::clone(&self.store);
+        store::blocking(move || store.history(&channel, query)).await
+    }
+
+    /// Stored messages after `since` on channels matching `patterns`, oldest
+    /// first, at most the configured replay limit.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn replay(&self, patterns: Vec<Pattern>, since: Timetoken) -> Result<Vec<Published>, StoreError> {
+        let store = Arc::clone(&self.store);
+        let limit = self.config.replay_limit;
+        store::blocking(move || store.replay(&patterns, since, limit)).await
+    }
+
+    /// How many subscribers are connected to this node.
+    pub fn subscriber_count(&self) -> usize {
+        self.hub.subscriber_count()
+    }
+}

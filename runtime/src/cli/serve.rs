@@ -1,0 +1,86 @@
+//! `edgefn serve`: start a node, deploy the functions of `--config`, serve
+//! the API until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::net::TcpListener;
+
+use crate::config::file::ConfigFile;
+use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, NodeConfig};
+use crate::node::Node;
+
+/// Arguments of `edgefn serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Where durable state lives [default: ./edgefn-data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML file with settings and functions to deploy at startup.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The admin API key (generated and stored in the data dir when absent).
+    #[arg(long, env = "EDGEFN_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+}
+
+/// Runs a node.
+///
+/// # Errors
+/// When the node cannot start (data dir, address in use, bad config).
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let listen = match (args.listen, file.as_ref().and_then(|f| f.listen.as_deref())) {
+        (Some(listen), _) => listen,
+        (None, Some(text)) => text.parse().with_context(|| format!("`listen = \"{text}\"` is not an address like 127.0.0.1:8080"))?,
+        (None, None) => DEFAULT_LISTEN.parse().expect("the default address parses"),
+    };
+    let data_dir = args
+        .data_dir
+        .or_else(|| file.as_ref().and_then(|f| f.data_dir.clone()))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let mut config = NodeConfig::new(listen, data_dir);
+    config.admin_key = args.admin_key;
+    let mut functions = Vec::new();
+    if let Some(file) = file {
+        config.bus = file.bus.unwrap_or(config.bus);
+        config.wasm = file.wasm.unwrap_or(config.wasm);
+        config.http = file.http.unwrap_or(config.http);
+        functions = file.functions;
+    }
+
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let node = Node::start(config).await?;
+    if node.admin_key_generated {
+        println!("admin key (shown once; also in {}/admin.key): {}", node.config.data_dir.display(), node.admin_key);
+    }
+    for function in functions {
+        let name = function.spec.name.clone();
+        let bytes = std::fs::read(&function.component)
+            .with_context(|| format!("function `{name}`: cannot read {}", function.component.display()))?;
+        let deployment = node.functions.deploy(function.spec, bytes).await.with_context(|| format!("function `{name}` from the config file"))?;
+        println!("deployed `{name}` version {}", deployment.version);
+    }
+    let address = listener.local_addr()?;
+    println!("edgefn listening on http://{address} (data in {})", node.config.data_dir.display());
+    tracing::info!(%address, "listening");
+    crate::http::serve(Arc::clone(&node), listener, shutdown_signal(Arc::clone(&node))).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal(node: Arc<Node>) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("cannot watch SIGTERM");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    node.begin_shutdown();
+}

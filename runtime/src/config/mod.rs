@@ -1,0 +1,196 @@
+//! The node's configuration: every limit in one place, with its default and
+//! what a client or a function sees when it is hit.
+//!
+//! Values come from defaults, then the config file (`serve --config`, see
+//! [`file`]), then command-line flags.
+
+pub mod file;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./edgefn-data";
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the HTTP API listens.
+    pub listen: SocketAddr,
+    /// Where durable state lives.
+    pub data_dir: PathBuf,
+    /// The admin API key; generated and stored in the data dir when absent.
+    pub admin_key: Option<String>,
+    /// Bus limits.
+    pub bus: BusConfig,
+    /// Sandbox limits.
+    pub wasm: WasmConfig,
+    /// HTTP API limits.
+    pub http: HttpConfig,
+}
+
+impl NodeConfig {
+    /// The defaults, listening on `listen` with state in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            admin_key: None,
+            bus: BusConfig::default(),
+            wasm: WasmConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+/// Limits of the bus.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// Messages kept per channel in history; older ones are dropped. Also
+    /// caps `limit` on history reads.
+    pub history_per_channel: usize,
+    /// Messages queued per subscriber. A subscriber whose queue is full is
+    /// disconnected as slow (SSE: an `error` event with code `slow_consumer`;
+    /// WebSocket: close code 4008) and may resume with `since`.
+    pub subscriber_queue: usize,
+    /// Most messages replayed on a subscribe with `since` (the newest ones).
+    pub replay_limit: usize,
+    /// Publishes waiting to be committed; publishers wait when it is full.
+    pub publish_queue: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            history_per_channel: 1000,
+            subscriber_queue: 1024,
+            replay_limit: 1000,
+            publish_queue: 10_000,
+        }
+    }
+}
+
+/// Limits of the function sandbox. Each function may override the deadline
+/// and the memory limit in its deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WasmConfig {
+    /// Deadline of a before-publish invocation, in milliseconds. Missing it
+    /// fails the invocation (HTTP 504 to the publisher by default).
+    pub before_publish_timeout_ms: u64,
+    /// Deadline of after-publish, interval and endpoint invocations, in
+    /// milliseconds.
+    pub default_timeout_ms: u64,
+    /// Memory per instance, in MiB, unless the function asks for another
+    /// amount. Growing past it fails the allocation inside the guest.
+    pub default_memory_mb: u64,
+    /// The most memory a function may ask for, in MiB. Also sizes the
+    /// pooling allocator's slots.
+    pub max_memory_mb: u64,
+    /// Wasm stack per invocation, in KiB. Deeper recursion traps.
+    pub max_stack_kb: usize,
+    /// Instances that may exist at once on this node (the pool size).
+    /// Invocations beyond it fail with "too many concurrent invocations".
+    pub max_instances: u32,
+    /// Bytes of stdout plus stderr kept per invocation; the rest is dropped
+    /// and the log says how much.
+    pub max_log_bytes: usize,
+    /// Log lines kept per function for `GET /v1/admin/functions/{name}/logs`.
+    pub log_lines_per_function: usize,
+    /// After-publish copies waiting to run; more are dropped and counted.
+    pub after_publish_queue: usize,
+    /// After-publish invocations running at once.
+    pub after_publish_concurrency: usize,
+    /// Outbound HTTP limits.
+    pub outbound: OutboundConfig,
+}
+
+impl WasmConfig {
+    /// [`Self::before_publish_timeout_ms`] as a duration.
+    pub fn before_publish_timeout(&self) -> Duration {
+        Duration::from_millis(self.before_publish_timeout_ms)
+    }
+
+    /// [`Self::default_timeout_ms`] as a duration.
+    pub fn default_timeout(&self) -> Duration {
+        Duration::from_millis(self.default_timeout_ms)
+    }
+}
+
+impl Default for WasmConfig {
+    fn default() -> Self {
+        Self {
+            before_publish_timeout_ms: 50,
+            default_timeout_ms: 10_000,
+            default_memory_mb: 32,
+            max_memory_mb: 256,
+            max_stack_kb: 512,
+            max_instances: 1000,
+            max_log_bytes: 64 * 1024,
+            log_lines_per_function: 1000,
+            after_publish_queue: 10_000,
+            after_publish_concurrency: 64,
+            outbound: OutboundConfig::default(),
+        }
+    }
+}
+
+/// Limits of outbound HTTP from functions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Outbound requests per invocation (PubNub allows 5). Past it, the call
+    /// fails in the guest with an error naming the budget.
+    pub max_requests: u32,
+    /// Time to connect, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time to the first byte of the response, in milliseconds.
+    pub first_byte_timeout_ms: u64,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            max_requests: 5,
+            connect_timeout_ms: 5_000,
+            first_byte_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Limits of the HTTP API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body on the publish endpoints, in bytes (413 beyond).
+    pub max_publish_body: usize,
+    /// Largest deploy upload, in bytes (413 beyond).
+    pub max_deploy_body: usize,
+    /// Largest request body passed to an endpoint function, in bytes.
+    pub max_endpoint_body: usize,
+    /// Interval between SSE keep-alive comments, in seconds.
+    pub sse_keepalive_secs: u64,
+    /// Largest WebSocket frame accepted, in bytes.
+    pub max_ws_frame: usize,
+    /// Patterns per subscribe request and per WebSocket connection.
+    pub max_patterns_per_subscriber: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_publish_body: 64 * 1024,
+            max_deploy_body: 64 * 1024 * 1024,
+            max_endpoint_body: 1024 * 1024,
+            sse_keepalive_secs: 15,
+            max_ws_frame: 64 * 1024,
+            max_patterns_per_subscriber: 128,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Deployed functions: deploying, removing, and finding the ones a message or
+//! a request triggers.
+//!
+//! # Layout
+//! - [`spec`]: what a deployment says, and its validation;
+//! - [`registry`]: the current set of functions, swapped atomically;
+//! - [`after`]: the after-publish queue;
+//! - [`interval`]: interval schedules.
+
+pub mod after;
+pub mod interval;
+pub mod registry;
+pub mod spec;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+pub use self::registry::{Function, Registry};
+pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
+use self::after::AfterPublish;
+use crate::bus::Published;
+use crate::metrics::Metrics;
+use crate::store::{self, Store, StoreError};
+use crate::wasm::component::exports;
+use crate::wasm::logs::FunctionLogs;
+use crate::wasm::{ComponentError, LoadedComponent, PreparedFunction, Sandbox};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Why a deployment was refused. Nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The component cannot run here or lacks an export.
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+    /// The store failed; the previous deployment is still in place.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The node's deployed functions.
+pub struct Functions {
+    registry: Arc<ArcSwap<Registry>>,
+    sandbox: Arc<Sandbox>,
+    store: Arc<Store>,
+    after: AfterPublish,
+    /// Logs by function name; kept across redeploys.
+    logs: Mutex<HashMap<String, Arc<FunctionLogs>>>,
+    /// Serialises deploys and removals.
+    changes: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+}
+
+impl Functions {
+    /// Loads every stored deployment (from the compiled cache when possible)
+    /// and starts the after-publish queue and interval schedules. A stored
+    /// deployment that no longer loads is logged and skipped.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn start(sandbox: Arc<Sandbox>, store: Arc<Store>, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
+        let functions = Self {
+            registry: Arc::default(),
+            after: AfterPublish::start(Arc::clone(&sandbox), metrics),
+            sandbox,
+            store: Arc::clone(&store),
+            logs: Mutex::default(),
+            changes: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(1),
+        };
+        let deployments = store::blocking(move || store.deployments()).await?;
+        for deployment in deployments {
+            let name = deployment.spec.name.clone();
+            match functions.restore(deployment).await {
+                Ok(()) => tracing::info!(function = name, "function loaded"),
+                Err(e) => tracing::error!(function = name, error = %e, "stored function cannot be loaded; skipped"),
+            }
+        }
+        Ok(functions)
+    }
+
+    async fn restore(&self, deployment: Deployment) -> Result<(), DeployError> {
+        let store = Arc::clone(&self.store);
+        let hash = deployment.component.clone();
+        let bytes: Arc<[u8]> = store::blocking(move || store.component(&hash)).await?.into();
+        let component = self.sandbox.load(&deployment.component, bytes).await?;
+        self.install(deployment, component);
+        Ok(())
+    }
+
+    /// The current functions. Hold on to the snapshot for the whole of one
+    /// publish or request so it sees one consistent set.
+    pub fn snapshot(&self) -> Arc<Registry> {
+        self.registry.load_full()
+    }
+
+    /// Validates, compiles and links `component`, stores it durably with its
+    /// spec, then makes it live, replacing any function of the same name in
+    /// one step. Returns the new deployment.
+    ///
+    /// # Errors
+    /// [`DeployError`]; the previous deployment (if any) stays in place.
+    pub async fn deploy(&self, spec: FunctionSpec, component: Vec<u8>) -> Result<Deployment, DeployError> {
+        spec.validate(self.sandbox.config().max_memory_mb)?;
+        let hash = hex::encode(Sha256::digest(&component));
+        let bytes: Arc<[u8]> = component.into();
+        let loaded = self.sandbox.load(&hash, Arc::clone(&bytes)).await?;
+        check_exports(&spec, &loaded)?;
+
+        let _change = self.changes.lock().await;
+        let version = self.snapshot().get(&spec.name).map_or(1, |f| f.deployment.version + 1);
+        let deployment = Deployment {
+            spec,
+            component: hash,
+            version,
+            deployed_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        };
+        let store = Arc::clone(&self.store);
+        let record = deployment.clone();
+        store::blocking(move || store.put_deployment(&record, &bytes)).await?;
+        self.install(deployment.clone(), loaded);
+        Ok(deployment)
+    }
+
+    /// Removes the function called `name`. Returns whether it existed.
+    ///
+    /// # Errors
+    /// When the store fails; the function stays deployed then.
+    pub async fn remove(&self, name: &str) -> Result<bool, StoreError> {
+        let _change = self.changes.lock().await;
+        let store = Arc::clone(&self.store);
+        let key = name.to_owned();
+        let removed = store::blocking(move || store.remove_deployment(&key)).await?;
+        self.registry.rcu(|registry| registry.without(name));
+        Ok(removed)
+    }
+
+    /// Queues after-publish copies of `published` for the functions bound to
+    /// its channel in `registry`.
+    pub fn after_publish(&self, registry: &Registry, published: &Arc<Published>) {
+        for function in registry.after_publish(&published.message.channel) {
+            self.after.enqueue(function, published);
+        }
+    }
+
+    /// The log of the function called `name`, if it was ever deployed here.
+    pub fn logs(&self, name: &str) -> Option<Arc<FunctionLogs>> {
+        self.logs.lock().expect("logs lock poisoned").get(name).cloned()
+    }
+
+    /// The sandbox functions run in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    fn install(&self, deployment: Deployment, component: LoadedComponent) {
+        let spec = &deployment.spec;
+        let logs = Arc::clone(
+            self.logs
+                .lock()
+                .expect("logs lock poisoned")
+                .entry(spec.name.clone())
+                .or_insert_with(|| {
+                    let lines = self.sandbox.config().log_lines_per_function;
+                    Arc::new(FunctionLogs::new(spec.name.as_str().into(), lines))
+                }),
+        );
+        let memory_mb = spec.memory_mb.unwrap_or(self.sandbox.config().default_memory_mb);
+        let prepared = PreparedFunction {
+            name: spec.name.as_str().into(),
+            component,
+            env: spec.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            memory_bytes: (memory_mb * MIB) as usize,
+            outbound: spec.allow_outbound.clone().into(),
+            logs,
+        };
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        let every = spec.every;
+        let name = spec.name.clone();
+        let function = Arc::new(Function {
+            deployment,
+            prepared: Arc::new(prepared),
+            generation,
+        });
+        self.registry.rcu(|registry| registry.with(Arc::clone(&function)));
+        if let Some(every) = every {
+            interval::spawn(Arc::clone(&self.registry), Arc::clone(&self.sandbox), name, generation, every);
+        }
+    }
+}
+
+fn check_exports(spec: &FunctionSpec, component: &LoadedComponent) -> Result<(), ComponentError> {
+    let missing = |export, trigger| Err(ComponentError::MissingExport { export, trigger });
+    if !spec.before_publish.is_empty() && component.before_publish.is_none() {
+        return missing(exports::BEFORE_PUBLISH, "--before-publish");
+    }
+    if !spec.after_publish.is_empty() && component.after_publish.is_none() {
+        return missing(exports::AFTER_PUBLISH, "--after-publish");
+    }
+    if spec.every.is_some() && component.interval.is_none() {
+        return missing(exports::INTERVAL, "--every");
+    }
+    if spec.endpoint && component.http.is_none() {
+        return missing(exports::HTTP, "--endpoint");
+    }
+    Ok(())
+}

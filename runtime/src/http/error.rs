@@ -1,0 +1,157 @@
+//! API errors: an HTTP status and a JSON body that says what was wrong.
+//!
+//! ```json
+//! {"error": {"code": "rejected", "message": "function `moderate` rejected the message: ...",
+//!            "retryable": false, "function": "moderate", "reason": "..."}}
+//! ```
+//!
+//! `code` is stable and meant for programs; `message` is for people;
+//! `retryable` says whether the same request may succeed later.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::bus::{MessageError, NameError, SequencerError};
+use crate::functions::DeployError;
+use crate::node::PublishError;
+use crate::store::StoreError;
+use crate::wasm::InvokeError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retryable: bool,
+    details: Map<String, Value>,
+}
+
+impl ApiError {
+    /// An error with `status`, stable `code` and a human `message`.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retryable: status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
+            details: Map::new(),
+        }
+    }
+
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 413.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    /// Adds a field next to `code` and `message`.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.clone().into());
+        error.insert("retryable".into(), self.retryable.into());
+        error.extend(self.details.clone());
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+impl From<NameError> for ApiError {
+    fn from(e: NameError) -> Self {
+        Self::bad_request("invalid_channel", e.to_string())
+    }
+}
+
+impl From<MessageError> for ApiError {
+    fn from(e: MessageError) -> Self {
+        match e {
+            MessageError::PayloadNotJson(_) => Self::bad_request("invalid_json", e.to_string()),
+            MessageError::MetaNotObject => Self::bad_request("invalid_meta", e.to_string()),
+            MessageError::TooLarge { size, limit, .. } => Self::too_large(e.to_string())
+                .with("size", size)
+                .with("limit", limit),
+        }
+    }
+}
+
+impl From<InvokeError> for ApiError {
+    fn from(e: InvokeError) -> Self {
+        let (status, code) = match &e {
+            InvokeError::Deadline { .. } => (StatusCode::GATEWAY_TIMEOUT, "function_timeout"),
+            _ => (StatusCode::BAD_GATEWAY, "function_error"),
+        };
+        let function = match &e {
+            InvokeError::Deadline { function, .. }
+            | InvokeError::Memory { function, .. }
+            | InvokeError::Trap { function, .. }
+            | InvokeError::Failed { function, .. } => function.to_string(),
+        };
+        Self::new(status, code, e.to_string()).with("function", function)
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        let message = e.to_string();
+        match e {
+            PublishError::Rejected { function, reason } => Self::new(StatusCode::FORBIDDEN, "rejected", message)
+                .with("function", function)
+                .with("reason", reason),
+            PublishError::Hook(e) => e.into(),
+            PublishError::HookOutput { function, .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "function_error", message).with("function", function)
+            }
+            PublishError::Bus(e) => e.into(),
+        }
+    }
+}
+
+impl From<SequencerError> for ApiError {
+    fn from(e: SequencerError) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", e.to_string())
+    }
+}
+
+impl From<DeployError> for ApiError {
+    fn from(e: DeployError) -> Self {
+        match e {
+            DeployError::Spec(e) => Self::bad_request("invalid_spec", e.to_string()),
+            DeployError::Component(e) => Self::bad_request("invalid_component", e.to_string()),
+            DeployError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `GET /v1/history/{channel}?limit=N&start=TT&end=TT`: the newest `limit`
+//! messages (default 100, at most the configured history size) with
+//! `end <= timetoken < start`, oldest first.
+//!
+//! Answer: `{"channel": "...", "messages": [{channel, timetoken, message, meta, publisher, kind}, ...]}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::bus::{Channel, Timetoken};
+use crate::node::Node;
+use crate::store::history::HistoryQuery;
+
+const DEFAULT_LIMIT: usize = 100;
+
+/// Query parameters of the history endpoint.
+#[derive(Debug, Deserialize)]
+pub struct HistoryParams {
+    limit: Option<usize>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// `GET /v1/history/{channel}`.
+pub async fn history(State(node): State<Arc<Node>>, Path(channel): Path<String>, Query(params): Query<HistoryParams>) -> Result<Json<Value>, ApiError> {
+    let channel = Channel::parse(&channel)?;
+    let timetoken = |text: Option<String>| {
+        text.map(|t| t.parse::<Timetoken>())
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_timetoken", e.to_string()))
+    };
+    let query = HistoryQuery {
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
+        start: timetoken(params.start)?,
+        end: timetoken(params.end)?,
+    };
+    let messages = node.bus.history(channel.clone(), query).await?;
+    let views: Vec<_> = messages.iter().map(|m| m.view(None)).collect();
+    Ok(Json(json!({ "channel": channel.as_str(), "messages": views })))
+}

@@ -1,0 +1,96 @@
+//! The HTTP API: the native publish/subscribe API under `/v1/`, the admin
+//! API under `/v1/admin/`, endpoint functions under `/v1/fn/`, `/healthz`
+//! and `/metrics`.
+//!
+//! # Layout
+//! - [`publish`], [`subscribe`] (SSE), [`ws`] (WebSocket), [`history`]: the
+//!   native API, with [`replay`] joining history and live feeds;
+//! - [`admin`]: deploy, list, show, remove, logs;
+//! - [`endpoint`]: HTTP endpoint functions;
+//! - [`error`]: JSON error answers.
+
+pub mod admin;
+pub mod endpoint;
+pub mod error;
+pub mod history;
+pub mod publish;
+pub mod replay;
+pub mod subscribe;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use self::error::ApiError;
+use crate::node::Node;
+
+/// The API's routes.
+pub fn router(node: Arc<Node>) -> Router {
+    let admin = Router::new()
+        .route("/functions", get(admin::list))
+        .route("/functions/{name}", get(admin::show).put(admin::deploy).delete(admin::remove))
+        .route("/functions/{name}/logs", get(admin::logs))
+        .layer(DefaultBodyLimit::max(node.config.http.max_deploy_body))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&node), admin::require_key));
+    Router::new()
+        .route("/v1/publish/{channel}", post(publish::publish))
+        .route("/v1/fire/{channel}", post(publish::fire))
+        .route("/v1/signal/{channel}", post(publish::signal))
+        .route("/v1/subscribe/{channels}", get(subscribe::subscribe))
+        .route("/v1/ws", get(ws::upgrade))
+        .route("/v1/history/{channel}", get(history::history))
+        .route("/v1/fn/{name}", any(endpoint::call))
+        .route("/v1/fn/{name}/{*rest}", any(endpoint::call))
+        .nest("/v1/admin", admin)
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see the README for the API") })
+        .with_state(node)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(node).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Reads a request body of at most `limit` bytes.
+///
+/// # Errors
+/// 413 when it is longer, 400 when it cannot be read.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_long = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_long {
+            ApiError::too_large(format!("the request body is larger than {limit} bytes"))
+        } else {
+            ApiError::bad_request("invalid_body", format!("the request body could not be read: {e}"))
+        }
+    })
+}
+
+async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "functions": node.functions.snapshot().iter().count(),
+        "subscribers": node.bus.subscriber_count(),
+    }))
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.metrics.encode())
+}

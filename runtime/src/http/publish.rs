@@ -1,0 +1,68 @@
+//! `POST /v1/publish/{channel}`, `POST /v1/fire/{channel}` and
+//! `POST /v1/signal/{channel}`: the body is the message (any JSON value).
+//!
+//! Optional: `meta` (a JSON object) as query parameter or `X-Edgefn-Meta`
+//! header; the publisher's id as `publisher` query parameter or
+//! `X-Edgefn-Publisher` header; `store=0` to keep a publish out of history.
+//! Answer: `{"timetoken": "<17 digits>"}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::bus::{Channel, Message, MessageKind};
+use crate::node::Node;
+
+/// Query parameters of the publish endpoints.
+#[derive(Debug, Deserialize)]
+pub struct PublishParams {
+    meta: Option<String>,
+    publisher: Option<String>,
+    store: Option<String>,
+}
+
+/// `POST /v1/publish/{channel}`.
+pub async fn publish(node: State<Arc<Node>>, channel: Path<String>, params: Query<PublishParams>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    handle(node, channel, params, headers, body, MessageKind::Publish).await
+}
+
+/// `POST /v1/fire/{channel}`.
+pub async fn fire(node: State<Arc<Node>>, channel: Path<String>, params: Query<PublishParams>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    handle(node, channel, params, headers, body, MessageKind::Fire).await
+}
+
+/// `POST /v1/signal/{channel}`.
+pub async fn signal(node: State<Arc<Node>>, channel: Path<String>, params: Query<PublishParams>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    handle(node, channel, params, headers, body, MessageKind::Signal).await
+}
+
+async fn handle(
+    State(node): State<Arc<Node>>,
+    Path(channel): Path<String>,
+    Query(params): Query<PublishParams>,
+    headers: HeaderMap,
+    body: Body,
+    kind: MessageKind,
+) -> Result<Json<Value>, ApiError> {
+    let channel = Channel::parse(&channel)?;
+    let body = super::read_body(body, node.config.http.max_publish_body).await?;
+    let payload = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("invalid_json", "message is not UTF-8 text"))?;
+    let meta = params.meta.or_else(|| header(&headers, "x-edgefn-meta"));
+    let publisher = params.publisher.or_else(|| header(&headers, "x-edgefn-publisher"));
+    let mut message = Message::new(channel, kind, payload, meta.as_deref(), publisher)?;
+    if kind == MessageKind::Publish {
+        message.store = !matches!(params.store.as_deref(), Some("0" | "false"));
+    }
+    let published = node.publish(message).await?;
+    Ok(Json(json!({ "timetoken": published.timetoken })))
+}
+
+pub(super) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}

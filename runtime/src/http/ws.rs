@@ -1,0 +1,203 @@
+//! `GET /v1/ws`: a WebSocket carrying JSON text frames to subscribe,
+//! unsubscribe and publish on one connection.
+//!
+//! Client frames (`id` is optional and echoed in the answer):
+//! - `{"type": "subscribe", "channels": ["a", "b.*"], "since": "<timetoken>"?, "id": ...}`
+//!   → replayed messages (with `since`), then `{"type": "subscribed", "channels": [...all held], "id": ...}`;
+//! - `{"type": "unsubscribe", "channels": [...], "id": ...}` → `{"type": "unsubscribed", "channels": [...still held], "id": ...}`;
+//! - `{"type": "publish" | "fire" | "signal", "channel": "c", "message": <any JSON>, "meta": {...}?, "publisher": "..."?, "id": ...}`
+//!   → `{"type": "published", "timetoken": "...", "id": ...}`.
+//!
+//! Server frames: `{"type": "message", ...the message's JSON view}` for each
+//! delivery, and `{"type": "error", "id": ..., "error": {code, message, ...}}`
+//! for a frame that failed (the connection stays open). A subscriber that
+//! does not keep up is closed with code 4008; a shutting-down node closes
+//! with 1001.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::replay::ReplayFilter;
+use crate::bus::{Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, Timetoken};
+use crate::node::Node;
+
+/// Close code sent to a subscriber that did not keep up.
+pub const CLOSE_SLOW: u16 = 4008;
+
+/// `GET /v1/ws`.
+pub async fn upgrade(State(node): State<Arc<Node>>, ws: WebSocketUpgrade) -> Response {
+    let max = node.config.http.max_ws_frame;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| Connection::new(node, socket).run())
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Request {
+    Subscribe {
+        channels: Vec<String>,
+        since: Option<String>,
+        id: Option<Value>,
+    },
+    Unsubscribe {
+        channels: Vec<String>,
+        id: Option<Value>,
+    },
+    Publish(Publish),
+    Fire(Publish),
+    Signal(Publish),
+}
+
+#[derive(Deserialize)]
+struct Publish {
+    channel: String,
+    message: Box<RawValue>,
+    meta: Option<Box<RawValue>>,
+    publisher: Option<String>,
+    id: Option<Value>,
+}
+
+struct Connection {
+    node: Arc<Node>,
+    socket: WebSocket,
+    subscription: Subscription,
+    filter: ReplayFilter,
+}
+
+impl Connection {
+    fn new(node: Arc<Node>, socket: WebSocket) -> Self {
+        let subscription = node.bus.subscriber();
+        Self {
+            node,
+            socket,
+            subscription,
+            filter: ReplayFilter::default(),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut shutdown = self.node.shutting_down();
+        loop {
+            let sent = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(Frame::Text(text))) => self.handle(&text).await,
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => Ok(()),
+                },
+                delivery = self.subscription.recv() => match delivery {
+                    Ok(delivery) if self.filter.admit(&delivery) => self.send_delivery(&delivery).await,
+                    Ok(_) => Ok(()),
+                    Err(Closed::Slow) => return self.close(CLOSE_SLOW, "slow consumer: reconnect with `since`").await,
+                },
+                _ = shutdown.changed() => return self.close(1001, "node shutting down").await,
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn handle(&mut self, text: &str) -> Result<(), axum::Error> {
+        let request: Request = match serde_json::from_str(text) {
+            Ok(request) => request,
+            Err(e) => {
+                let error = ApiError::bad_request("invalid_frame", format!("frame not understood: {e}"));
+                return self.send_error(None, error).await;
+            }
+        };
+        let (id, answer) = match request {
+            Request::Subscribe { channels, since, id } => {
+                let answer = self.subscribe(&channels, since).await;
+                (id, answer)
+            }
+            Request::Unsubscribe { channels, id } => (id, self.unsubscribe(&channels)),
+            Request::Publish(p) => (p.id.clone(), self.publish(p, MessageKind::Publish).await),
+            Request::Fire(p) => (p.id.clone(), self.publish(p, MessageKind::Fire).await),
+            Request::Signal(p) => (p.id.clone(), self.publish(p, MessageKind::Signal).await),
+        };
+        match answer {
+            Ok(mut answer) => {
+                answer["id"] = id.unwrap_or(Value::Null);
+                self.send_text(answer.to_string()).await
+            }
+            Err(error) => self.send_error(id, error).await,
+        }
+    }
+
+    async fn subscribe(&mut self, channels: &[String], since: Option<String>) -> Result<Value, ApiError> {
+        let patterns = self.patterns(channels)?;
+        let held = self.subscription.patterns().len();
+        let max = self.node.config.http.max_patterns_per_subscriber;
+        if held + patterns.len() > max {
+            return Err(ApiError::bad_request(
+                "too_many_channels",
+                format!("this connection would hold {} channels; at most {max} are allowed", held + patterns.len()),
+            ));
+        }
+        let since = since
+            .map(|t| t.parse::<Timetoken>())
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_timetoken", e.to_string()))?;
+        self.subscription.add(&patterns);
+        if let Some(since) = since {
+            let messages = self.node.bus.replay(patterns.clone(), since).await?;
+            for delivery in self.filter.replay(messages, &patterns) {
+                self.send_delivery(&delivery).await.map_err(|e| ApiError::bad_request("closed", e.to_string()))?;
+            }
+        }
+        Ok(json!({ "type": "subscribed", "channels": self.held() }))
+    }
+
+    fn unsubscribe(&mut self, channels: &[String]) -> Result<Value, ApiError> {
+        let patterns = self.patterns(channels)?;
+        self.subscription.remove(&patterns);
+        Ok(json!({ "type": "unsubscribed", "channels": self.held() }))
+    }
+
+    async fn publish(&mut self, request: Publish, kind: MessageKind) -> Result<Value, ApiError> {
+        let channel = Channel::parse(&request.channel)?;
+        let meta = request.meta.as_ref().map(|m| m.get());
+        let message = Message::new(channel, kind, request.message.get(), meta, request.publisher)?;
+        let published = self.node.publish(message).await?;
+        Ok(json!({ "type": "published", "timetoken": published.timetoken }))
+    }
+
+    fn patterns(&self, channels: &[String]) -> Result<Vec<Pattern>, ApiError> {
+        channels.iter().map(|c| Pattern::parse(c).map_err(ApiError::from)).collect()
+    }
+
+    fn held(&self) -> Vec<String> {
+        self.subscription.patterns().iter().map(Pattern::to_string).collect()
+    }
+
+    async fn send_delivery(&mut self, delivery: &Delivery) -> Result<(), axum::Error> {
+        let view = delivery.published.view(delivery.subscription.as_deref());
+        let mut frame = serde_json::to_value(&view).expect("a message view always serializes");
+        frame["type"] = "message".into();
+        self.send_text(frame.to_string()).await
+    }
+
+    async fn send_error(&mut self, id: Option<Value>, error: ApiError) -> Result<(), axum::Error> {
+        let mut frame = error.body();
+        frame["type"] = "error".into();
+        frame["id"] = id.unwrap_or(Value::Null);
+        self.send_text(frame.to_string()).await
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
+        self.socket.send(Frame::Text(Utf8Bytes::from(text))).await
+    }
+
+    async fn close(mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let _ = self.socket.send(Frame::Close(Some(frame))).await;
+    }
+}

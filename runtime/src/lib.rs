@@ -1,0 +1,31 @@
+//! edgefn: a self-hosted real-time message bus with a sandboxed WebAssembly
+//! functions runtime built in.
+//!
+//! Messages published to channels pass through before-publish hooks (which
+//! may change or refuse them), are stored and delivered in one order per
+//! channel, and are copied to after-publish hooks. HTTP endpoint functions
+//! and interval functions run in the same sandbox.
+//!
+//! # Layout
+//! - [`node`]: wires everything together; the flow of one publish;
+//! - [`bus`]: channels, timetokens, the sequencer, local fan-out;
+//! - [`functions`]: deployments, the live registry, after-publish and
+//!   interval scheduling;
+//! - [`wasm`]: the sandbox (Wasmtime) and the host capabilities;
+//! - [`store`]: durable state (redb);
+//! - [`http`]: the HTTP API;
+//! - [`cli`]: the `edgefn` command line;
+//! - [`config`]: every limit, and the config file;
+//! - [`metrics`]: Prometheus metrics.
+
+#![deny(missing_docs)]
+
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod functions;
+pub mod http;
+pub mod metrics;
+pub mod node;
+pub mod store;
+pub mod wasm;

@@ -1,0 +1,185 @@
+//! Prometheus metrics for the node, served at `GET /metrics`.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::bus::MessageKind;
+
+/// Which trigger ran a function.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(missing_docs)]
+pub enum Trigger {
+    BeforePublish,
+    AfterPublish,
+    Interval,
+    Endpoint,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(missing_docs)]
+pub enum Outcome {
+    Ok,
+    Rejected,
+    Error,
+    Timeout,
+}
+
+/// Labels of [`Metrics::invocations`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InvocationLabels {
+    /// The function's name.
+    pub function: String,
+    /// The trigger that ran it.
+    pub trigger: Trigger,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Labels of [`Metrics::published`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// Publish, fire or signal.
+    pub kind: KindLabel,
+}
+
+/// [`MessageKind`] as a label value.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(missing_docs)]
+pub enum KindLabel {
+    Publish,
+    Fire,
+    Signal,
+}
+
+impl From<MessageKind> for KindLabels {
+    fn from(kind: MessageKind) -> Self {
+        let kind = match kind {
+            MessageKind::Publish => KindLabel::Publish,
+            MessageKind::Fire => KindLabel::Fire,
+            MessageKind::Signal => KindLabel::Signal,
+        };
+        Self { kind }
+    }
+}
+
+/// Labels of [`Metrics::invocation_seconds`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TriggerLabels {
+    /// The trigger.
+    pub trigger: Trigger,
+}
+
+/// Every metric the node keeps.
+pub struct Metrics {
+    registry: Registry,
+    /// Messages accepted onto the bus, by kind.
+    pub published: Family<KindLabels, Counter>,
+    /// Messages refused by a before-publish hook (rejections and failures).
+    pub hook_refusals: Counter,
+    /// Messages handed to local subscribers.
+    pub deliveries: Counter,
+    /// Subscribers cut off because their queue was full.
+    pub slow_subscribers: Counter,
+    /// Subscribers connected to this node.
+    pub subscribers: Gauge,
+    /// Function invocations by function, trigger and outcome.
+    pub invocations: Family<InvocationLabels, Counter>,
+    /// Invocation time by trigger, in seconds.
+    pub invocation_seconds: Family<TriggerLabels, Histogram>,
+    /// After-publish copies dropped because the queue was full.
+    pub after_publish_dropped: Counter,
+    /// Outbound HTTP calls refused by a function's policy.
+    pub outbound_denied: Counter,
+}
+
+impl Metrics {
+    /// A fresh set of metrics, registered and zeroed.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("edgefn");
+        let published = Family::<KindLabels, Counter>::default();
+        let hook_refusals = Counter::default();
+        let deliveries = Counter::default();
+        let slow_subscribers = Counter::default();
+        let subscribers = Gauge::default();
+        let invocations = Family::<InvocationLabels, Counter>::default();
+        let invocation_seconds =
+            Family::<TriggerLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_01, 4.0, 12))
+            });
+        let after_publish_dropped = Counter::default();
+        let outbound_denied = Counter::default();
+        registry.register("messages_published", "Messages accepted onto the bus", published.clone());
+        registry.register(
+            "hook_refusals",
+            "Messages refused by before-publish hooks",
+            hook_refusals.clone(),
+        );
+        registry.register("deliveries", "Messages handed to local subscribers", deliveries.clone());
+        registry.register(
+            "slow_subscribers",
+            "Subscribers disconnected because they did not keep up",
+            slow_subscribers.clone(),
+        );
+        registry.register("subscribers", "Subscribers connected to this node", subscribers.clone());
+        registry.register("function_invocations", "Function invocations", invocations.clone());
+        registry.register(
+            "function_invocation_seconds",
+            "Function invocation time",
+            invocation_seconds.clone(),
+        );
+        registry.register(
+            "after_publish_dropped",
+            "After-publish copies dropped because the queue was full",
+            after_publish_dropped.clone(),
+        );
+        registry.register(
+            "outbound_http_denied",
+            "Outbound HTTP calls refused by a function's policy",
+            outbound_denied.clone(),
+        );
+        Self {
+            registry,
+            published,
+            hook_refusals,
+            deliveries,
+            slow_subscribers,
+            subscribers,
+            invocations,
+            invocation_seconds,
+            after_publish_dropped,
+            outbound_denied,
+        }
+    }
+
+    /// Counts one invocation and its duration.
+    pub fn invocation(&self, function: &str, trigger: Trigger, outcome: Outcome, seconds: f64) {
+        let labels = InvocationLabels {
+            function: function.to_owned(),
+            trigger,
+            outcome,
+        };
+        self.invocations.get_or_create(&labels).inc();
+        self.invocation_seconds
+            .get_or_create(&TriggerLabels { trigger })
+            .observe(seconds);
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

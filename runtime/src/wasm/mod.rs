@@ -1,0 +1,171 @@
+//! The function sandbox: Wasmtime with the component model, a pooling
+//! allocator, epoch-interruption deadlines, per-instance memory limits,
+//! compiled-artifact caching, WASI without filesystem or sockets, and
+//! allow-listed outbound HTTP.
+//!
+//! Every invocation gets a fresh instance from the function's pre-linked
+//! `InstancePre`, in a fresh `Store`, and nothing survives it.
+//!
+//! # Layout
+//! - [`bindings`]: the host side of the `edgefn:functions` WIT package;
+//! - [`component`]: format checks, compile cache, linking, export discovery;
+//! - [`invoke`]: running hooks and interval functions under their limits;
+//! - [`endpoint`]: running HTTP endpoint functions;
+//! - [`state`]: the per-invocation store data;
+//! - [`limits`]: memory and table limits;
+//! - [`logs`]: captured output and per-function log rings;
+//! - [`outbound`]: the outbound HTTP capability and its allow-list.
+
+pub mod bindings;
+pub mod component;
+pub mod endpoint;
+pub mod invoke;
+pub mod limits;
+pub mod logs;
+pub mod outbound;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use self::component::{ComponentError, LoadedComponent};
+pub use self::invoke::{HookDecision, InvokeError};
+use self::logs::FunctionLogs;
+use self::outbound::OutboundRule;
+use self::state::InvocationState;
+use crate::config::{OutboundConfig, WasmConfig};
+use crate::metrics::Metrics;
+
+/// How often the engine's epoch advances: the granularity of deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+const MIB: usize = 1024 * 1024;
+
+/// A function as the sandbox runs it.
+pub struct PreparedFunction {
+    /// Its name, for errors, logs and metrics.
+    pub name: Arc<str>,
+    /// Its compiled, linked component.
+    pub component: LoadedComponent,
+    /// Its configuration, as environment variables.
+    pub env: Vec<(String, String)>,
+    /// Its memory limit per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Where it may send outbound HTTP.
+    pub outbound: Arc<[OutboundRule]>,
+    /// Its log.
+    pub logs: Arc<FunctionLogs>,
+}
+
+/// The engine, linker and limits shared by every function on the node.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<InvocationState>,
+    cache_dir: PathBuf,
+    config: WasmConfig,
+    outbound_limits: Arc<OutboundConfig>,
+    metrics: Arc<Metrics>,
+    invocations: AtomicU64,
+    _ticker: EpochTicker,
+}
+
+impl Sandbox {
+    /// Builds the engine and linker; compiled components are cached under
+    /// `data_dir/compiled`.
+    ///
+    /// # Errors
+    /// When the engine cannot be configured (e.g. not enough address space
+    /// for the pool) or the cache directory cannot be created.
+    pub fn new(config: WasmConfig, data_dir: &Path, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&config))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let cache_dir = data_dir.join("compiled");
+        std::fs::create_dir_all(&cache_dir)?;
+        Ok(Self {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            linker,
+            cache_dir,
+            outbound_limits: Arc::new(config.outbound.clone()),
+            config,
+            metrics,
+            invocations: AtomicU64::new(1),
+        })
+    }
+
+    /// The sandbox's limits.
+    pub fn config(&self) -> &WasmConfig {
+        &self.config
+    }
+
+    /// Compiles (or loads from cache) and links a component.
+    ///
+    /// # Errors
+    /// [`ComponentError`] when the bytes cannot run here.
+    pub async fn load(&self, hash: &str, bytes: Arc<[u8]>) -> Result<LoadedComponent, ComponentError> {
+        let (engine, cache_dir, hash) = (self.engine.clone(), self.cache_dir.clone(), hash.to_owned());
+        let component = tokio::task::spawn_blocking(move || component::compile(&engine, &cache_dir, &hash, &bytes))
+            .await
+            .map_err(|e| ComponentError::Invalid(format!("compilation task failed: {e}")))??;
+        component::prepare(&self.linker, &component)
+    }
+
+    fn next_invocation(&self) -> u64 {
+        self.invocations.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+fn engine_config(config: &WasmConfig) -> Config {
+    let instances = config.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(8))
+        .total_stacks(instances)
+        .max_memories_per_component(4)
+        .max_memory_size(config.max_memory_mb as usize * MIB)
+        .linear_memory_keep_resident(2 * MIB)
+        .table_keep_resident(64 * 1024);
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(config.max_stack_kb * 1024)
+        .async_stack_size(config.max_stack_kb * 1024 + 2 * MIB)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    wasm
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("edgefn-epoch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("cannot start the epoch thread");
+        Self { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
