@@ -122,6 +122,7 @@ use_debian() {
     export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
     export CARGO_TARGET_WASM32_WASIP2_LINKER="$component_ld"
     export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C link-self-contained=no -L /usr/lib/wasm32-wasi -C link-arg=--wasm-ld-path=$wasm_ld"
+    # A RUSTFLAGS from the environment would replace the target flags above.
     unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
     cargo_cmd=(/usr/bin/cargo build --release --target "$TARGET" -Zbuild-std=std,panic_abort)
 }
@@ -177,7 +178,7 @@ for manifest in "${manifests[@]}"; do
 done
 
 [[ ${#built[@]} -gt 0 ]] || die "no guest (cdylib) crates found in: ${manifests[*]}"
-say "components (checked: each is a WebAssembly component):"
-for file in "${built[@]}"; do
+say "components in $out_dir (each checked to be a component, not a core module):"
+printf '%s\n' "${built[@]}" | sort -u | while IFS= read -r file; do
     printf '    %-50s %8s bytes\n' "${file#"$root"/}" "$(wc -c <"$file" | tr -d ' ')" >&2
 done

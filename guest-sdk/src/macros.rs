@@ -73,7 +73,10 @@ pub fn before_publish(msg: WitMessage, handler: fn(Message) -> Decision) -> RawD
 }
 
 /// Runs an after-publish handler on `msg`.
-pub fn after_publish<R: IntoHandlerResult>(msg: WitMessage, handler: fn(Message) -> R) -> Result<(), String> {
+pub fn after_publish<R: IntoHandlerResult>(
+    msg: WitMessage,
+    handler: fn(Message) -> R,
+) -> Result<(), String> {
     let msg = Message::from_wit(msg).map_err(|why| format!("edgefn-sdk: {why}"))?;
     handler(msg).into_handler_result()
 }
@@ -84,7 +87,11 @@ pub fn interval<R: IntoHandlerResult>(handler: fn() -> R) -> Result<(), String> 
 }
 
 /// Serves an HTTP request with an endpoint handler.
-pub fn endpoint<R: IntoResponse>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> R) {
+pub fn endpoint<R: IntoResponse>(
+    request: IncomingRequest,
+    out: ResponseOutparam,
+    handler: fn(Request) -> R,
+) {
     crate::http::incoming::serve(request, out, handler)
 }
 
@@ -114,9 +121,15 @@ mod tests {
         }
         assert_eq!(
             before_publish(wit_message(r#"{"a":1}"#), modify),
-            RawDecision::Modify { payload: r#"{"a":1,"seen":true}"#.into(), meta: Some(r#"{"by":"test"}"#.into()) }
+            RawDecision::Modify {
+                payload: r#"{"a":1,"seen":true}"#.into(),
+                meta: Some(r#"{"by":"test"}"#.into())
+            }
         );
-        assert_eq!(before_publish(wit_message("1"), |_| Decision::Pass), RawDecision::Pass);
+        assert_eq!(
+            before_publish(wit_message("1"), |_| Decision::Pass),
+            RawDecision::Pass
+        );
         assert_eq!(
             before_publish(wit_message("1"), |_| Decision::reject("no")),
             RawDecision::Reject("no".into())
@@ -126,15 +139,28 @@ mod tests {
     #[test]
     fn bad_payload_is_rejected_without_calling_the_handler() {
         let decision = before_publish(wit_message("not json"), |_| panic!("called"));
-        let RawDecision::Reject(reason) = decision else { panic!("{decision:?}") };
-        assert!(reason.starts_with("edgefn-sdk: the message payload is not valid JSON"), "{reason}");
-        assert!(after_publish(wit_message("{"), |_| -> Result<(), String> { panic!("called") }).is_err());
+        let RawDecision::Reject(reason) = decision else {
+            panic!("{decision:?}")
+        };
+        assert!(
+            reason.starts_with("edgefn-sdk: the message payload is not valid JSON"),
+            "{reason}"
+        );
+        assert!(
+            after_publish(wit_message("{"), |_| -> Result<(), String> {
+                panic!("called")
+            })
+            .is_err()
+        );
     }
 
     #[test]
     fn handler_results() {
         assert_eq!(interval(|| ()), Ok(()));
         assert_eq!(interval(|| Err::<(), _>("boom")), Err("boom".to_string()));
-        assert_eq!(after_publish(wit_message("1"), |_| Ok::<(), String>(())), Ok(()));
+        assert_eq!(
+            after_publish(wit_message("1"), |_| Ok::<(), String>(())),
+            Ok(())
+        );
     }
 }

@@ -152,9 +152,15 @@ mod tests {
     #[test]
     fn bad_json_is_an_error_not_a_panic() {
         let err = Message::from_wit(wit_message("{nope", None)).unwrap_err();
-        assert!(err.starts_with("the message payload is not valid JSON"), "{err}");
+        assert!(
+            err.starts_with("the message payload is not valid JSON"),
+            "{err}"
+        );
         let err = Message::from_wit(wit_message("1", Some("["))).unwrap_err();
-        assert!(err.starts_with("the message meta is not valid JSON"), "{err}");
+        assert!(
+            err.starts_with("the message meta is not valid JSON"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,17 +27,27 @@ fn forward(msg: Message) -> Result<(), String> {
         "publisher": msg.publisher,
     });
     let timetoken = msg.timetoken.as_deref().unwrap_or("-");
-    let response = http::send(OutgoingRequest::post(&url).json(&body))
-        .map_err(|e| format!("could not forward {timetoken} on {} to {url}: {e}", msg.channel))?;
+    let response = http::send(OutgoingRequest::post(&url).json(&body)).map_err(|e| {
+        format!(
+            "could not forward {timetoken} on {} to {url}: {e}",
+            msg.channel
+        )
+    })?;
     if !response.is_success() {
-        let mut error = format!("{url} answered {} to {timetoken} on {}", response.status, msg.channel);
+        let mut error = format!(
+            "{url} answered {} to {timetoken} on {}",
+            response.status, msg.channel
+        );
         let body = quote(&response.body_text());
         if !body.is_empty() {
             error = format!("{error}: {body}");
         }
         return Err(error);
     }
-    println!("forwarded {timetoken} on {} to {url} ({})", msg.channel, response.status);
+    println!(
+        "forwarded {timetoken} on {} to {url} ({})",
+        msg.channel, response.status
+    );
     Ok(())
 }
 

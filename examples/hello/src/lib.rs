@@ -12,7 +12,11 @@ use edgefn_sdk::serde_json::{Map, Value, json};
 #[endpoint]
 fn hello(req: Request) -> Response {
     // A repeated query parameter keeps its last value.
-    let query: Map<String, Value> = req.query_pairs().into_iter().map(|(k, v)| (k, v.into())).collect();
+    let query: Map<String, Value> = req
+        .query_pairs()
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
     Response::json(
         200,
         &json!({

@@ -36,7 +36,10 @@ fn find_banned<'a>(text: &str, banned: &'a str) -> Option<&'a str> {
     let text_words = words(text);
     banned.split(',').map(str::trim).find(|entry| {
         let entry_words = words(entry);
-        !entry_words.is_empty() && text_words.windows(entry_words.len()).any(|w| w == entry_words)
+        !entry_words.is_empty()
+            && text_words
+                .windows(entry_words.len())
+                .any(|w| w == entry_words)
     })
 }
 

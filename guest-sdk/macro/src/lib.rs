@@ -1,5 +1,7 @@
 //! Attribute macros for `edgefn-sdk`; use them through its re-exports
-//! (`edgefn_sdk::before_publish` etc.), which are documented there.
+//! (`edgefn_sdk::before_publish` etc.), which are documented there. (The
+//! macros below carry `//` comments rather than doc comments because rustdoc
+//! appends an inlined item's own docs to those of its re-export.)
 //!
 //! Each macro keeps the function as written and adds a hidden module that
 //! - generates, with `wit_bindgen::generate!`, the bindings of a world that
@@ -20,25 +22,25 @@ use syn::{FnArg, ItemFn};
 /// The repository's WIT directory (`<repo>/wit`), as an absolute path.
 const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit");
 
-/// Marks `fn(Message) -> Decision` as the before-publish handler.
+// Marks `fn(Message) -> Decision` as the before-publish handler.
 #[proc_macro_attribute]
 pub fn before_publish(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(&BEFORE_PUBLISH, attr, item)
 }
 
-/// Marks `fn(Message) -> Result<(), E>` as the after-publish handler.
+// Marks `fn(Message) -> Result<(), E>` as the after-publish handler.
 #[proc_macro_attribute]
 pub fn after_publish(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(&AFTER_PUBLISH, attr, item)
 }
 
-/// Marks `fn() -> Result<(), E>` as the interval job.
+// Marks `fn() -> Result<(), E>` as the interval job.
 #[proc_macro_attribute]
 pub fn interval(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(&INTERVAL, attr, item)
 }
 
-/// Marks `fn(http::Request) -> http::Response` as the HTTP endpoint.
+// Marks `fn(http::Request) -> http::Response` as the HTTP endpoint.
 #[proc_macro_attribute]
 pub fn endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(&ENDPOINT, attr, item)
@@ -133,7 +135,10 @@ const ENDPOINT: Trigger = Trigger {
         ("wasi:io/poll@0.2.12", "wasi::io::poll"),
         ("wasi:io/error@0.2.12", "wasi::io::error"),
         ("wasi:io/streams@0.2.12", "wasi::io::streams"),
-        ("wasi:clocks/monotonic-clock@0.2.12", "wasi::clocks::monotonic_clock"),
+        (
+            "wasi:clocks/monotonic-clock@0.2.12",
+            "wasi::clocks::monotonic_clock",
+        ),
     ],
     implementation: |handler| {
         quote! {
@@ -168,10 +173,14 @@ fn expand(trigger: &Trigger, attr: TokenStream, item: TokenStream) -> TokenStrea
     let module = format_ident!("__edgefn_{}", trigger.name);
     let package = format!("edgefn:sdk-{}", trigger.name.replace('_', "-"));
     let world = format!("{}-guest", trigger.name.replace('_', "-"));
-    let inline = format!("package {package};\nworld {world} {{\n    export {};\n}}\n", trigger.export);
+    let inline = format!(
+        "package {package};\nworld {world} {{\n    export {};\n}}\n",
+        trigger.export
+    );
     let with = trigger.shared.iter().map(|(interface, module)| {
-        let path: syn::Path = syn::parse_str(&format!("::edgefn_sdk::__private::bindings::{module}"))
-            .expect("a valid module path");
+        let path: syn::Path =
+            syn::parse_str(&format!("::edgefn_sdk::__private::bindings::{module}"))
+                .expect("a valid module path");
         quote!(#interface: #path)
     });
 
@@ -221,7 +230,10 @@ fn check_signature(trigger: &Trigger, func: &ItemFn) -> syn::Result<()> {
     if sig.inputs.len() != trigger.arity {
         let problem = match trigger.arity {
             0 => "handlers take no arguments".to_string(),
-            n => format!("handlers take {n} argument{}", if n == 1 { "" } else { "s" }),
+            n => format!(
+                "handlers take {n} argument{}",
+                if n == 1 { "" } else { "s" }
+            ),
         };
         return wrong(sig.inputs.span(), &problem);
     }

@@ -1,9 +1,7 @@
 //! Reading and writing whole wasi:http bodies through wasi:io streams,
 //! blocking until each step is done.
 
-use crate::__private::bindings::wasi::http::types::{
-    IncomingBody, OutgoingBody, http_error_code,
-};
+use crate::__private::bindings::wasi::http::types::{IncomingBody, OutgoingBody, http_error_code};
 use crate::__private::bindings::wasi::io::streams::{self, StreamError};
 
 /// How much to ask for per read.
@@ -13,7 +11,9 @@ const WRITE_CHUNK: usize = 4096;
 
 /// Reads `body` to its end and finishes it (trailers are ignored).
 pub(crate) fn read_all(body: IncomingBody) -> Result<Vec<u8>, String> {
-    let stream = body.stream().map_err(|()| "the body was already read".to_string())?;
+    let stream = body
+        .stream()
+        .map_err(|()| "the body was already read".to_string())?;
     let mut data = Vec::new();
     loop {
         match stream.blocking_read(READ_CHUNK) {
@@ -29,7 +29,9 @@ pub(crate) fn read_all(body: IncomingBody) -> Result<Vec<u8>, String> {
 
 /// Writes `data` to `body` and finishes it.
 pub(crate) fn write_all(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
-    let stream = body.write().map_err(|()| "the body was already being written".to_string())?;
+    let stream = body
+        .write()
+        .map_err(|()| "the body was already being written".to_string())?;
     for chunk in data.chunks(WRITE_CHUNK) {
         if let Err(e) = stream.blocking_write_and_flush(chunk) {
             return Err(match e {

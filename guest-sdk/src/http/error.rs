@@ -99,15 +99,23 @@ pub(crate) fn describe(code: &ErrorCode) -> String {
         E::HttpRequestMethodInvalid => "invalid request method".into(),
         E::HttpRequestUriInvalid => "invalid request URI".into(),
         E::HttpRequestUriTooLong => "request URI too long".into(),
-        E::HttpRequestHeaderSectionSize(n) => limit("request headers", n.map(|n| format!("{n} bytes"))),
+        E::HttpRequestHeaderSectionSize(n) => {
+            limit("request headers", n.map(|n| format!("{n} bytes")))
+        }
         E::HttpRequestHeaderSize(p) => limit("request header", p.as_ref().map(field)),
-        E::HttpRequestTrailerSectionSize(n) => limit("request trailers", n.map(|n| format!("{n} bytes"))),
+        E::HttpRequestTrailerSectionSize(n) => {
+            limit("request trailers", n.map(|n| format!("{n} bytes")))
+        }
         E::HttpRequestTrailerSize(p) => limit("request trailer", Some(field(p))),
         E::HttpResponseIncomplete => "incomplete response".into(),
-        E::HttpResponseHeaderSectionSize(n) => limit("response headers", n.map(|n| format!("{n} bytes"))),
+        E::HttpResponseHeaderSectionSize(n) => {
+            limit("response headers", n.map(|n| format!("{n} bytes")))
+        }
         E::HttpResponseHeaderSize(p) => limit("response header", Some(field(p))),
         E::HttpResponseBodySize(n) => limit("response body", n.map(|n| format!("{n} bytes"))),
-        E::HttpResponseTrailerSectionSize(n) => limit("response trailers", n.map(|n| format!("{n} bytes"))),
+        E::HttpResponseTrailerSectionSize(n) => {
+            limit("response trailers", n.map(|n| format!("{n} bytes")))
+        }
         E::HttpResponseTrailerSize(p) => limit("response trailer", Some(field(p))),
         E::HttpResponseTransferCoding(c) => with_detail("unsupported response transfer-coding", c),
         E::HttpResponseContentCoding(c) => with_detail("unsupported response content-coding", c),
@@ -154,6 +162,9 @@ mod tests {
             describe(&ErrorCode::InternalError(Some("boom".into()))),
             "internal error: boom"
         );
-        assert_eq!(describe(&ErrorCode::HttpResponseBodySize(Some(10))), "response body too large (10 bytes)");
+        assert_eq!(
+            describe(&ErrorCode::HttpResponseBodySize(Some(10))),
+            "response body too large (10 bytes)"
+        );
     }
 }

@@ -38,27 +38,49 @@ fn read(request: wit::IncomingRequest) -> Result<Request, String> {
         Some((path, query)) => (path.to_string(), query.to_string()),
         None => (path_with_query, String::new()),
     };
-    let path = if path.is_empty() { "/".to_string() } else { path };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
     let headers = entries(&request.headers());
     let body = match request.consume() {
         Ok(body) => body::read_all(body)?,
         Err(()) => Vec::new(),
     };
-    Ok(Request { method, path, query, headers, body })
+    Ok(Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    })
 }
 
 /// Sends `response`. Headers the host refuses are left out (and logged); an
 /// invalid status becomes a 500.
 fn write(response: Response, out: wit::ResponseOutparam) {
-    let Response { status, headers, body: data } = response;
+    let Response {
+        status,
+        headers,
+        body: data,
+    } = response;
     let fields = wit::Fields::new();
     for (name, value) in &headers {
         if let Err(e) = fields.append(name, value.as_bytes()) {
-            eprintln!("edgefn-sdk: response header {name:?} left out: {}", header_error(&e));
+            eprintln!(
+                "edgefn-sdk: response header {name:?} left out: {}",
+                header_error(&e)
+            );
         }
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
-        fields.append("content-length", data.len().to_string().as_bytes()).ok();
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        fields
+            .append("content-length", data.len().to_string().as_bytes())
+            .ok();
     }
     let outgoing = wit::OutgoingResponse::new(fields);
     if outgoing.set_status_code(status).is_err() {

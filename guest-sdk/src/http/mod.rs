@@ -64,7 +64,10 @@ impl Request {
 
     /// The value of the first query parameter called `name`, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// Deserializes the body as JSON into `T`.
@@ -93,7 +96,11 @@ pub struct Response {
 impl Response {
     /// A response with `status`, no headers and `body`.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Response { status, headers: Vec::new(), body: body.into() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     /// A JSON response (`content-type: application/json`) with `value` as its
@@ -108,7 +115,10 @@ impl Response {
     pub fn json(status: u16, value: &impl Serialize) -> Self {
         match serde_json::to_vec(value) {
             Ok(body) => Response::new(status, body).with_header("content-type", "application/json"),
-            Err(e) => Response::text(500, format!("could not serialize the response as JSON: {e}")),
+            Err(e) => Response::text(
+                500,
+                format!("could not serialize the response as JSON: {e}"),
+            ),
         }
     }
 
@@ -168,5 +178,8 @@ impl<E: std::fmt::Display> IntoResponse for Result<Response, E> {
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }

@@ -111,7 +111,9 @@ impl OutgoingRequest {
     }
 
     fn has_header(&self, name: &str) -> bool {
-        self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+        self.headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
     }
 }
 
@@ -124,8 +126,10 @@ pub fn send(request: OutgoingRequest) -> Result<Response, HttpError> {
     if let Some(why) = request.error {
         return Err(HttpError::InvalidRequest(why));
     }
-    let url = url::parse(&request.url)
-        .map_err(|reason| HttpError::InvalidUrl { url: request.url.clone(), reason })?;
+    let url = url::parse(&request.url).map_err(|reason| HttpError::InvalidUrl {
+        url: request.url.clone(),
+        reason,
+    })?;
 
     let headers = wit::Fields::new();
     for (name, value) in &request.headers {
@@ -140,14 +144,22 @@ pub fn send(request: OutgoingRequest) -> Result<Response, HttpError> {
 
     let outgoing = wit::OutgoingRequest::new(headers);
     let invalid = |what: &str| HttpError::InvalidRequest(format!("the host refused the {what}"));
-    outgoing.set_method(&method(&request.method)).map_err(|()| invalid("method"))?;
+    outgoing
+        .set_method(&method(&request.method))
+        .map_err(|()| invalid("method"))?;
     let scheme = match url.scheme {
         Scheme::Http => wit::Scheme::Http,
         Scheme::Https => wit::Scheme::Https,
     };
-    outgoing.set_scheme(Some(&scheme)).map_err(|()| invalid("scheme"))?;
-    outgoing.set_authority(Some(&url.authority)).map_err(|()| invalid("authority"))?;
-    outgoing.set_path_with_query(Some(&url.path_with_query)).map_err(|()| invalid("path"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    outgoing
+        .set_authority(Some(&url.authority))
+        .map_err(|()| invalid("authority"))?;
+    outgoing
+        .set_path_with_query(Some(&url.path_with_query))
+        .map_err(|()| invalid("path"))?;
 
     // Take the body before `handle` consumes the request; write it after, so
     // that a body larger than the host's buffer cannot block forever.
@@ -164,7 +176,11 @@ pub fn send(request: OutgoingRequest) -> Result<Response, HttpError> {
         Ok(body) => body::read_all(body).map_err(HttpError::Transport)?,
         Err(()) => Vec::new(),
     };
-    Ok(Response { status, headers, body: data })
+    Ok(Response {
+        status,
+        headers,
+        body: data,
+    })
 }
 
 /// Blocks until the response head has arrived.
@@ -173,7 +189,11 @@ fn wait_for(future: &wit::FutureIncomingResponse) -> Result<wit::IncomingRespons
         match future.get() {
             Some(Ok(Ok(response))) => return Ok(response),
             Some(Ok(Err(code))) => return Err(code.into()),
-            Some(Err(())) => return Err(HttpError::Transport("the response was already taken".into())),
+            Some(Err(())) => {
+                return Err(HttpError::Transport(
+                    "the response was already taken".into(),
+                ));
+            }
             None => future.subscribe().block(),
         }
     }

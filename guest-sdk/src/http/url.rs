@@ -26,11 +26,17 @@ pub(crate) fn parse(url: &str) -> Result<Url, String> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("it contains whitespace or control characters".into());
     }
-    let (scheme, rest) = url.split_once("://").ok_or("it has no scheme (expected http:// or https://)")?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("it has no scheme (expected http:// or https://)")?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
-        _ => return Err(format!("the scheme {scheme:?} is not supported (expected http or https)")),
+        _ => {
+            return Err(format!(
+                "the scheme {scheme:?} is not supported (expected http or https)"
+            ));
+        }
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, rest) = rest.split_at(end);
@@ -41,7 +47,11 @@ pub(crate) fn parse(url: &str) -> Result<Url, String> {
         Some('?') => format!("/{path_with_query}"),
         Some(_) => path_with_query.to_string(),
     };
-    Ok(Url { scheme, authority: authority.to_string(), path_with_query })
+    Ok(Url {
+        scheme,
+        authority: authority.to_string(),
+        path_with_query,
+    })
 }
 
 fn check_authority(authority: &str) -> Result<(), String> {
@@ -49,7 +59,10 @@ fn check_authority(authority: &str) -> Result<(), String> {
         return Err("it has no host".into());
     }
     if authority.contains('@') {
-        return Err("user names and passwords in URLs are not supported (send an authorization header)".into());
+        return Err(
+            "user names and passwords in URLs are not supported (send an authorization header)"
+                .into(),
+        );
     }
     // The port is what follows the last `:`, unless that `:` is inside an IPv6 `[...]`.
     let (host, port) = match authority.rsplit_once(':') {
@@ -62,10 +75,10 @@ fn check_authority(authority: &str) -> Result<(), String> {
     if host.starts_with('[') != host.ends_with(']') {
         return Err("its IPv6 address is missing a bracket".into());
     }
-    if let Some(port) = port {
-        if port.parse::<u16>().is_err() {
-            return Err(format!("its port {port:?} is not a number from 0 to 65535"));
-        }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("its port {port:?} is not a number from 0 to 65535"));
     }
     Ok(())
 }
@@ -83,7 +96,11 @@ mod tests {
     fn splits() {
         assert_eq!(
             ok("http://127.0.0.1:9000/hook"),
-            (Scheme::Http, "127.0.0.1:9000".to_string(), "/hook".to_string())
+            (
+                Scheme::Http,
+                "127.0.0.1:9000".to_string(),
+                "/hook".to_string()
+            )
         );
         assert_eq!(ok("HTTPS://example.com").2, "/");
         assert_eq!(ok("https://example.com").0, Scheme::Https);
