@@ -25,6 +25,16 @@ pub enum MessageKind {
     Signal,
 }
 
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Publish => "message",
+            Self::Fire => "fire",
+            Self::Signal => "signal",
+        })
+    }
+}
+
 impl MessageKind {
     /// Largest payload accepted for this kind of message.
     pub fn max_bytes(self) -> usize {
@@ -45,7 +55,7 @@ pub enum MessageError {
     #[error("meta must be a JSON object")]
     MetaNotObject,
     /// The message was larger than its kind allows.
-    #[error("{kind:?} of {size} bytes is larger than the limit of {limit} bytes")]
+    #[error("{kind} of {size} bytes is larger than the limit of {limit} bytes")]
     TooLarge {
         /// What was published.
         kind: MessageKind,

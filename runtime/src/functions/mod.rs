@@ -104,7 +104,8 @@ impl Functions {
 
     /// Validates, compiles and links `component`, stores it durably with its
     /// spec, then makes it live, replacing any function of the same name in
-    /// one step. Returns the new deployment.
+    /// one step. Returns the new deployment (or the current one, unchanged,
+    /// when it already has this spec and component).
     ///
     /// # Errors
     /// [`DeployError`]; the previous deployment (if any) stays in place.
@@ -116,7 +117,11 @@ impl Functions {
         check_exports(&spec, &loaded)?;
 
         let _change = self.changes.lock().await;
-        let version = self.snapshot().get(&spec.name).map_or(1, |f| f.deployment.version + 1);
+        let current = self.snapshot().get(&spec.name).map(|f| f.deployment.clone());
+        if let Some(current) = current.as_ref().filter(|c| c.spec == spec && c.component == hash) {
+            return Ok(current.clone());
+        }
+        let version = current.map_or(1, |c| c.version + 1);
         let deployment = Deployment {
             spec,
             component: hash,
