@@ -18,17 +18,25 @@ use edgefn::wasm::logs::FunctionLogs;
 use edgefn::wasm::{HookDecision, PreparedFunction, Sandbox};
 
 fn guest(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-guests.sh", path.display()))
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{name}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-guests.sh", path.display()))
 }
 
 fn hook(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let data_dir = std::env::temp_dir().join(format!("edgefn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir).unwrap();
-    let sandbox = Arc::new(Sandbox::new(WasmConfig::default(), &data_dir, Arc::new(Metrics::new())).unwrap());
+    let sandbox =
+        Arc::new(Sandbox::new(WasmConfig::default(), &data_dir, Arc::new(Metrics::new())).unwrap());
     let bytes: Arc<[u8]> = guest("moderate").into();
-    let component = runtime.block_on(sandbox.load("bench-moderate", bytes)).unwrap();
+    let component = runtime
+        .block_on(sandbox.load("bench-moderate", bytes))
+        .unwrap();
     let function = PreparedFunction {
         name: "moderate".into(),
         component,
@@ -40,14 +48,21 @@ fn hook(c: &mut Criterion) {
     let channel = Channel::parse("chat.lobby").unwrap();
     let timeout = Duration::from_millis(50);
     let cases = [
-        ("moderate/modify", r#"{"text":"  hello    there  ","user":"ann"}"#),
+        (
+            "moderate/modify",
+            r#"{"text":"  hello    there  ","user":"ann"}"#,
+        ),
         ("moderate/pass", r#"{"count":1}"#),
     ];
     for (name, payload) in cases {
-        let message = Message::new(channel.clone(), MessageKind::Publish, payload, None, None).unwrap();
+        let message =
+            Message::new(channel.clone(), MessageKind::Publish, payload, None, None).unwrap();
         c.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| async {
-                let decision = sandbox.before_publish(&function, &message, timeout).await.unwrap();
+                let decision = sandbox
+                    .before_publish(&function, &message, timeout)
+                    .await
+                    .unwrap();
                 assert!(!matches!(decision, HookDecision::Reject(_)));
                 decision
             })

@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn repo() -> PathBuf {
@@ -34,11 +37,21 @@ struct Node {
 
 impl Node {
     fn start() -> Self {
-        let bin = std::env::var("EDGEFN_BIN").map(PathBuf::from).unwrap_or_else(|_| repo().join("target/release/edgefn"));
-        let data = std::env::temp_dir().join(format!("edgefn-bench-publish-{}", std::process::id()));
+        let bin = std::env::var("EDGEFN_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo().join("target/release/edgefn"));
+        let data =
+            std::env::temp_dir().join(format!("edgefn-bench-publish-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
         let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-key", "bench", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-key",
+                "bench",
+                "--data-dir",
+            ])
             .arg(&data)
             .env("EDGEFN_LOG", "warn")
             .stdout(Stdio::piped())
@@ -49,9 +62,16 @@ impl Node {
         let base = stdout
             .lines()
             .map_while(Result::ok)
-            .find_map(|line| line.strip_prefix("edgefn listening on ").map(|rest| rest.split(' ').next().unwrap().to_owned()))
+            .find_map(|line| {
+                line.strip_prefix("edgefn listening on ")
+                    .map(|rest| rest.split(' ').next().unwrap().to_owned())
+            })
             .expect("the node did not report its address");
-        Node { child, base, _data: data }
+        Node {
+            child,
+            base,
+            _data: data,
+        }
     }
 }
 
@@ -64,7 +84,8 @@ impl Drop for Node {
 }
 
 async fn deploy_moderate(client: &reqwest::Client, node: &Node) {
-    let wasm = std::fs::read(repo().join("target/guests/moderate.wasm")).expect("run scripts/build-guests.sh first");
+    let wasm = std::fs::read(repo().join("target/guests/moderate.wasm"))
+        .expect("run scripts/build-guests.sh first");
     let spec = r#"{"before_publish":["chat.*"],"config":{"banned_words":"spam,scam"}}"#;
     let form = reqwest::multipart::Form::new()
         .text("spec", spec)
@@ -76,11 +97,21 @@ async fn deploy_moderate(client: &reqwest::Client, node: &Node) {
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "deploy failed: {}", response.text().await.unwrap());
+    assert!(
+        response.status().is_success(),
+        "deploy failed: {}",
+        response.text().await.unwrap()
+    );
 }
 
 /// Publishes from `clients` concurrent connections for `seconds`; returns messages per second.
-async fn throughput(client: &reqwest::Client, node: &Node, channel: &str, clients: usize, seconds: u64) -> f64 {
+async fn throughput(
+    client: &reqwest::Client,
+    node: &Node,
+    channel: &str,
+    clients: usize,
+    seconds: u64,
+) -> f64 {
     let sent = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(seconds);
     let url = format!("{}/v1/publish/{channel}", node.base);
@@ -108,7 +139,11 @@ async fn throughput(client: &reqwest::Client, node: &Node, channel: &str, client
 /// Publishes `count` messages one at a time and measures how long each takes
 /// to arrive on an SSE subscription; returns sorted latencies.
 async fn latency(client: &reqwest::Client, node: &Node, count: usize) -> Vec<Duration> {
-    let response = client.get(format!("{}/v1/subscribe/lat.x", node.base)).send().await.unwrap();
+    let response = client
+        .get(format!("{}/v1/subscribe/lat.x", node.base))
+        .send()
+        .await
+        .unwrap();
     let mut body = response.bytes_stream();
     let mut buffer = String::new();
     let mut next_data = async move || loop {
@@ -131,7 +166,10 @@ async fn latency(client: &reqwest::Client, node: &Node, count: usize) -> Vec<Dur
         let sent = Instant::now();
         client.post(&url).body(format!("{i}")).send().await.unwrap();
         let data = next_data().await;
-        assert!(data.contains(&format!("\"message\":{i},")), "out of order: {data}");
+        assert!(
+            data.contains(&format!("\"message\":{i},")),
+            "out of order: {data}"
+        );
         if i >= 50 {
             samples.push(sent.elapsed());
         }

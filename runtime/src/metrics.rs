@@ -107,26 +107,41 @@ impl Metrics {
         let slow_subscribers = Counter::default();
         let subscribers = Gauge::default();
         let invocations = Family::<InvocationLabels, Counter>::default();
-        let invocation_seconds =
-            Family::<TriggerLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.000_01, 4.0, 12))
-            });
+        let invocation_seconds = Family::<TriggerLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_01, 4.0, 12))
+        });
         let after_publish_dropped = Counter::default();
         let outbound_denied = Counter::default();
-        registry.register("messages_published", "Messages accepted onto the bus", published.clone());
+        registry.register(
+            "messages_published",
+            "Messages accepted onto the bus",
+            published.clone(),
+        );
         registry.register(
             "hook_refusals",
             "Messages refused by before-publish hooks",
             hook_refusals.clone(),
         );
-        registry.register("deliveries", "Messages handed to local subscribers", deliveries.clone());
+        registry.register(
+            "deliveries",
+            "Messages handed to local subscribers",
+            deliveries.clone(),
+        );
         registry.register(
             "slow_subscribers",
             "Subscribers disconnected because they did not keep up",
             slow_subscribers.clone(),
         );
-        registry.register("subscribers", "Subscribers connected to this node", subscribers.clone());
-        registry.register("function_invocations", "Function invocations", invocations.clone());
+        registry.register(
+            "subscribers",
+            "Subscribers connected to this node",
+            subscribers.clone(),
+        );
+        registry.register(
+            "function_invocations",
+            "Function invocations",
+            invocations.clone(),
+        );
         registry.register(
             "function_invocation_seconds",
             "Function invocation time",

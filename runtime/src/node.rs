@@ -69,15 +69,23 @@ impl Node {
     /// When the data dir cannot be used or the engine cannot be configured.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Arc<Self>> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
         let (admin_key, admin_key_generated) = match &config.admin_key {
             Some(key) => (key.clone(), false),
             None => load_or_generate_admin_key(dir)?,
         };
-        let store = Arc::new(Store::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?);
+        let store = Arc::new(
+            Store::open(dir)
+                .with_context(|| format!("cannot open the store in {}", dir.display()))?,
+        );
         let metrics = Arc::new(Metrics::new());
         let bus = Bus::start(Arc::clone(&store), config.bus.clone(), Arc::clone(&metrics))?;
-        let sandbox = Arc::new(Sandbox::new(config.wasm.clone(), dir, Arc::clone(&metrics))?);
+        let sandbox = Arc::new(Sandbox::new(
+            config.wasm.clone(),
+            dir,
+            Arc::clone(&metrics),
+        )?);
         let functions = Functions::start(sandbox, store, Arc::clone(&metrics)).await?;
         Ok(Arc::new(Self {
             config,
@@ -114,15 +122,17 @@ impl Node {
         let hooks: Vec<_> = registry.before_publish(&message.channel).cloned().collect();
         for function in hooks {
             let spec = &function.deployment.spec;
-            let decided = sandbox.before_publish(&function.prepared, &message, spec.timeout(timeout)).await;
+            let decided = sandbox
+                .before_publish(&function.prepared, &message, spec.timeout(timeout))
+                .await;
             let outcome = match decided {
                 Ok(HookDecision::Pass) => Ok(()),
-                Ok(HookDecision::Modify { payload, meta }) => {
-                    message.replace(payload, meta).map_err(|error| PublishError::HookOutput {
+                Ok(HookDecision::Modify { payload, meta }) => message
+                    .replace(payload, meta)
+                    .map_err(|error| PublishError::HookOutput {
                         function: spec.name.clone(),
                         error,
-                    })
-                }
+                    }),
                 Ok(HookDecision::Reject(reason)) => {
                     self.metrics.hook_refusals.inc();
                     return Err(PublishError::Rejected {
@@ -155,7 +165,8 @@ fn load_or_generate_admin_key(dir: &Path) -> anyhow::Result<(String, bool)> {
         return Ok((key.trim().to_owned(), false));
     }
     let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the admin key: {e}"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the admin key: {e}"))?;
     let key = hex::encode(bytes);
     write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
     Ok((key, true))
@@ -164,7 +175,11 @@ fn load_or_generate_admin_key(dir: &Path) -> anyhow::Result<(String, bool)> {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
 }

@@ -182,10 +182,22 @@ mod tests {
         assert!(Channel::parse("chat.lobby").is_ok());
         assert!(Channel::parse("user-42_x=@ü").is_ok());
         assert_eq!(Channel::parse(""), Err(NameError::Empty));
-        assert!(matches!(Channel::parse("a b"), Err(NameError::BadChar { ch: ' ', .. })));
-        assert!(matches!(Channel::parse("a,b"), Err(NameError::BadChar { .. })));
-        assert!(matches!(Channel::parse("a/b"), Err(NameError::BadChar { .. })));
-        assert!(matches!(Channel::parse(&"x".repeat(93)), Err(NameError::TooLong(_))));
+        assert!(matches!(
+            Channel::parse("a b"),
+            Err(NameError::BadChar { ch: ' ', .. })
+        ));
+        assert!(matches!(
+            Channel::parse("a,b"),
+            Err(NameError::BadChar { .. })
+        ));
+        assert!(matches!(
+            Channel::parse("a/b"),
+            Err(NameError::BadChar { .. })
+        ));
+        assert!(matches!(
+            Channel::parse(&"x".repeat(93)),
+            Err(NameError::TooLong(_))
+        ));
         assert!(Channel::parse(&"x".repeat(92)).is_ok());
     }
 

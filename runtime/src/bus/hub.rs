@@ -95,8 +95,15 @@ impl Hub {
             shared: Arc::clone(&shared),
             subscription: None,
         };
-        let subscriber = Subscriber { entry, patterns: Vec::new() };
-        self.state.write().expect("hub lock poisoned").subscribers.insert(id, subscriber);
+        let subscriber = Subscriber {
+            entry,
+            patterns: Vec::new(),
+        };
+        self.state
+            .write()
+            .expect("hub lock poisoned")
+            .subscribers
+            .insert(id, subscriber);
         self.metrics.subscribers.inc();
         Subscription {
             id,
@@ -151,13 +158,19 @@ impl Hub {
 
     /// How many subscribers are connected to this node.
     pub fn subscriber_count(&self) -> usize {
-        self.state.read().expect("hub lock poisoned").subscribers.len()
+        self.state
+            .read()
+            .expect("hub lock poisoned")
+            .subscribers
+            .len()
     }
 }
 
 impl HubState {
     fn add(&mut self, id: u64, pattern: &Pattern) -> bool {
-        let Some(subscriber) = self.subscribers.get_mut(&id) else { return false };
+        let Some(subscriber) = self.subscribers.get_mut(&id) else {
+            return false;
+        };
         if subscriber.patterns.contains(pattern) {
             return true;
         }
@@ -184,7 +197,9 @@ impl HubState {
     }
 
     fn remove_subscriber(&mut self, id: u64) {
-        let Some(subscriber) = self.subscribers.remove(&id) else { return };
+        let Some(subscriber) = self.subscribers.remove(&id) else {
+            return;
+        };
         for pattern in &subscriber.patterns {
             match pattern {
                 Pattern::Exact(channel) => remove_entry(&mut self.exact, channel, id),
@@ -209,14 +224,18 @@ impl Subscription {
     ///
     /// Returns `false` when the subscriber was already cut off as slow.
     pub fn add(&self, patterns: &[Pattern]) -> bool {
-        let Some(hub) = self.hub.upgrade() else { return false };
+        let Some(hub) = self.hub.upgrade() else {
+            return false;
+        };
         let mut state = hub.state.write().expect("hub lock poisoned");
         patterns.iter().all(|pattern| state.add(self.id, pattern))
     }
 
     /// Stops delivering messages on `patterns`.
     pub fn remove(&self, patterns: &[Pattern]) {
-        let Some(hub) = self.hub.upgrade() else { return };
+        let Some(hub) = self.hub.upgrade() else {
+            return;
+        };
         let mut state = hub.state.write().expect("hub lock poisoned");
         for pattern in patterns {
             state.remove(self.id, pattern);
@@ -225,9 +244,15 @@ impl Subscription {
 
     /// The patterns this subscriber currently holds.
     pub fn patterns(&self) -> Vec<Pattern> {
-        let Some(hub) = self.hub.upgrade() else { return Vec::new() };
+        let Some(hub) = self.hub.upgrade() else {
+            return Vec::new();
+        };
         let state = hub.state.read().expect("hub lock poisoned");
-        state.subscribers.get(&self.id).map(|s| s.patterns.clone()).unwrap_or_default()
+        state
+            .subscribers
+            .get(&self.id)
+            .map(|s| s.patterns.clone())
+            .unwrap_or_default()
     }
 
     /// The next message, or why the subscription ended. Waits while the
@@ -245,7 +270,10 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(hub) = self.hub.upgrade() {
-            hub.state.write().expect("hub lock poisoned").remove_subscriber(self.id);
+            hub.state
+                .write()
+                .expect("hub lock poisoned")
+                .remove_subscriber(self.id);
             hub.metrics.subscribers.dec();
         }
     }

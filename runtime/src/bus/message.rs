@@ -99,45 +99,48 @@ impl Message {
         let payload = RawValue::from_string(payload.trim().to_owned());
         let payload = payload.map_err(MessageError::PayloadNotJson)?;
         let meta = meta.map(parse_meta).transpose()?;
-        let message = Self {
+        check_size(kind, size(&payload, meta.as_deref()))?;
+        Ok(Self {
             channel,
             payload,
             meta,
             publisher,
             store: kind == MessageKind::Publish,
             kind,
-        };
-        message.check_size()?;
-        Ok(message)
+        })
     }
 
     /// Replaces payload and meta (as a before-publish hook may), re-checking
     /// them as [`Message::new`] does.
     ///
     /// # Errors
-    /// [`MessageError`] names the first problem found.
+    /// [`MessageError`] names the first problem found; the message is then
+    /// left as it was.
     pub fn replace(&mut self, payload: String, meta: Option<String>) -> Result<(), MessageError> {
-        self.payload = RawValue::from_string(payload).map_err(MessageError::PayloadNotJson)?;
-        self.meta = meta.as_deref().map(parse_meta).transpose()?;
-        self.check_size()
+        let payload = RawValue::from_string(payload).map_err(MessageError::PayloadNotJson)?;
+        let meta = meta.as_deref().map(parse_meta).transpose()?;
+        check_size(self.kind, size(&payload, meta.as_deref()))?;
+        self.payload = payload;
+        self.meta = meta;
+        Ok(())
     }
 
     /// Bytes counted against the size limit: payload plus meta.
     pub fn size(&self) -> usize {
-        self.payload.get().len() + self.meta.as_ref().map_or(0, |m| m.get().len())
+        size(&self.payload, self.meta.as_deref())
     }
+}
 
-    fn check_size(&self) -> Result<(), MessageError> {
-        let (size, limit) = (self.size(), self.kind.max_bytes());
-        if size > limit {
-            return Err(MessageError::TooLarge {
-                kind: self.kind,
-                size,
-                limit,
-            });
-        }
-        Ok(())
+fn size(payload: &RawValue, meta: Option<&RawValue>) -> usize {
+    payload.get().len() + meta.map_or(0, |m| m.get().len())
+}
+
+fn check_size(kind: MessageKind, size: usize) -> Result<(), MessageError> {
+    let limit = kind.max_bytes();
+    if size > limit {
+        return Err(MessageError::TooLarge { kind, size, limit });
     }
+    Ok(())
 }
 
 fn parse_meta(text: &str) -> Result<Box<RawValue>, MessageError> {
@@ -246,9 +249,14 @@ mod tests {
 
     #[test]
     fn view_json() {
-        let message =
-            Message::new(chan(), MessageKind::Publish, "[1]", Some(r#"{"m":2}"#), Some("u1".into()))
-                .unwrap();
+        let message = Message::new(
+            chan(),
+            MessageKind::Publish,
+            "[1]",
+            Some(r#"{"m":2}"#),
+            Some("u1".into()),
+        )
+        .unwrap();
         let published = Arc::new(Published {
             timetoken: Timetoken(17_000_000_000_000_001),
             message,

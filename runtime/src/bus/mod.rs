@@ -38,7 +38,11 @@ impl Bus {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub fn start(store: Arc<Store>, config: BusConfig, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
+    pub fn start(
+        store: Arc<Store>,
+        config: BusConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
         let hub = Hub::new(config.subscriber_queue, metrics);
         let last = store.last_timetoken()?;
         let sequencer = Sequencer::start(
@@ -74,7 +78,11 @@ impl Bus {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub async fn history(&self, channel: Channel, mut query: HistoryQuery) -> Result<Vec<Published>, StoreError> {
+    pub async fn history(
+        &self,
+        channel: Channel,
+        mut query: HistoryQuery,
+    ) -> Result<Vec<Published>, StoreError> {
         query.limit = query.limit.min(self.config.history_per_channel);
         let store = Arc::clone(&self.store);
         store::blocking(move || store.history(&channel, query)).await
@@ -85,7 +93,11 @@ impl Bus {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub async fn replay(&self, patterns: Vec<Pattern>, since: Timetoken) -> Result<Vec<Published>, StoreError> {
+    pub async fn replay(
+        &self,
+        patterns: Vec<Pattern>,
+        since: Timetoken,
+    ) -> Result<Vec<Published>, StoreError> {
         let store = Arc::clone(&self.store);
         let limit = self.config.replay_limit;
         store::blocking(move || store.replay(&patterns, since, limit)).await

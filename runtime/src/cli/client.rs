@@ -66,9 +66,14 @@ impl Client {
         }
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        let message = body["error"]["message"].as_str().unwrap_or("no explanation given").to_owned();
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no explanation given")
+            .to_owned();
         if status == StatusCode::UNAUTHORIZED {
-            bail!("{message}\nThe admin key was refused: pass the right one with --admin-key or EDGEFN_ADMIN_KEY.");
+            bail!(
+                "{message}\nThe admin key was refused: pass the right one with --admin-key or EDGEFN_ADMIN_KEY."
+            );
         }
         bail!("the node answered {status}: {message}");
     }
@@ -79,6 +84,9 @@ impl Client {
     /// As [`Client::send`], or when the answer is not JSON.
     pub async fn json(&self, request: RequestBuilder) -> anyhow::Result<Value> {
         let response = self.send(request).await?;
-        response.json().await.context("the node's answer is not JSON")
+        response
+            .json()
+            .await
+            .context("the node's answer is not JSON")
     }
 }

@@ -110,9 +110,16 @@ pub enum FunctionsCommand {
 /// When the file cannot be read or the node refuses the deployment.
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let client = Client::admin(&args.admin)?;
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    if args.before_publish.is_empty() && args.after_publish.is_empty() && !args.endpoint && args.every.is_none() {
-        bail!("give at least one trigger: --before-publish PATTERN, --after-publish PATTERN, --endpoint or --every SECONDS");
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    if args.before_publish.is_empty()
+        && args.after_publish.is_empty()
+        && !args.endpoint
+        && args.every.is_none()
+    {
+        bail!(
+            "give at least one trigger: --before-publish PATTERN, --after-publish PATTERN, --endpoint or --every SECONDS"
+        );
     }
     let spec = FunctionSpec {
         before_publish: args.before_publish,
@@ -129,16 +136,30 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         },
         ..FunctionSpec::named(&args.name)
     };
-    let file_name = args.file.file_name().map_or("component.wasm".into(), |n| n.to_string_lossy().into_owned());
+    let file_name = args.file.file_name().map_or("component.wasm".into(), |n| {
+        n.to_string_lossy().into_owned()
+    });
     let form = Form::new()
-        .part("spec", Part::text(serde_json::to_string(&spec)?).mime_str("application/json")?)
-        .part("component", Part::bytes(bytes).file_name(file_name).mime_str("application/wasm")?);
+        .part(
+            "spec",
+            Part::text(serde_json::to_string(&spec)?).mime_str("application/json")?,
+        )
+        .part(
+            "component",
+            Part::bytes(bytes)
+                .file_name(file_name)
+                .mime_str("application/wasm")?,
+        );
     let path = format!("/v1/admin/functions/{}", args.name);
-    let answer = client.json(client.request(Method::PUT, &path).multipart(form)).await?;
+    let answer = client
+        .json(client.request(Method::PUT, &path).multipart(form))
+        .await?;
     let deployed = &answer["deployed"];
     println!(
         "deployed `{}` version {} (component sha256 {})",
-        args.name, deployed["version"], deployed["component"].as_str().unwrap_or("?")
+        args.name,
+        deployed["version"],
+        deployed["component"].as_str().unwrap_or("?")
     );
     Ok(())
 }
@@ -151,23 +172,34 @@ pub async fn run(command: FunctionsCommand) -> anyhow::Result<()> {
     match command {
         FunctionsCommand::List(admin) => {
             let client = Client::admin(&admin)?;
-            let answer = client.json(client.request(Method::GET, "/v1/admin/functions")).await?;
+            let answer = client
+                .json(client.request(Method::GET, "/v1/admin/functions"))
+                .await?;
             let functions = answer["functions"].as_array().cloned().unwrap_or_default();
             if functions.is_empty() {
                 println!("no functions deployed");
             }
             for f in functions {
-                println!("{:<24} v{:<4} {}", f["spec"]["name"].as_str().unwrap_or("?"), f["version"], triggers(&f["spec"]));
+                println!(
+                    "{:<24} v{:<4} {}",
+                    f["spec"]["name"].as_str().unwrap_or("?"),
+                    f["version"],
+                    triggers(&f["spec"])
+                );
             }
         }
         FunctionsCommand::Show { name, admin } => {
             let client = Client::admin(&admin)?;
-            let answer = client.json(client.request(Method::GET, &format!("/v1/admin/functions/{name}"))).await?;
+            let answer = client
+                .json(client.request(Method::GET, &format!("/v1/admin/functions/{name}")))
+                .await?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
         }
         FunctionsCommand::Remove { name, admin } => {
             let client = Client::admin(&admin)?;
-            client.send(client.request(Method::DELETE, &format!("/v1/admin/functions/{name}"))).await?;
+            client
+                .send(client.request(Method::DELETE, &format!("/v1/admin/functions/{name}")))
+                .await?;
             println!("removed `{name}`");
         }
         FunctionsCommand::Logs { name, limit, admin } => {
@@ -189,7 +221,10 @@ pub async fn run(command: FunctionsCommand) -> anyhow::Result<()> {
 
 fn triggers(spec: &serde_json::Value) -> String {
     let mut parts = Vec::new();
-    for (key, label) in [("before_publish", "before-publish"), ("after_publish", "after-publish")] {
+    for (key, label) in [
+        ("before_publish", "before-publish"),
+        ("after_publish", "after-publish"),
+    ] {
         if let Some(patterns) = spec[key].as_array() {
             let list: Vec<&str> = patterns.iter().filter_map(|p| p.as_str()).collect();
             parts.push(format!("{label} {}", list.join(",")));

@@ -64,7 +64,13 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     serde_json::from_str::<serde_json::Value>(&args.message)
         .context("the message must be JSON (quote strings: '\"hello\"')")?;
     let client = Client::new(&args.server);
-    let op = if args.fire { "fire" } else if args.signal { "signal" } else { "publish" };
+    let op = if args.fire {
+        "fire"
+    } else if args.signal {
+        "signal"
+    } else {
+        "publish"
+    };
     let mut request = client
         .request(Method::POST, &format!("/v1/{op}/{}", encode(&args.channel)))
         .header("content-type", "application/json")
@@ -85,7 +91,10 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
 pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.server);
     let channels: Vec<String> = args.channels.iter().map(|c| encode(c)).collect();
-    let mut request = client.request(Method::GET, &format!("/v1/subscribe/{}", channels.join(",")));
+    let mut request = client.request(
+        Method::GET,
+        &format!("/v1/subscribe/{}", channels.join(",")),
+    );
     if let Some(since) = args.since {
         request = request.query(&[("since", since)]);
     }
@@ -94,7 +103,9 @@ pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
     let mut buffer = String::new();
     let mut event = String::new();
     while let Some(chunk) = body.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.context("the stream broke")?));
+        buffer.push_str(&String::from_utf8_lossy(
+            &chunk.context("the stream broke")?,
+        ));
         while let Some(end) = buffer.find('\n') {
             let line: String = buffer.drain(..=end).collect();
             let line = line.trim_end();
@@ -131,7 +142,9 @@ fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => {
+                out.push(byte as char)
+            }
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }

@@ -38,7 +38,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
     let listen = match (args.listen, file.as_ref().and_then(|f| f.listen.as_deref())) {
         (Some(listen), _) => listen,
-        (None, Some(text)) => text.parse().with_context(|| format!("`listen = \"{text}\"` is not an address like 127.0.0.1:8080"))?,
+        (None, Some(text)) => text.parse().with_context(|| {
+            format!("`listen = \"{text}\"` is not an address like 127.0.0.1:8080")
+        })?,
         (None, None) => DEFAULT_LISTEN.parse().expect("the default address parses"),
     };
     let data_dir = args
@@ -55,28 +57,51 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         functions = file.functions;
     }
 
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let node = Node::start(config).await?;
     if node.admin_key_generated {
-        println!("admin key (shown once; also in {}/admin.key): {}", node.config.data_dir.display(), node.admin_key);
+        println!(
+            "admin key (shown once; also in {}/admin.key): {}",
+            node.config.data_dir.display(),
+            node.admin_key
+        );
     }
     for function in functions {
         let name = function.spec.name.clone();
-        let bytes = std::fs::read(&function.component)
-            .with_context(|| format!("function `{name}`: cannot read {}", function.component.display()))?;
-        let deployment = node.functions.deploy(function.spec, bytes).await.with_context(|| format!("function `{name}` from the config file"))?;
+        let bytes = std::fs::read(&function.component).with_context(|| {
+            format!(
+                "function `{name}`: cannot read {}",
+                function.component.display()
+            )
+        })?;
+        let deployment = node
+            .functions
+            .deploy(function.spec, bytes)
+            .await
+            .with_context(|| format!("function `{name}` from the config file"))?;
         println!("deployed `{name}` version {}", deployment.version);
     }
     let address = listener.local_addr()?;
-    println!("edgefn listening on http://{address} (data in {})", node.config.data_dir.display());
+    println!(
+        "edgefn listening on http://{address} (data in {})",
+        node.config.data_dir.display()
+    );
     tracing::info!(%address, "listening");
-    crate::http::serve(Arc::clone(&node), listener, shutdown_signal(Arc::clone(&node))).await?;
+    crate::http::serve(
+        Arc::clone(&node),
+        listener,
+        shutdown_signal(Arc::clone(&node)),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }
 
 async fn shutdown_signal(node: Arc<Node>) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("cannot watch SIGTERM");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("cannot watch SIGTERM");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -86,7 +86,11 @@ fn functions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<FunctionFile>
 }
 
 fn function(mut table: toml::Table) -> anyhow::Result<FunctionFile> {
-    let name = table.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
+    let name = table
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("?")
+        .to_owned();
     let Some(component) = table.remove("component") else {
         bail!("function `{name}` has no `component` (the path of its .wasm file)");
     };

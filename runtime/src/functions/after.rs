@@ -42,19 +42,30 @@ impl AfterPublish {
         };
         if self.jobs.try_send(job).is_err() {
             self.metrics.after_publish_dropped.inc();
-            tracing::warn!(function = function.name(), "after-publish queue full: copy dropped");
+            tracing::warn!(
+                function = function.name(),
+                "after-publish queue full: copy dropped"
+            );
         }
     }
 }
 
 async fn dispatch(mut jobs: mpsc::Receiver<Job>, sandbox: Arc<Sandbox>, permits: Arc<Semaphore>) {
     while let Some(job) = jobs.recv().await {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
         let sandbox = Arc::clone(&sandbox);
         tokio::spawn(async move {
-            let timeout = job.function.deployment.spec.timeout(sandbox.config().default_timeout());
+            let timeout = job
+                .function
+                .deployment
+                .spec
+                .timeout(sandbox.config().default_timeout());
             // Failures are already logged to the function's log and counted.
-            let _ = sandbox.after_publish(&job.function.prepared, &job.published, timeout).await;
+            let _ = sandbox
+                .after_publish(&job.function.prepared, &job.published, timeout)
+                .await;
             drop(permit);
         });
     }

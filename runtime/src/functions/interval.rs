@@ -12,7 +12,13 @@ use super::registry::Registry;
 use crate::wasm::Sandbox;
 
 /// Starts the interval task for deployment `generation` of function `name`.
-pub fn spawn(registry: Arc<ArcSwap<Registry>>, sandbox: Arc<Sandbox>, name: String, generation: u64, every: u64) {
+pub fn spawn(
+    registry: Arc<ArcSwap<Registry>>,
+    sandbox: Arc<Sandbox>,
+    name: String,
+    generation: u64,
+    every: u64,
+) {
     tokio::spawn(async move {
         let period = Duration::from_secs(every);
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -23,7 +29,10 @@ pub fn spawn(registry: Arc<ArcSwap<Registry>>, sandbox: Arc<Sandbox>, name: Stri
             let Some(function) = current.get(&name).filter(|f| f.generation == generation) else {
                 return;
             };
-            let timeout = function.deployment.spec.timeout(sandbox.config().default_timeout());
+            let timeout = function
+                .deployment
+                .spec
+                .timeout(sandbox.config().default_timeout());
             // Failures are already logged to the function's log and counted.
             let _ = sandbox.interval(&function.prepared, timeout).await;
         }

@@ -20,9 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use self::after::AfterPublish;
 pub use self::registry::{Function, Registry};
 pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
-use self::after::AfterPublish;
 use crate::bus::Published;
 use crate::metrics::Metrics;
 use crate::store::{self, Store, StoreError};
@@ -66,7 +66,11 @@ impl Functions {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub async fn start(sandbox: Arc<Sandbox>, store: Arc<Store>, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
+    pub async fn start(
+        sandbox: Arc<Sandbox>,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
         let functions = Self {
             registry: Arc::default(),
             after: AfterPublish::start(Arc::clone(&sandbox), metrics),
@@ -81,7 +85,9 @@ impl Functions {
             let name = deployment.spec.name.clone();
             match functions.restore(deployment).await {
                 Ok(()) => tracing::info!(function = name, "function loaded"),
-                Err(e) => tracing::error!(function = name, error = %e, "stored function cannot be loaded; skipped"),
+                Err(e) => {
+                    tracing::error!(function = name, error = %e, "stored function cannot be loaded; skipped")
+                }
             }
         }
         Ok(functions)
@@ -90,7 +96,9 @@ impl Functions {
     async fn restore(&self, deployment: Deployment) -> Result<(), DeployError> {
         let store = Arc::clone(&self.store);
         let hash = deployment.component.clone();
-        let bytes: Arc<[u8]> = store::blocking(move || store.component(&hash)).await?.into();
+        let bytes: Arc<[u8]> = store::blocking(move || store.component(&hash))
+            .await?
+            .into();
         let component = self.sandbox.load(&deployment.component, bytes).await?;
         self.install(deployment, component);
         Ok(())
@@ -109,7 +117,11 @@ impl Functions {
     ///
     /// # Errors
     /// [`DeployError`]; the previous deployment (if any) stays in place.
-    pub async fn deploy(&self, spec: FunctionSpec, component: Vec<u8>) -> Result<Deployment, DeployError> {
+    pub async fn deploy(
+        &self,
+        spec: FunctionSpec,
+        component: Vec<u8>,
+    ) -> Result<Deployment, DeployError> {
         spec.validate(self.sandbox.config().max_memory_mb)?;
         let hash = hex::encode(Sha256::digest(&component));
         let bytes: Arc<[u8]> = component.into();
@@ -117,8 +129,14 @@ impl Functions {
         check_exports(&spec, &loaded)?;
 
         let _change = self.changes.lock().await;
-        let current = self.snapshot().get(&spec.name).map(|f| f.deployment.clone());
-        if let Some(current) = current.as_ref().filter(|c| c.spec == spec && c.component == hash) {
+        let current = self
+            .snapshot()
+            .get(&spec.name)
+            .map(|f| f.deployment.clone());
+        if let Some(current) = current
+            .as_ref()
+            .filter(|c| c.spec == spec && c.component == hash)
+        {
             return Ok(current.clone());
         }
         let version = current.map_or(1, |c| c.version + 1);
@@ -126,7 +144,9 @@ impl Functions {
             spec,
             component: hash,
             version,
-            deployed_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            deployed_at_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         };
         let store = Arc::clone(&self.store);
         let record = deployment.clone();
@@ -158,7 +178,11 @@ impl Functions {
 
     /// The log of the function called `name`, if it was ever deployed here.
     pub fn logs(&self, name: &str) -> Option<Arc<FunctionLogs>> {
-        self.logs.lock().expect("logs lock poisoned").get(name).cloned()
+        self.logs
+            .lock()
+            .expect("logs lock poisoned")
+            .get(name)
+            .cloned()
     }
 
     /// The sandbox functions run in.
@@ -178,11 +202,17 @@ impl Functions {
                     Arc::new(FunctionLogs::new(spec.name.as_str().into(), lines))
                 }),
         );
-        let memory_mb = spec.memory_mb.unwrap_or(self.sandbox.config().default_memory_mb);
+        let memory_mb = spec
+            .memory_mb
+            .unwrap_or(self.sandbox.config().default_memory_mb);
         let prepared = PreparedFunction {
             name: spec.name.as_str().into(),
             component,
-            env: spec.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            env: spec
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             memory_bytes: (memory_mb * MIB) as usize,
             outbound: spec.allow_outbound.clone().into(),
             logs,
@@ -195,9 +225,16 @@ impl Functions {
             prepared: Arc::new(prepared),
             generation,
         });
-        self.registry.rcu(|registry| registry.with(Arc::clone(&function)));
+        self.registry
+            .rcu(|registry| registry.with(Arc::clone(&function)));
         if let Some(every) = every {
-            interval::spawn(Arc::clone(&self.registry), Arc::clone(&self.sandbox), name, generation, every);
+            interval::spawn(
+                Arc::clone(&self.registry),
+                Arc::clone(&self.sandbox),
+                name,
+                generation,
+                every,
+            );
         }
     }
 }

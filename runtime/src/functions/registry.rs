@@ -61,13 +61,23 @@ impl Registry {
     /// The before-publish hooks for `channel`, in the order they run: by
     /// function name.
     pub fn before_publish(&self, channel: &Channel) -> impl Iterator<Item = &Arc<Function>> {
-        self.iter()
-            .filter(|f| f.deployment.spec.before_publish.iter().any(|p| p.matches(channel)))
+        self.iter().filter(|f| {
+            f.deployment
+                .spec
+                .before_publish
+                .iter()
+                .any(|p| p.matches(channel))
+        })
     }
 
     /// The after-publish hooks for `channel`.
     pub fn after_publish(&self, channel: &Channel) -> impl Iterator<Item = &Arc<Function>> {
-        self.iter()
-            .filter(|f| f.deployment.spec.after_publish.iter().any(|p| p.matches(channel)))
+        self.iter().filter(|f| {
+            f.deployment
+                .spec
+                .after_publish
+                .iter()
+                .any(|p| p.matches(channel))
+        })
     }
 }

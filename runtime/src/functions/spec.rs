@@ -96,9 +96,7 @@ pub enum SpecError {
         max: u64,
     },
     /// A config key that cannot be an environment variable name.
-    #[error(
-        "config key `{0}` is invalid: use letters, digits and `_`, not starting with a digit"
-    )]
+    #[error("config key `{0}` is invalid: use letters, digits and `_`, not starting with a digit")]
     BadConfigKey(String),
 }
 
@@ -135,11 +133,20 @@ impl FunctionSpec {
         if let Some(every) = self.every.filter(|s| !(1..=MAX_EVERY_SECONDS).contains(s)) {
             return Err(SpecError::BadEvery(every));
         }
-        if let Some(ms) = self.timeout_ms.filter(|ms| !(1..=MAX_TIMEOUT_MS).contains(ms)) {
+        if let Some(ms) = self
+            .timeout_ms
+            .filter(|ms| !(1..=MAX_TIMEOUT_MS).contains(ms))
+        {
             return Err(SpecError::BadTimeout(ms));
         }
-        if let Some(got) = self.memory_mb.filter(|mb| !(1..=max_memory_mb).contains(mb)) {
-            return Err(SpecError::BadMemory { got, max: max_memory_mb });
+        if let Some(got) = self
+            .memory_mb
+            .filter(|mb| !(1..=max_memory_mb).contains(mb))
+        {
+            return Err(SpecError::BadMemory {
+                got,
+                max: max_memory_mb,
+            });
         }
         if let Some(key) = self.config.keys().find(|k| !is_env_name(k)) {
             return Err(SpecError::BadConfigKey(key.clone()));
@@ -160,11 +167,18 @@ impl FunctionSpec {
 pub fn validate_name(name: &str) -> Result<(), SpecError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(SpecError::BadName(name.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::BadName(name.to_owned()))
+    }
 }
 
 fn is_env_name(key: &str) -> bool {
@@ -210,15 +224,22 @@ mod tests {
         assert!(matches!(spec.validate(256), Err(SpecError::BadEvery(0))));
         spec.every = None;
         spec.memory_mb = Some(512);
-        assert!(matches!(spec.validate(256), Err(SpecError::BadMemory { .. })));
+        assert!(matches!(
+            spec.validate(256),
+            Err(SpecError::BadMemory { .. })
+        ));
         spec.memory_mb = None;
         spec.config.insert("1x".into(), "v".into());
-        assert!(matches!(spec.validate(256), Err(SpecError::BadConfigKey(_))));
+        assert!(matches!(
+            spec.validate(256),
+            Err(SpecError::BadConfigKey(_))
+        ));
     }
 
     #[test]
     fn json_round_trip() {
-        let json = r#"{"name":"m","before_publish":["chat.*"],"config":{"K":"v"},"on_error":"pass"}"#;
+        let json =
+            r#"{"name":"m","before_publish":["chat.*"],"config":{"K":"v"},"on_error":"pass"}"#;
         let spec: FunctionSpec = serde_json::from_str(json).unwrap();
         assert_eq!(spec.on_error, OnError::Pass);
         assert_eq!(serde_json::to_string(&spec).unwrap(), json);

@@ -9,7 +9,7 @@
 //! `retryable` says whether the same request may succeed later.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -27,6 +27,9 @@ pub struct ApiError {
     message: String,
     retryable: bool,
     details: Map<String, Value>,
+    /// Whether to close the connection after answering (the request body
+    /// was not read to its end).
+    closing: bool,
 }
 
 impl ApiError {
@@ -38,7 +41,16 @@ impl ApiError {
             message: message.into(),
             retryable: status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
             details: Map::new(),
+            closing: false,
         }
+    }
+
+    /// Marks the answer as the connection's last (sent with
+    /// `Connection: close`), for errors raised before the request body was
+    /// read to its end.
+    pub fn closing(mut self) -> Self {
+        self.closing = true;
+        self
     }
 
     /// 400 with `code`.
@@ -80,7 +92,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if self.closing {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
@@ -122,12 +140,15 @@ impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         let message = e.to_string();
         match e {
-            PublishError::Rejected { function, reason } => Self::new(StatusCode::FORBIDDEN, "rejected", message)
-                .with("function", function)
-                .with("reason", reason),
+            PublishError::Rejected { function, reason } => {
+                Self::new(StatusCode::FORBIDDEN, "rejected", message)
+                    .with("function", function)
+                    .with("reason", reason)
+            }
             PublishError::Hook(e) => e.into(),
             PublishError::HookOutput { function, .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "function_error", message).with("function", function)
+                Self::new(StatusCode::BAD_GATEWAY, "function_error", message)
+                    .with("function", function)
             }
             PublishError::Bus(e) => e.into(),
         }
@@ -136,13 +157,21 @@ impl From<PublishError> for ApiError {
 
 impl From<SequencerError> for ApiError {
     fn from(e: SequencerError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_error",
+            e.to_string(),
+        )
     }
 }
 

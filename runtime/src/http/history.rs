@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use crate::bus::{Channel, Timetoken};
 use crate::node::Node;
 use crate::store::history::HistoryQuery;
@@ -27,7 +28,11 @@ pub struct HistoryParams {
 }
 
 /// `GET /v1/history/{channel}`.
-pub async fn history(State(node): State<Arc<Node>>, Path(channel): Path<String>, Query(params): Query<HistoryParams>) -> Result<Json<Value>, ApiError> {
+pub async fn history(
+    State(node): State<Arc<Node>>,
+    Path(channel): Path<String>,
+    Query(params): Query<HistoryParams>,
+) -> Result<Json<Value>, ApiError> {
     let channel = Channel::parse(&channel)?;
     let timetoken = |text: Option<String>| {
         text.map(|t| t.parse::<Timetoken>())
@@ -41,5 +46,7 @@ pub async fn history(State(node): State<Arc<Node>>, Path(channel): Path<String>,
     };
     let messages = node.bus.history(channel.clone(), query).await?;
     let views: Vec<_> = messages.iter().map(|m| m.view(None)).collect();
-    Ok(Json(json!({ "channel": channel.as_str(), "messages": views })))
+    Ok(Json(
+        json!({ "channel": channel.as_str(), "messages": views }),
+    ))
 }

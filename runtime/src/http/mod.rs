@@ -7,11 +7,12 @@
 //!   native API, with [`replay`] joining history and live feeds;
 //! - [`admin`]: deploy, list, show, remove, logs;
 //! - [`endpoint`]: HTTP endpoint functions;
-//! - [`error`]: JSON error answers.
+//! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them.
 
 pub mod admin;
 pub mod endpoint;
 pub mod error;
+pub mod extract;
 pub mod history;
 pub mod publish;
 pub mod replay;
@@ -38,10 +39,16 @@ use crate::node::Node;
 pub fn router(node: Arc<Node>) -> Router {
     let admin = Router::new()
         .route("/functions", get(admin::list))
-        .route("/functions/{name}", get(admin::show).put(admin::deploy).delete(admin::remove))
+        .route(
+            "/functions/{name}",
+            get(admin::show).put(admin::deploy).delete(admin::remove),
+        )
         .route("/functions/{name}/logs", get(admin::logs))
         .layer(DefaultBodyLimit::max(node.config.http.max_deploy_body))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&node), admin::require_key));
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&node),
+            admin::require_key,
+        ));
     Router::new()
         .route("/v1/publish/{channel}", post(publish::publish))
         .route("/v1/fire/{channel}", post(publish::fire))
@@ -62,9 +69,15 @@ pub fn router(node: Arc<Node>) -> Router {
 ///
 /// # Errors
 /// When the listener fails.
-pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    node: Arc<Node>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(node).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Reads a request body of at most `limit` bytes.
@@ -76,9 +89,13 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         let too_long = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_long {
-            ApiError::too_large(format!("the request body is larger than {limit} bytes"))
+            ApiError::too_large(format!("the request body is larger than {limit} bytes")).closing()
         } else {
-            ApiError::bad_request("invalid_body", format!("the request body could not be read: {e}"))
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the request body could not be read: {e}"),
+            )
+            .closing()
         }
     })
 }
@@ -92,5 +109,8 @@ async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.metrics.encode())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        node.metrics.encode(),
+    )
 }

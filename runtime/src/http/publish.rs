@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use crate::bus::{Channel, Message, MessageKind};
 use crate::node::Node;
 
@@ -28,17 +29,35 @@ pub struct PublishParams {
 }
 
 /// `POST /v1/publish/{channel}`.
-pub async fn publish(node: State<Arc<Node>>, channel: Path<String>, params: Query<PublishParams>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+pub async fn publish(
+    node: State<Arc<Node>>,
+    channel: Path<String>,
+    params: Query<PublishParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     handle(node, channel, params, headers, body, MessageKind::Publish).await
 }
 
 /// `POST /v1/fire/{channel}`.
-pub async fn fire(node: State<Arc<Node>>, channel: Path<String>, params: Query<PublishParams>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+pub async fn fire(
+    node: State<Arc<Node>>,
+    channel: Path<String>,
+    params: Query<PublishParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     handle(node, channel, params, headers, body, MessageKind::Fire).await
 }
 
 /// `POST /v1/signal/{channel}`.
-pub async fn signal(node: State<Arc<Node>>, channel: Path<String>, params: Query<PublishParams>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+pub async fn signal(
+    node: State<Arc<Node>>,
+    channel: Path<String>,
+    params: Query<PublishParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     handle(node, channel, params, headers, body, MessageKind::Signal).await
 }
 
@@ -52,9 +71,12 @@ async fn handle(
 ) -> Result<Json<Value>, ApiError> {
     let channel = Channel::parse(&channel)?;
     let body = super::read_body(body, node.config.http.max_publish_body).await?;
-    let payload = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("invalid_json", "message is not UTF-8 text"))?;
+    let payload = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_json", "message is not UTF-8 text"))?;
     let meta = params.meta.or_else(|| header(&headers, "x-edgefn-meta"));
-    let publisher = params.publisher.or_else(|| header(&headers, "x-edgefn-publisher"));
+    let publisher = params
+        .publisher
+        .or_else(|| header(&headers, "x-edgefn-publisher"));
     let mut message = Message::new(channel, kind, payload, meta.as_deref(), publisher)?;
     if kind == MessageKind::Publish {
         message.store = !matches!(params.store.as_deref(), Some("0" | "false"));
@@ -64,5 +86,8 @@ async fn handle(
 }
 
 pub(super) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

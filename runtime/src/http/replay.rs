@@ -23,7 +23,8 @@ impl ReplayFilter {
             .into_iter()
             .map(|published| {
                 self.upto = self.upto.max(published.timetoken);
-                self.replayed.insert((published.message.channel.clone(), published.timetoken));
+                self.replayed
+                    .insert((published.message.channel.clone(), published.timetoken));
                 let subscription = matched_wildcard(&published.message.channel, patterns);
                 Delivery {
                     published: Arc::new(published),
@@ -43,15 +44,23 @@ impl ReplayFilter {
             self.replayed.clear();
             return true;
         }
-        !self.replayed.contains(&(published.message.channel.clone(), published.timetoken))
+        !self
+            .replayed
+            .contains(&(published.message.channel.clone(), published.timetoken))
     }
 }
 
 /// The wildcard pattern through which `channel` is delivered, or `None` when
 /// an exact pattern names it.
 fn matched_wildcard(channel: &Channel, patterns: &[Pattern]) -> Option<Arc<str>> {
-    if patterns.iter().any(|p| !p.is_wildcard() && p.matches(channel)) {
+    if patterns
+        .iter()
+        .any(|p| !p.is_wildcard() && p.matches(channel))
+    {
         return None;
     }
-    patterns.iter().find(|p| p.matches(channel)).map(|p| p.to_string().into())
+    patterns
+        .iter()
+        .find(|p| p.matches(channel))
+        .map(|p| p.to_string().into())
 }

@@ -16,7 +16,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -25,8 +25,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use super::replay::ReplayFilter;
-use crate::bus::{Closed, Delivery, MessageKind, Pattern, Subscription, Timetoken, parse_pattern_list};
+use crate::bus::{
+    Closed, Delivery, MessageKind, Pattern, Subscription, Timetoken, parse_pattern_list,
+};
 use crate::node::Node;
 
 /// Query parameters of the subscribe endpoint.
@@ -43,7 +46,9 @@ pub async fn subscribe(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let patterns = parse_patterns(&node, &channels)?;
-    let since = params.since.or_else(|| super::publish::header(&headers, "last-event-id"));
+    let since = params
+        .since
+        .or_else(|| super::publish::header(&headers, "last-event-id"));
     let since = since
         .map(|t| t.parse::<Timetoken>())
         .transpose()
@@ -57,7 +62,9 @@ pub async fn subscribe(
         None => Vec::new(),
     };
     let names: Vec<String> = patterns.iter().map(Pattern::to_string).collect();
-    let ready = Event::default().event("ready").data(json!({ "channels": names }).to_string());
+    let ready = Event::default()
+        .event("ready")
+        .data(json!({ "channels": names }).to_string());
     let live = live(subscription, filter, node.shutting_down());
     let events = stream::iter(replayed.iter().map(message_event).collect::<Vec<_>>())
         .chain(stream::once(async { ready }))
@@ -74,43 +81,62 @@ pub(super) fn parse_patterns(node: &Node, list: &str) -> Result<Vec<Pattern>, Ap
     if patterns.len() > max {
         return Err(ApiError::bad_request(
             "too_many_channels",
-            format!("{} channels in one subscription; at most {max} are allowed", patterns.len()),
+            format!(
+                "{} channels in one subscription; at most {max} are allowed",
+                patterns.len()
+            ),
         ));
     }
     Ok(patterns)
 }
 
 enum Live {
-    Open(Subscription, ReplayFilter, tokio::sync::watch::Receiver<bool>),
+    Open(
+        Subscription,
+        ReplayFilter,
+        tokio::sync::watch::Receiver<bool>,
+    ),
     Done,
 }
 
-fn live(subscription: Subscription, filter: ReplayFilter, shutdown: tokio::sync::watch::Receiver<bool>) -> impl Stream<Item = Event> {
-    stream::unfold(Live::Open(subscription, filter, shutdown), |state| async move {
-        let Live::Open(mut subscription, mut filter, mut shutdown) = state else { return None };
-        loop {
-            let next = tokio::select! {
-                next = subscription.recv() => next,
-                _ = shutdown.changed() => {
-                    let end = error_event("shutting_down", "the node is shutting down; reconnect with `since`");
-                    return Some((end, Live::Done));
-                }
+fn live(
+    subscription: Subscription,
+    filter: ReplayFilter,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> impl Stream<Item = Event> {
+    stream::unfold(
+        Live::Open(subscription, filter, shutdown),
+        |state| async move {
+            let Live::Open(mut subscription, mut filter, mut shutdown) = state else {
+                return None;
             };
-            match next {
-                Ok(delivery) if filter.admit(&delivery) => {
-                    return Some((message_event(&delivery), Live::Open(subscription, filter, shutdown)));
-                }
-                Ok(_) => continue,
-                Err(Closed::Slow) => {
-                    let end = error_event(
-                        "slow_consumer",
-                        "this subscriber did not keep up and was disconnected; reconnect with `since` set to the last timetoken received",
-                    );
-                    return Some((end, Live::Done));
+            loop {
+                let next = tokio::select! {
+                    next = subscription.recv() => next,
+                    _ = shutdown.changed() => {
+                        let end = error_event("shutting_down", "the node is shutting down; reconnect with `since`");
+                        return Some((end, Live::Done));
+                    }
+                };
+                match next {
+                    Ok(delivery) if filter.admit(&delivery) => {
+                        return Some((
+                            message_event(&delivery),
+                            Live::Open(subscription, filter, shutdown),
+                        ));
+                    }
+                    Ok(_) => continue,
+                    Err(Closed::Slow) => {
+                        let end = error_event(
+                            "slow_consumer",
+                            "this subscriber did not keep up and was disconnected; reconnect with `since` set to the last timetoken received",
+                        );
+                        return Some((end, Live::Done));
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 fn message_event(delivery: &Delivery) -> Event {
@@ -125,5 +151,7 @@ fn message_event(delivery: &Delivery) -> Event {
 }
 
 fn error_event(code: &str, message: &str) -> Event {
-    Event::default().event("error").data(json!({ "code": code, "message": message }).to_string())
+    Event::default()
+        .event("error")
+        .data(json!({ "code": code, "message": message }).to_string())
 }

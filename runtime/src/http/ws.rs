@@ -17,26 +17,33 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::replay::ReplayFilter;
-use crate::bus::{Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, Timetoken};
+use crate::bus::{
+    Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, Timetoken,
+};
 use crate::node::Node;
 
 /// Close code sent to a subscriber that did not keep up.
 pub const CLOSE_SLOW: u16 = 4008;
 
 /// `GET /v1/ws`.
-pub async fn upgrade(State(node): State<Arc<Node>>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(node): State<Arc<Node>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|e| ApiError::new(e.status(), "not_websocket", e.body_text()))?;
     let max = node.config.http.max_ws_frame;
-    ws.max_message_size(max)
+    Ok(ws
+        .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| Connection::new(node, socket).run())
+        .on_upgrade(move |socket| Connection::new(node, socket).run()))
 }
 
 #[derive(Deserialize)]
@@ -45,11 +52,9 @@ enum Request {
     Subscribe {
         channels: Vec<String>,
         since: Option<String>,
-        id: Option<Value>,
     },
     Unsubscribe {
         channels: Vec<String>,
-        id: Option<Value>,
     },
     Publish(Publish),
     Fire(Publish),
@@ -59,10 +64,9 @@ enum Request {
 #[derive(Deserialize)]
 struct Publish {
     channel: String,
-    message: Box<RawValue>,
-    meta: Option<Box<RawValue>>,
+    message: Value,
+    meta: Option<Value>,
     publisher: Option<String>,
-    id: Option<Value>,
 }
 
 struct Connection {
@@ -106,40 +110,43 @@ impl Connection {
     }
 
     async fn handle(&mut self, text: &str) -> Result<(), axum::Error> {
-        let request: Request = match serde_json::from_str(text) {
-            Ok(request) => request,
-            Err(e) => {
-                let error = ApiError::bad_request("invalid_frame", format!("frame not understood: {e}"));
-                return self.send_error(None, error).await;
-            }
-        };
-        let (id, answer) = match request {
-            Request::Subscribe { channels, since, id } => {
-                let answer = self.subscribe(&channels, since).await;
-                (id, answer)
-            }
-            Request::Unsubscribe { channels, id } => (id, self.unsubscribe(&channels)),
-            Request::Publish(p) => (p.id.clone(), self.publish(p, MessageKind::Publish).await),
-            Request::Fire(p) => (p.id.clone(), self.publish(p, MessageKind::Fire).await),
-            Request::Signal(p) => (p.id.clone(), self.publish(p, MessageKind::Signal).await),
+        let frame: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let id = frame.get("id").cloned().unwrap_or(Value::Null);
+        let answer = match serde_json::from_value::<Request>(frame) {
+            Ok(Request::Subscribe { channels, since }) => self.subscribe(&channels, since).await,
+            Ok(Request::Unsubscribe { channels }) => self.unsubscribe(&channels),
+            Ok(Request::Publish(p)) => self.publish(p, MessageKind::Publish).await,
+            Ok(Request::Fire(p)) => self.publish(p, MessageKind::Fire).await,
+            Ok(Request::Signal(p)) => self.publish(p, MessageKind::Signal).await,
+            Err(e) => Err(ApiError::bad_request(
+                "invalid_frame",
+                format!("frame not understood: {e}"),
+            )),
         };
         match answer {
             Ok(mut answer) => {
-                answer["id"] = id.unwrap_or(Value::Null);
+                answer["id"] = id;
                 self.send_text(answer.to_string()).await
             }
             Err(error) => self.send_error(id, error).await,
         }
     }
 
-    async fn subscribe(&mut self, channels: &[String], since: Option<String>) -> Result<Value, ApiError> {
+    async fn subscribe(
+        &mut self,
+        channels: &[String],
+        since: Option<String>,
+    ) -> Result<Value, ApiError> {
         let patterns = self.patterns(channels)?;
         let held = self.subscription.patterns().len();
         let max = self.node.config.http.max_patterns_per_subscriber;
         if held + patterns.len() > max {
             return Err(ApiError::bad_request(
                 "too_many_channels",
-                format!("this connection would hold {} channels; at most {max} are allowed", held + patterns.len()),
+                format!(
+                    "this connection would hold {} channels; at most {max} are allowed",
+                    held + patterns.len()
+                ),
             ));
         }
         let since = since
@@ -150,7 +157,9 @@ impl Connection {
         if let Some(since) = since {
             let messages = self.node.bus.replay(patterns.clone(), since).await?;
             for delivery in self.filter.replay(messages, &patterns) {
-                self.send_delivery(&delivery).await.map_err(|e| ApiError::bad_request("closed", e.to_string()))?;
+                self.send_delivery(&delivery)
+                    .await
+                    .map_err(|e| ApiError::bad_request("closed", e.to_string()))?;
             }
         }
         Ok(json!({ "type": "subscribed", "channels": self.held() }))
@@ -164,18 +173,31 @@ impl Connection {
 
     async fn publish(&mut self, request: Publish, kind: MessageKind) -> Result<Value, ApiError> {
         let channel = Channel::parse(&request.channel)?;
-        let meta = request.meta.as_ref().map(|m| m.get());
-        let message = Message::new(channel, kind, request.message.get(), meta, request.publisher)?;
+        let meta = request.meta.map(|m| m.to_string());
+        let message = Message::new(
+            channel,
+            kind,
+            &request.message.to_string(),
+            meta.as_deref(),
+            request.publisher,
+        )?;
         let published = self.node.publish(message).await?;
         Ok(json!({ "type": "published", "timetoken": published.timetoken }))
     }
 
     fn patterns(&self, channels: &[String]) -> Result<Vec<Pattern>, ApiError> {
-        channels.iter().map(|c| Pattern::parse(c).map_err(ApiError::from)).collect()
+        channels
+            .iter()
+            .map(|c| Pattern::parse(c).map_err(ApiError::from))
+            .collect()
     }
 
     fn held(&self) -> Vec<String> {
-        self.subscription.patterns().iter().map(Pattern::to_string).collect()
+        self.subscription
+            .patterns()
+            .iter()
+            .map(Pattern::to_string)
+            .collect()
     }
 
     async fn send_delivery(&mut self, delivery: &Delivery) -> Result<(), axum::Error> {
@@ -185,10 +207,10 @@ impl Connection {
         self.send_text(frame.to_string()).await
     }
 
-    async fn send_error(&mut self, id: Option<Value>, error: ApiError) -> Result<(), axum::Error> {
+    async fn send_error(&mut self, id: Value, error: ApiError) -> Result<(), axum::Error> {
         let mut frame = error.body();
         frame["type"] = "error".into();
-        frame["id"] = id.unwrap_or(Value::Null);
+        frame["id"] = id;
         self.send_text(frame.to_string()).await
     }
 
@@ -197,7 +219,10 @@ impl Connection {
     }
 
     async fn close(mut self, code: u16, reason: &'static str) {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
         let _ = self.socket.send(Frame::Close(Some(frame))).await;
     }
 }

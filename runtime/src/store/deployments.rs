@@ -81,10 +81,12 @@ impl Store {
         let txn = self.read()?;
         let components = txn.open_table(COMPONENTS).map_err(db_err)?;
         let bytes = components.get(hash).map_err(db_err)?;
-        bytes.map(|b| b.value().to_vec()).ok_or_else(|| StoreError::Corrupt {
-            key: format!("component {hash}"),
-            reason: "missing".into(),
-        })
+        bytes
+            .map(|b| b.value().to_vec())
+            .ok_or_else(|| StoreError::Corrupt {
+                key: format!("component {hash}"),
+                reason: "missing".into(),
+            })
     }
 }
 

@@ -61,7 +61,9 @@ impl Store {
     /// # Errors
     /// When the transaction cannot be committed; nothing is written then.
     pub fn append_history(&self, batch: &[Arc<Published>], per_channel: usize) -> Result<()> {
-        let Some(last) = batch.last() else { return Ok(()) };
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
         let txn = self.write()?;
         {
             let mut history = txn.open_table(HISTORY).map_err(db_err)?;
@@ -78,9 +80,17 @@ impl Store {
                 .expect("a history record always serializes");
                 let key = (channel, published.timetoken.0);
                 history.insert(key, record.as_slice()).map_err(db_err)?;
-                let mut count = counts.get(channel).map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+                let mut count = counts
+                    .get(channel)
+                    .map_err(db_err)?
+                    .map_or(0, |v| v.value())
+                    + 1;
                 while count > per_channel as u64 {
-                    let oldest = match history.range((channel, 0)..=(channel, u64::MAX)).map_err(db_err)?.next() {
+                    let oldest = match history
+                        .range((channel, 0)..=(channel, u64::MAX))
+                        .map_err(db_err)?
+                        .next()
+                    {
                         Some(row) => row.map_err(db_err)?.0.value().1,
                         None => break,
                     };
@@ -90,7 +100,9 @@ impl Store {
                 counts.insert(channel, count).map_err(db_err)?;
             }
             let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
-            counters.insert(LAST_TIMETOKEN, last.timetoken.0).map_err(db_err)?;
+            counters
+                .insert(LAST_TIMETOKEN, last.timetoken.0)
+                .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -109,7 +121,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut found = Vec::new();
-        for row in history.range((name, low)..=(name, high)).map_err(db_err)?.rev() {
+        for row in history
+            .range((name, low)..=(name, high))
+            .map_err(db_err)?
+            .rev()
+        {
             if found.len() >= query.limit {
                 break;
             }
@@ -125,7 +141,12 @@ impl Store {
     ///
     /// # Errors
     /// When the database cannot be read or a record is corrupt.
-    pub fn replay(&self, patterns: &[Pattern], after: Timetoken, limit: usize) -> Result<Vec<Published>> {
+    pub fn replay(
+        &self,
+        patterns: &[Pattern],
+        after: Timetoken,
+        limit: usize,
+    ) -> Result<Vec<Published>> {
         let txn = self.read()?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
         let mut found = Vec::new();
@@ -133,7 +154,10 @@ impl Store {
             let prefix = match pattern {
                 Pattern::Exact(channel) => {
                     let name = channel.as_str();
-                    for row in history.range((name, after.0 + 1)..=(name, u64::MAX)).map_err(db_err)? {
+                    for row in history
+                        .range((name, after.0 + 1)..=(name, u64::MAX))
+                        .map_err(db_err)?
+                    {
                         let (key, value) = row.map_err(db_err)?;
                         found.push(decode(channel.clone(), key.value().1, value.value())?);
                     }

@@ -6,8 +6,8 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::Engine;
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::bindings::{AfterPublishIndices, BeforePublishIndices, IntervalIndices};
@@ -89,7 +89,12 @@ pub fn check_format(bytes: &[u8]) -> Result<(), ComponentError> {
 ///
 /// # Errors
 /// When the bytes are not a valid component, or the cache cannot be written.
-pub fn compile(engine: &Engine, cache_dir: &Path, hash: &str, bytes: &[u8]) -> Result<Component, ComponentError> {
+pub fn compile(
+    engine: &Engine,
+    cache_dir: &Path,
+    hash: &str,
+    bytes: &[u8],
+) -> Result<Component, ComponentError> {
     check_format(bytes)?;
     let cached = cache_path(engine, cache_dir, hash);
     if cached.exists() {
@@ -98,11 +103,16 @@ pub fn compile(engine: &Engine, cache_dir: &Path, hash: &str, bytes: &[u8]) -> R
         // node's own data directory; wasmtime re-checks the header.
         match unsafe { Component::deserialize_file(engine, &cached) } {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(path = %cached.display(), error = %e, "ignoring unusable compiled-component cache entry"),
+            Err(e) => {
+                tracing::warn!(path = %cached.display(), error = %e, "ignoring unusable compiled-component cache entry")
+            }
         }
     }
-    let component = Component::new(engine, bytes).map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
-    let serialized = component.serialize().map_err(|e| ComponentError::Invalid(e.to_string()))?;
+    let component =
+        Component::new(engine, bytes).map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+    let serialized = component
+        .serialize()
+        .map_err(|e| ComponentError::Invalid(e.to_string()))?;
     write_atomically(&cached, &serialized).map_err(ComponentError::Cache)?;
     Ok(component)
 }
@@ -111,7 +121,10 @@ pub fn compile(engine: &Engine, cache_dir: &Path, hash: &str, bytes: &[u8]) -> R
 ///
 /// # Errors
 /// [`ComponentError::Link`] naming the import the host does not provide.
-pub fn prepare(linker: &Linker<InvocationState>, component: &Component) -> Result<LoadedComponent, ComponentError> {
+pub fn prepare(
+    linker: &Linker<InvocationState>,
+    component: &Component,
+) -> Result<LoadedComponent, ComponentError> {
     let pre = linker
         .instantiate_pre(component)
         .map_err(|e| ComponentError::Link(format!("{e:#}")))?;

@@ -34,25 +34,39 @@ impl Sandbox {
             message,
         };
         let Some(proxy) = function.component.http.clone() else {
-            return Err(failed("the component does not export `wasi:http/incoming-handler`".into()));
+            return Err(failed(
+                "the component does not export `wasi:http/incoming-handler`".into(),
+            ));
         };
         let mut run = self.start(&function, timeout);
         let (sender, receiver) = oneshot::channel();
         let http = run.store.data_mut();
         let mut http = http.http();
-        let incoming = http.new_incoming_request(Scheme::Http, request).map_err(|e| failed(format!("{e:#}")))?;
-        let outparam = http.new_response_outparam(sender).map_err(|e| failed(format!("{e:#}")))?;
+        let incoming = http
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| failed(format!("{e:#}")))?;
+        let outparam = http
+            .new_response_outparam(sender)
+            .map_err(|e| failed(format!("{e:#}")))?;
         let sandbox = Arc::clone(self);
         let task_function = Arc::clone(&function);
         let task = tokio::spawn(async move {
             let function = task_function;
             let result = tokio::time::timeout(timeout, async {
                 let proxy = proxy.instantiate_async(&mut run.store).await?;
-                proxy.wasi_http_incoming_handler().call_handle(&mut run.store, incoming, outparam).await
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut run.store, incoming, outparam)
+                    .await
             })
             .await;
             let finished = sandbox.finish(&function, run, Trigger::Endpoint, result)?;
-            sandbox.metrics.invocation(&function.name, Trigger::Endpoint, Outcome::Ok, finished.seconds);
+            sandbox.metrics.invocation(
+                &function.name,
+                Trigger::Endpoint,
+                Outcome::Ok,
+                finished.seconds,
+            );
             Ok::<_, InvokeError>(())
         });
         match receiver.await {

@@ -31,7 +31,9 @@ pub enum InvokeError {
         after: Duration,
     },
     /// It tried to grow memory past its limit (and then failed).
-    #[error("function `{function}` exceeded its memory limit of {limit_mb} MiB (it asked for {asked_mb} MiB)")]
+    #[error(
+        "function `{function}` exceeded its memory limit of {limit_mb} MiB (it asked for {asked_mb} MiB)"
+    )]
     Memory {
         /// The function.
         function: Arc<str>,
@@ -103,12 +105,25 @@ impl Sandbox {
     ///
     /// # Errors
     /// [`InvokeError`] when it traps, misses its deadline or has no such export.
-    pub async fn before_publish(&self, function: &PreparedFunction, message: &Message, timeout: Duration) -> Result<HookDecision, InvokeError> {
-        let indices = export(function, function.component.before_publish.as_ref(), "before-publish")?;
+    pub async fn before_publish(
+        &self,
+        function: &PreparedFunction,
+        message: &Message,
+        timeout: Duration,
+    ) -> Result<HookDecision, InvokeError> {
+        let indices = export(
+            function,
+            function.component.before_publish.as_ref(),
+            "before-publish",
+        )?;
         let mut run = self.start(function, timeout);
         let arg = wit_message(message, None);
         let result = tokio::time::timeout(timeout, async {
-            let instance = function.component.pre.instantiate_async(&mut run.store).await?;
+            let instance = function
+                .component
+                .pre
+                .instantiate_async(&mut run.store)
+                .await?;
             let guest = indices.load(&mut run.store, &instance)?;
             guest.call_handle(&mut run.store, &arg).await
         })
@@ -116,10 +131,21 @@ impl Sandbox {
         let finished = self.finish(function, run, Trigger::BeforePublish, result)?;
         let (decision, outcome) = match finished.value {
             Decision::Pass => (HookDecision::Pass, Outcome::Ok),
-            Decision::Modify(m) => (HookDecision::Modify { payload: m.payload, meta: m.meta }, Outcome::Ok),
+            Decision::Modify(m) => (
+                HookDecision::Modify {
+                    payload: m.payload,
+                    meta: m.meta,
+                },
+                Outcome::Ok,
+            ),
             Decision::Reject(reason) => (HookDecision::Reject(reason), Outcome::Rejected),
         };
-        self.metrics.invocation(&function.name, Trigger::BeforePublish, outcome, finished.seconds);
+        self.metrics.invocation(
+            &function.name,
+            Trigger::BeforePublish,
+            outcome,
+            finished.seconds,
+        );
         Ok(decision)
     }
 
@@ -127,12 +153,25 @@ impl Sandbox {
     ///
     /// # Errors
     /// [`InvokeError`] when it fails, traps or misses its deadline.
-    pub async fn after_publish(&self, function: &PreparedFunction, published: &Published, timeout: Duration) -> Result<(), InvokeError> {
-        let indices = export(function, function.component.after_publish.as_ref(), "after-publish")?;
+    pub async fn after_publish(
+        &self,
+        function: &PreparedFunction,
+        published: &Published,
+        timeout: Duration,
+    ) -> Result<(), InvokeError> {
+        let indices = export(
+            function,
+            function.component.after_publish.as_ref(),
+            "after-publish",
+        )?;
         let mut run = self.start(function, timeout);
         let arg = wit_message(&published.message, Some(published.timetoken.to_string()));
         let result = tokio::time::timeout(timeout, async {
-            let instance = function.component.pre.instantiate_async(&mut run.store).await?;
+            let instance = function
+                .component
+                .pre
+                .instantiate_async(&mut run.store)
+                .await?;
             let guest = indices.load(&mut run.store, &instance)?;
             guest.call_handle(&mut run.store, &arg).await
         })
@@ -145,11 +184,19 @@ impl Sandbox {
     ///
     /// # Errors
     /// [`InvokeError`] when it fails, traps or misses its deadline.
-    pub async fn interval(&self, function: &PreparedFunction, timeout: Duration) -> Result<(), InvokeError> {
+    pub async fn interval(
+        &self,
+        function: &PreparedFunction,
+        timeout: Duration,
+    ) -> Result<(), InvokeError> {
         let indices = export(function, function.component.interval.as_ref(), "interval")?;
         let mut run = self.start(function, timeout);
         let result = tokio::time::timeout(timeout, async {
-            let instance = function.component.pre.instantiate_async(&mut run.store).await?;
+            let instance = function
+                .component
+                .pre
+                .instantiate_async(&mut run.store)
+                .await?;
             let guest = indices.load(&mut run.store, &instance)?;
             guest.call_run(&mut run.store).await
         })
@@ -197,7 +244,12 @@ impl Sandbox {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Invocation { store, id, timeout, started }
+        Invocation {
+            store,
+            id,
+            timeout,
+            started,
+        }
     }
 
     /// Ends an invocation: moves its output into the function's log and
@@ -215,12 +267,21 @@ impl Sandbox {
         state.logs.drain_into(&function.logs, run.id);
         let seconds = run.started.elapsed().as_secs_f64();
         let error = match result {
-            Ok(Ok(value)) => return Ok(Finished { value, seconds, invocation: run.id }),
+            Ok(Ok(value)) => {
+                return Ok(Finished {
+                    value,
+                    seconds,
+                    invocation: run.id,
+                });
+            }
             Err(_) => deadline(function, run.timeout),
             Ok(Err(e)) => classify(function, &state.limits, run.timeout, &e),
         };
-        function.logs.push(run.id, LogSource::Host, error.to_string());
-        self.metrics.invocation(&function.name, trigger, error.outcome(), seconds);
+        function
+            .logs
+            .push(run.id, LogSource::Host, error.to_string());
+        self.metrics
+            .invocation(&function.name, trigger, error.outcome(), seconds);
         Err(error)
     }
 
@@ -231,17 +292,31 @@ impl Sandbox {
         trigger: Trigger,
         finished: Finished<Result<(), String>>,
     ) -> Result<(), InvokeError> {
-        let outcome = if finished.value.is_ok() { Outcome::Ok } else { Outcome::Error };
-        self.metrics.invocation(&function.name, trigger, outcome, finished.seconds);
+        let outcome = if finished.value.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        };
+        self.metrics
+            .invocation(&function.name, trigger, outcome, finished.seconds);
         finished.value.map_err(|message| {
-            let error = InvokeError::Failed { function: Arc::clone(&function.name), message };
-            function.logs.push(finished.invocation, LogSource::Host, error.to_string());
+            let error = InvokeError::Failed {
+                function: Arc::clone(&function.name),
+                message,
+            };
+            function
+                .logs
+                .push(finished.invocation, LogSource::Host, error.to_string());
             error
         })
     }
 }
 
-fn export<'a, T>(function: &PreparedFunction, indices: Option<&'a T>, export: &str) -> Result<&'a T, InvokeError> {
+fn export<'a, T>(
+    function: &PreparedFunction,
+    indices: Option<&'a T>,
+    export: &str,
+) -> Result<&'a T, InvokeError> {
     indices.ok_or_else(|| InvokeError::Failed {
         function: Arc::clone(&function.name),
         message: format!("the component does not export `{export}`"),
@@ -249,10 +324,18 @@ fn export<'a, T>(function: &PreparedFunction, indices: Option<&'a T>, export: &s
 }
 
 fn deadline(function: &PreparedFunction, after: Duration) -> InvokeError {
-    InvokeError::Deadline { function: Arc::clone(&function.name), after }
+    InvokeError::Deadline {
+        function: Arc::clone(&function.name),
+        after,
+    }
 }
 
-fn classify(function: &PreparedFunction, limits: &InstanceLimits, timeout: Duration, error: &wasmtime::Error) -> InvokeError {
+fn classify(
+    function: &PreparedFunction,
+    limits: &InstanceLimits,
+    timeout: Duration,
+    error: &wasmtime::Error,
+) -> InvokeError {
     let name = Arc::clone(&function.name);
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return deadline(function, timeout);
@@ -265,11 +348,16 @@ fn classify(function: &PreparedFunction, limits: &InstanceLimits, timeout: Durat
         };
     }
     let message = match (error.downcast_ref::<Trap>(), limits.table_refused) {
-        (Some(trap), Some(asked)) => format!("{trap} after a table grow to {asked} elements was refused"),
+        (Some(trap), Some(asked)) => {
+            format!("{trap} after a table grow to {asked} elements was refused")
+        }
         (Some(trap), None) => format!("{trap} (see the function's log for its own output)"),
         (None, _) => format!("{error:#}"),
     };
-    InvokeError::Trap { function: name, message }
+    InvokeError::Trap {
+        function: name,
+        message,
+    }
 }
 
 fn wit_message(message: &Message, timetoken: Option<String>) -> bindings::Message {

@@ -33,7 +33,12 @@ impl InstanceLimits {
 }
 
 impl ResourceLimiter for InstanceLimits {
-    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.memory_bytes && maximum.is_none_or(|max| desired <= max);
         if !allowed {
             self.memory_refused = Some(self.memory_refused.unwrap_or(0).max(desired));
@@ -41,7 +46,12 @@ impl ResourceLimiter for InstanceLimits {
         Ok(allowed)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max);
         if !allowed {
             self.table_refused = Some(self.table_refused.unwrap_or(0).max(desired));

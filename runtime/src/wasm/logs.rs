@@ -65,7 +65,9 @@ impl FunctionLogs {
     pub fn push(&self, invocation: u64, source: LogSource, text: String) {
         let function = &*self.function;
         match source {
-            LogSource::Host => tracing::warn!(target: "edgefn::guest", function, invocation, "{text}"),
+            LogSource::Host => {
+                tracing::warn!(target: "edgefn::guest", function, invocation, "{text}")
+            }
             _ => tracing::info!(target: "edgefn::guest", function, invocation, ?source, "{text}"),
         }
         let line = LogLine {
@@ -85,7 +87,11 @@ impl FunctionLogs {
     /// The last `limit` lines, oldest first.
     pub fn tail(&self, limit: usize) -> Vec<LogLine> {
         let lines = self.lines.lock().expect("log lock poisoned");
-        lines.iter().skip(lines.len().saturating_sub(limit)).cloned().collect()
+        lines
+            .iter()
+            .skip(lines.len().saturating_sub(limit))
+            .cloned()
+            .collect()
     }
 
     /// New lines as they are recorded.
@@ -95,7 +101,9 @@ impl FunctionLogs {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Output captured during one invocation: stdout and stderr share one
@@ -144,7 +152,10 @@ impl LogCapture {
             (LogSource::Stdout, std::mem::take(&mut captured.stdout)),
             (LogSource::Stderr, std::mem::take(&mut captured.stderr)),
         ] {
-            for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.is_empty()) {
+            for line in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
                 logs.push(invocation, source, line.to_owned());
             }
         }
@@ -245,7 +256,11 @@ mod tests {
         capture.stderr().write(b"oops\n");
         capture.write(b"ld and a lot more\n");
         capture.drain_into(&logs, 7);
-        let lines: Vec<_> = logs.tail(10).into_iter().map(|l| (l.source, l.text)).collect();
+        let lines: Vec<_> = logs
+            .tail(10)
+            .into_iter()
+            .map(|l| (l.source, l.text))
+            .collect();
         assert_eq!(lines[0], (LogSource::Stdout, "hello".to_owned()));
         assert_eq!(lines[1], (LogSource::Stdout, "world".to_owned()));
         assert_eq!(lines[2], (LogSource::Stderr, "oops".to_owned()));

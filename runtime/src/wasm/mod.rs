@@ -26,8 +26,8 @@ pub mod outbound;
 pub mod state;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -108,11 +108,18 @@ impl Sandbox {
     ///
     /// # Errors
     /// [`ComponentError`] when the bytes cannot run here.
-    pub async fn load(&self, hash: &str, bytes: Arc<[u8]>) -> Result<LoadedComponent, ComponentError> {
-        let (engine, cache_dir, hash) = (self.engine.clone(), self.cache_dir.clone(), hash.to_owned());
-        let component = tokio::task::spawn_blocking(move || component::compile(&engine, &cache_dir, &hash, &bytes))
-            .await
-            .map_err(|e| ComponentError::Invalid(format!("compilation task failed: {e}")))??;
+    pub async fn load(
+        &self,
+        hash: &str,
+        bytes: Arc<[u8]>,
+    ) -> Result<LoadedComponent, ComponentError> {
+        let (engine, cache_dir, hash) =
+            (self.engine.clone(), self.cache_dir.clone(), hash.to_owned());
+        let component = tokio::task::spawn_blocking(move || {
+            component::compile(&engine, &cache_dir, &hash, &bytes)
+        })
+        .await
+        .map_err(|e| ComponentError::Invalid(format!("compilation task failed: {e}")))??;
         component::prepare(&self.linker, &component)
     }
 

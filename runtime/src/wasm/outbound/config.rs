@@ -71,7 +71,8 @@ impl OutboundRule {
             Some(i) => (&rest[..i], rest[i..].to_owned()),
             None => (rest, String::new()),
         };
-        let (host, port) = split_port(authority).ok_or_else(|| bad("the port is not a number or *"))?;
+        let (host, port) =
+            split_port(authority).ok_or_else(|| bad("the port is not a number or *"))?;
         let host = host.to_ascii_lowercase();
         let host = if host == "*" {
             HostRule::Any
@@ -98,14 +99,24 @@ impl OutboundRule {
 
     /// Whether a request to `scheme://host:port/path` falls under this rule.
     pub fn matches(&self, scheme: &str, host: &str, port: u16, path: &str) -> bool {
-        let scheme_ok = self.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(scheme));
-        let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+        let scheme_ok = self
+            .scheme
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(scheme));
+        let default_port = if scheme.eq_ignore_ascii_case("https") {
+            443
+        } else {
+            80
+        };
         let port_ok = match self.port {
             PortRule::Any => true,
             PortRule::Default => port == default_port,
             PortRule::Exact(p) => port == p,
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         let host_ok = match &self.host {
             HostRule::Any => true,
             HostRule::Name(name) => *name == host,
@@ -221,15 +232,33 @@ mod tests {
 
     #[test]
     fn refuses_bad_rules() {
-        for bad in ["example.com", "ftp://x", "http://", "http://a:b", "http://*x.com", "http://*."] {
+        for bad in [
+            "example.com",
+            "ftp://x",
+            "http://",
+            "http://a:b",
+            "http://*x.com",
+            "http://*.",
+        ] {
             assert!(OutboundRule::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn public_addresses() {
-        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-            "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
         for public in ["1.1.1.1", "93.184.216.34", "2606:4700::1111"] {

@@ -70,7 +70,10 @@ pub async fn send(
 
     let mut conn = Box::pin(conn);
     let response = {
-        let mut send = pin!(tokio::time::timeout(target.first_byte_timeout, sender.send_request(request)));
+        let mut send = pin!(tokio::time::timeout(
+            target.first_byte_timeout,
+            sender.send_request(request)
+        ));
         tokio::select! {
             sent = &mut send => sent.map_err(|_| Error::ConnectionReadTimeout)??,
             ended = &mut conn => {
@@ -84,7 +87,10 @@ pub async fn send(
     Ok((response, io))
 }
 
-async fn resolve(target: &Target, address_allowed: impl Fn(IpAddr) -> bool) -> Result<SocketAddr, Error> {
+async fn resolve(
+    target: &Target,
+    address_allowed: impl Fn(IpAddr) -> bool,
+) -> Result<SocketAddr, Error> {
     let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
     let addrs: Vec<SocketAddr> = tokio::time::timeout(target.connect_timeout, lookup)
         .await

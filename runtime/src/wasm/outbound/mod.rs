@@ -59,7 +59,11 @@ impl OutboundCtx {
     }
 
     /// Checks budget and allow-list; returns the matching rule and target.
-    fn admit(&mut self, request: &http::Request<WasiBody>, options: Option<RequestOptions>) -> Result<(OutboundRule, connect::Target), Error> {
+    fn admit(
+        &mut self,
+        request: &http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<(OutboundRule, connect::Target), Error> {
         let uri = request.uri();
         let url = uri.to_string();
         self.requests += 1;
@@ -75,11 +79,21 @@ impl OutboundCtx {
         }
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let scheme = if tls { "https" } else { "http" };
-        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let path = uri.path();
-        let Some(rule) = self.rules.iter().find(|r| r.matches(scheme, host, port, path)) else {
-            self.deny(format!("outbound request to {url} denied: not on this function's allow-list"));
+        let Some(rule) = self
+            .rules
+            .iter()
+            .find(|r| r.matches(scheme, host, port, path))
+        else {
+            self.deny(format!(
+                "outbound request to {url} denied: not on this function's allow-list"
+            ));
             return Err(Error::HttpRequestDenied);
         };
         let limit = |asked: Option<Duration>, max_ms: u64| {
@@ -90,7 +104,10 @@ impl OutboundCtx {
             host: host.to_owned(),
             port,
             tls,
-            connect_timeout: limit(options.and_then(|o| o.connect_timeout), self.limits.connect_timeout_ms),
+            connect_timeout: limit(
+                options.and_then(|o| o.connect_timeout),
+                self.limits.connect_timeout_ms,
+            ),
             first_byte_timeout: limit(
                 options.and_then(|o| o.first_byte_timeout),
                 self.limits.first_byte_timeout_ms,
@@ -106,7 +123,8 @@ impl WasiHttpHooks for OutboundCtx {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _body_sent: Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, connect::Io), Error>> + Send> {
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, connect::Io), Error>> + Send>
+    {
         let admitted = self.admit(&request, options);
         let logs = Arc::clone(&self.logs);
         let metrics = Arc::clone(&self.metrics);
