@@ -1,1 +1,35 @@
+//! The harness of edgefn's end-to-end tests: it starts the real `edgefn`
+//! binary on a free port with a data dir of its own, and talks to it the way
+//! users do — HTTP, Server-Sent Events, WebSocket and the `edgefn` CLI.
+//!
+//! - [`paths`]: where the binary and the guest components are;
+//! - [`node`]: a running node (start, `kill -9`, restart on the same data);
+//! - [`api`]: the HTTP API (publish, history, admin) and its JSON answers;
+//! - [`sse`], [`ws`]: subscribers;
+//! - [`cli`]: running `edgefn` client commands against a node;
+//! - [`recorder`]: a local HTTP server that records what it receives;
+//! - [`check`]: assertions on delivered messages;
+//! - [`wait`]: bounded waits (timeouts are failure bounds, never delays).
+//!
+//! Prerequisites (the harness fails with these instructions when missing):
+//! `cargo build --release -p edgefn` and
+//! `scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml`.
 
+pub mod api;
+pub mod check;
+pub mod cli;
+pub mod node;
+pub mod paths;
+pub mod recorder;
+pub mod sse;
+pub mod tempdir;
+pub mod wait;
+pub mod ws;
+
+pub use api::{Answer, Op};
+pub use node::{AdminKey, Node, NodeOptions};
+pub use recorder::Recorder;
+pub use sse::Sse;
+pub use ws::Ws;
+
+pub use serde_json::{Value, json};

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what is missing (the guest
+# toolchain, via build-guests.sh), builds the example and test guests and the
+# edgefn binary once, then runs the unit tests and the end-to-end suite
+# (which drives the real binary over HTTP, SSE and WebSocket).
+#
+# Usage: scripts/test.sh [extra arguments for `cargo test`]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+command -v cargo >/dev/null || { echo "error: cargo is missing: install Rust from https://rustup.rs" >&2; exit 1; }
+
+say "building guest components"
+scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml
+
+say "building edgefn"
+cargo build --release --locked -p edgefn
+
+say "running tests"
+export EDGEFN_BIN="$root/target/release/edgefn"
+cargo test --release --locked --workspace "$@"

@@ -1,0 +1,128 @@
+//! Durability: after `kill -9` (or a graceful SIGTERM) and a restart on the
+//! same data dir, deployments (with their versions and bindings), history and
+//! timetoken order are all still there, and compiled components are cached.
+
+use edgefn_e2e::check::seqs;
+use edgefn_e2e::*;
+use reqwest::Method;
+
+#[tokio::test]
+async fn kill_9_keeps_deployments_and_history() {
+    let mut node = Node::start().await;
+    node.deploy_ok(
+        "moderate",
+        "moderate",
+        &json!({"before_publish": ["chat.*"], "config": {"banned_words": "spam"}}),
+    )
+    .await;
+    // Redeployed once: version 2 must survive, not version 1.
+    node.deploy_ok(
+        "moderate",
+        "moderate",
+        &json!({"before_publish": ["chat.*"], "config": {"banned_words": "spam,eggs"}}),
+    )
+    .await;
+    node.deploy_ok("hello", "hello", &json!({"endpoint": true}))
+        .await;
+    let mut tts = Vec::new();
+    for seq in 0..3 {
+        tts.push(
+            node.publish("chat.log", &json!({"seq": seq, "text": " kept "}))
+                .await,
+        );
+    }
+    let before = node.admin(Method::GET, "/functions").await.ok().clone();
+
+    node.kill9().await;
+    node.restart().await;
+
+    assert_eq!(
+        node.admin(Method::GET, "/functions").await.ok(),
+        &before,
+        "deployments changed across the restart"
+    );
+    assert_eq!(node.show("moderate").await["version"], 2);
+    let cached = std::fs::read_dir(node.data_dir().join("compiled"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(
+        cached >= 2,
+        "compiled components are not cached in the data dir"
+    );
+
+    let history = node.history("chat.log", "").await;
+    assert_eq!(seqs(&history), [0, 1, 2]);
+    assert_eq!(
+        history
+            .iter()
+            .map(|m| m["timetoken"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        tts
+    );
+    assert_eq!(history[0]["message"]["text"], "kept");
+
+    // Hooks and endpoints work as before; new timetokens follow the old ones.
+    node.post_message(Op::Publish, "chat.log", r#"{"text":"eggs"}"#, &[])
+        .await
+        .error(403, "rejected");
+    let after = node
+        .publish("chat.log", &json!({"seq": 3, "text": "new"}))
+        .await;
+    assert!(
+        after > tts[2],
+        "timetoken went back after the restart: {after} <= {}",
+        tts[2]
+    );
+    assert_eq!(node.get("/v1/fn/hello/back").await.ok()["path"], "/back");
+
+    // A subscriber can resume across the restart from its last timetoken.
+    let (_sse, replayed) = Sse::ready(&node, "chat.*", Some(&tts[1])).await;
+    assert_eq!(seqs(&replayed), [2, 3]);
+}
+
+#[tokio::test]
+async fn removal_survives_a_restart() {
+    let mut node = Node::start().await;
+    node.deploy_ok("hello", "hello", &json!({"endpoint": true}))
+        .await;
+    node.deploy_ok("gone", "hello", &json!({"endpoint": true}))
+        .await;
+    node.admin(Method::DELETE, "/functions/gone").await.ok();
+    node.kill9().await;
+    node.restart().await;
+    node.admin(Method::GET, "/functions/gone")
+        .await
+        .error(404, "not_found");
+    node.get("/v1/fn/gone/x").await.error(404, "not_found");
+    node.get("/v1/fn/hello/x").await.ok();
+}
+
+#[tokio::test]
+async fn sigterm_ends_streams_cleanly_and_keeps_state() {
+    let mut node = Node::start().await;
+    node.publish("term", &json!({"seq": 0})).await;
+    let (mut sse, _) = Sse::ready(&node, "term", None).await;
+    let mut ws = Ws::connect(&node).await;
+    ws.call_ok(
+        json!({"type": "subscribe", "channels": ["term"]}),
+        "subscribed",
+    )
+    .await;
+
+    let status = node.terminate().await;
+    assert!(
+        status.success(),
+        "edgefn serve exited with {status} on SIGTERM; stderr:\n{}",
+        node.stderr()
+    );
+    let event = sse.next_event().await;
+    assert_eq!(event.event, "error");
+    assert_eq!(event.data["code"], "shutting_down");
+    match ws.next_frame().await {
+        Err(edgefn_e2e::ws::Ended::Closed(Some(close))) => assert_eq!(u16::from(close.code), 1001),
+        other => panic!("the WebSocket was not closed with 1001: {other:?}"),
+    }
+
+    node.restart().await;
+    assert_eq!(seqs(&node.history("term", "").await), [0]);
+}

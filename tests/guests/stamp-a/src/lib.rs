@@ -1,0 +1,5 @@
+//! See ../../stamp.rs.
+
+const BUILD: &str = "a";
+
+include!("../../stamp.rs");

@@ -1,0 +1,5 @@
+//! See ../../stamp.rs.
+
+const BUILD: &str = "b";
+
+include!("../../stamp.rs");
