@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use edgefn::bus::{Channel, Message, MessageKind};
 use edgefn::config::WasmConfig;
 use edgefn::metrics::Metrics;
-use edgefn::wasm::logs::FunctionLogs;
+use edgefn::wasm::caps::log::FunctionLogs;
 use edgefn::wasm::{HookDecision, PreparedFunction, Sandbox};
 
 fn guest(name: &str) -> Vec<u8> {

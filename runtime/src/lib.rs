@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`node`]: wires everything together; the flow of one publish;
 //! - [`bus`]: channels, timetokens, the sequencer, local fan-out;
+//! - [`access`]: access tokens and their checks;
 //! - [`functions`]: deployments, the live registry, after-publish and
 //!   interval scheduling;
 //! - [`wasm`]: the sandbox (Wasmtime) and the host capabilities;
@@ -20,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod bus;
 pub mod cli;
 pub mod config;

@@ -1,18 +1,28 @@
 //! A node: the store, the bus, the sandbox and the deployed functions, wired
 //! together, and the flow of one publish through them.
 
+use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::bus::{Bus, Message, MessageError, Published, SequencerError};
+use crate::access::Access;
+use crate::bus::{Bus, Message, MessageError, Published, SequencerError, Timetoken};
 use crate::config::NodeConfig;
+use crate::functions::secrets::SecretBox;
 use crate::functions::{Functions, OnError};
 use crate::metrics::Metrics;
-use crate::store::Store;
-use crate::wasm::{HookDecision, InvokeError, Sandbox};
+use crate::store::{self, Store};
+use crate::wasm::caps::bus::{Publisher, Refusal};
+use crate::wasm::caps::log::now_ms;
+use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
+
+/// How often expired KV entries and revocations are purged.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Name of the file in the data dir that holds a generated admin key.
 const ADMIN_KEY_FILE: &str = "admin.key";
@@ -52,6 +62,10 @@ pub struct Node {
     pub bus: Bus,
     /// Its functions.
     pub functions: Functions,
+    /// Its access control.
+    pub access: Arc<Access>,
+    /// Its store.
+    pub store: Arc<Store>,
     /// Its metrics.
     pub metrics: Arc<Metrics>,
     /// The key the admin API requires.
@@ -81,21 +95,36 @@ impl Node {
         );
         let metrics = Arc::new(Metrics::new());
         let bus = Bus::start(Arc::clone(&store), config.bus.clone(), Arc::clone(&metrics))?;
+        let access = Arc::new(Access::open(Arc::clone(&store), config.secret_key.clone())?);
+        let publisher = Arc::new(NodePublisher::default());
+        let services = HostServices {
+            store: Arc::clone(&store),
+            access: Arc::clone(&access),
+            publisher: Arc::clone(&publisher) as Arc<dyn Publisher>,
+        };
         let sandbox = Arc::new(Sandbox::new(
             config.wasm.clone(),
             dir,
+            services,
             Arc::clone(&metrics),
         )?);
-        let functions = Functions::start(sandbox, store, Arc::clone(&metrics)).await?;
-        Ok(Arc::new(Self {
+        let secrets = SecretBox::open(dir)?;
+        let functions =
+            Functions::start(sandbox, Arc::clone(&store), secrets, Arc::clone(&metrics)).await?;
+        let node = Arc::new(Self {
             config,
             bus,
             functions,
+            access,
+            store,
             metrics,
             admin_key,
             admin_key_generated,
             shutdown: watch::Sender::new(false),
-        }))
+        });
+        let _ = publisher.node.set(Arc::downgrade(&node));
+        tokio::spawn(purge_expired(Arc::downgrade(&node)));
+        Ok(node)
     }
 
     /// Tells long-lived streams (SSE, WebSocket) to end.
@@ -156,6 +185,47 @@ impl Node {
         self.metrics.published.get_or_create(&kind.into()).inc();
         self.functions.after_publish(&registry, &published);
         Ok(published)
+    }
+}
+
+/// The node's publish path, lent to the sandbox's bus capability.
+#[derive(Default)]
+struct NodePublisher {
+    node: OnceLock<Weak<Node>>,
+}
+
+impl Publisher for NodePublisher {
+    fn publish(
+        &self,
+        message: Message,
+    ) -> Pin<Box<dyn Future<Output = Result<Timetoken, Refusal>> + Send>> {
+        let node = self.node.get().and_then(Weak::upgrade);
+        Box::pin(async move {
+            let node =
+                node.ok_or_else(|| Refusal::Unavailable("the node is shutting down".into()))?;
+            match node.publish(message).await {
+                Ok(published) => Ok(published.timetoken),
+                Err(PublishError::Bus(e)) => Err(Refusal::Unavailable(e.to_string())),
+                Err(e) => Err(Refusal::Rejected(e.to_string())),
+            }
+        })
+    }
+}
+
+/// Deletes expired KV entries and forgets revocations of expired tokens,
+/// every [`PURGE_INTERVAL`], for as long as the node lives.
+async fn purge_expired(node: Weak<Node>) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        let store = Arc::clone(&node.store);
+        if let Err(e) = store::blocking(move || store.kv_purge(now_ms())).await {
+            tracing::warn!(error = %e, "purging expired KV entries failed");
+        }
+        if let Err(e) = node.access.purge_expired().await {
+            tracing::warn!(error = %e, "purging expired revocations failed");
+        }
     }
 }
 

@@ -81,6 +81,8 @@ pub struct Message {
     pub kind: MessageKind,
     /// Whether it goes into the channel's history.
     pub store: bool,
+    /// How many function-made publishes led to it (0 for a client's).
+    pub depth: u8,
 }
 
 impl Message {
@@ -107,6 +109,7 @@ impl Message {
             publisher,
             store: kind == MessageKind::Publish,
             kind,
+            depth: 0,
         })
     }
 

@@ -12,7 +12,7 @@ use super::AdminArgs;
 use super::client::Client;
 use crate::bus::Pattern;
 use crate::functions::{FunctionSpec, OnError};
-use crate::wasm::outbound::OutboundRule;
+use crate::wasm::caps::outbound::OutboundRule;
 
 /// Arguments of `edgefn deploy`.
 #[derive(Debug, Args)]

@@ -26,6 +26,9 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The admin API key; generated and stored in the data dir when absent.
     pub admin_key: Option<String>,
+    /// The key that signs access tokens. When set, access control is on:
+    /// every publish, subscribe and history request needs a token.
+    pub secret_key: Option<String>,
     /// Bus limits.
     pub bus: BusConfig,
     /// Sandbox limits.
@@ -41,6 +44,7 @@ impl NodeConfig {
             listen,
             data_dir,
             admin_key: None,
+            secret_key: None,
             bus: BusConfig::default(),
             wasm: WasmConfig::default(),
             http: HttpConfig::default(),
@@ -107,6 +111,13 @@ pub struct WasmConfig {
     pub after_publish_queue: usize,
     /// After-publish invocations running at once.
     pub after_publish_concurrency: usize,
+    /// KV calls per invocation, unless the function says otherwise (PubNub
+    /// allows 10). Past it, the call fails in the guest with
+    /// `budget-exhausted`.
+    pub kv_calls: u32,
+    /// Publish, fire and signal calls per invocation, unless the function
+    /// says otherwise (PubNub allows 10).
+    pub bus_calls: u32,
     /// Outbound HTTP limits.
     pub outbound: OutboundConfig,
 }
@@ -136,6 +147,8 @@ impl Default for WasmConfig {
             log_lines_per_function: 1000,
             after_publish_queue: 10_000,
             after_publish_concurrency: 64,
+            kv_calls: 10,
+            bus_calls: 10,
             outbound: OutboundConfig::default(),
         }
     }
@@ -145,8 +158,9 @@ impl Default for WasmConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutboundConfig {
-    /// Outbound requests per invocation (PubNub allows 5). Past it, the call
-    /// fails in the guest with an error naming the budget.
+    /// Outbound requests per invocation, unless the function says otherwise
+    /// (PubNub allows 5). Past it, the call fails in the guest with an error
+    /// naming the budget.
     pub max_requests: u32,
     /// Time to connect, in milliseconds.
     pub connect_timeout_ms: u64,

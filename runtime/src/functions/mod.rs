@@ -5,14 +5,16 @@
 //! - [`spec`]: what a deployment says, and its validation;
 //! - [`registry`]: the current set of functions, swapped atomically;
 //! - [`after`]: the after-publish queue;
-//! - [`interval`]: interval schedules.
+//! - [`interval`]: interval schedules;
+//! - [`secrets`]: function secrets, sealed at rest.
 
 pub mod after;
 pub mod interval;
 pub mod registry;
+pub mod secrets;
 pub mod spec;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,13 +24,14 @@ use sha2::{Digest, Sha256};
 
 use self::after::AfterPublish;
 pub use self::registry::{Function, Registry};
+use self::secrets::{SecretBox, Unsealable};
 pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
 use crate::bus::Published;
 use crate::metrics::Metrics;
 use crate::store::{self, Store, StoreError};
+use crate::wasm::caps::log::FunctionLogs;
 use crate::wasm::component::exports;
-use crate::wasm::logs::FunctionLogs;
-use crate::wasm::{ComponentError, LoadedComponent, PreparedFunction, Sandbox};
+use crate::wasm::{Budgets, ComponentError, LoadedComponent, PreparedFunction, Sandbox};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -44,6 +47,9 @@ pub enum DeployError {
     /// The store failed; the previous deployment is still in place.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stored deployment's secrets do not decrypt.
+    #[error(transparent)]
+    Secrets(#[from] Unsealable),
 }
 
 /// The node's deployed functions.
@@ -51,6 +57,7 @@ pub struct Functions {
     registry: Arc<ArcSwap<Registry>>,
     sandbox: Arc<Sandbox>,
     store: Arc<Store>,
+    secrets: SecretBox,
     after: AfterPublish,
     /// Logs by function name; kept across redeploys.
     logs: Mutex<HashMap<String, Arc<FunctionLogs>>>,
@@ -69,6 +76,7 @@ impl Functions {
     pub async fn start(
         sandbox: Arc<Sandbox>,
         store: Arc<Store>,
+        secrets: SecretBox,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
         let functions = Self {
@@ -76,6 +84,7 @@ impl Functions {
             after: AfterPublish::start(Arc::clone(&sandbox), metrics),
             sandbox,
             store: Arc::clone(&store),
+            secrets,
             logs: Mutex::default(),
             changes: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(1),
@@ -100,7 +109,8 @@ impl Functions {
             .await?
             .into();
         let component = self.sandbox.load(&deployment.component, bytes).await?;
-        self.install(deployment, component);
+        let secrets = self.secrets.unseal_all(&deployment.sealed_secrets)?;
+        self.install(deployment, component, secrets);
         Ok(())
     }
 
@@ -119,10 +129,11 @@ impl Functions {
     /// [`DeployError`]; the previous deployment (if any) stays in place.
     pub async fn deploy(
         &self,
-        spec: FunctionSpec,
+        mut spec: FunctionSpec,
         component: Vec<u8>,
     ) -> Result<Deployment, DeployError> {
         spec.validate(self.sandbox.config().max_memory_mb)?;
+        let secrets = std::mem::take(&mut spec.secrets);
         let hash = hex::encode(Sha256::digest(&component));
         let bytes: Arc<[u8]> = component.into();
         let loaded = self.sandbox.load(&hash, Arc::clone(&bytes)).await?;
@@ -133,16 +144,22 @@ impl Functions {
             .snapshot()
             .get(&spec.name)
             .map(|f| f.deployment.clone());
-        if let Some(current) = current
-            .as_ref()
-            .filter(|c| c.spec == spec && c.component == hash)
-        {
+        let unchanged = |c: &Deployment| {
+            c.spec == spec
+                && c.component == hash
+                && self
+                    .secrets
+                    .unseal_all(&c.sealed_secrets)
+                    .is_ok_and(|s| s == secrets)
+        };
+        if let Some(current) = current.as_ref().filter(|c| unchanged(c)) {
             return Ok(current.clone());
         }
         let version = current.map_or(1, |c| c.version + 1);
         let deployment = Deployment {
             spec,
             component: hash,
+            sealed_secrets: self.secrets.seal_all(&secrets),
             version,
             deployed_at_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -151,7 +168,7 @@ impl Functions {
         let store = Arc::clone(&self.store);
         let record = deployment.clone();
         store::blocking(move || store.put_deployment(&record, &bytes)).await?;
-        self.install(deployment.clone(), loaded);
+        self.install(deployment.clone(), loaded, secrets);
         Ok(deployment)
     }
 
@@ -190,8 +207,14 @@ impl Functions {
         &self.sandbox
     }
 
-    fn install(&self, deployment: Deployment, component: LoadedComponent) {
+    fn install(
+        &self,
+        deployment: Deployment,
+        component: LoadedComponent,
+        secrets: BTreeMap<String, String>,
+    ) {
         let spec = &deployment.spec;
+        let config = self.sandbox.config();
         let logs = Arc::clone(
             self.logs
                 .lock()
@@ -202,9 +225,7 @@ impl Functions {
                     Arc::new(FunctionLogs::new(spec.name.as_str().into(), lines))
                 }),
         );
-        let memory_mb = spec
-            .memory_mb
-            .unwrap_or(self.sandbox.config().default_memory_mb);
+        let memory_mb = spec.memory_mb.unwrap_or(config.default_memory_mb);
         let prepared = PreparedFunction {
             name: spec.name.as_str().into(),
             component,
@@ -216,6 +237,13 @@ impl Functions {
             memory_bytes: (memory_mb * MIB) as usize,
             outbound: spec.allow_outbound.clone().into(),
             logs,
+            secrets: Arc::new(secrets),
+            may_grant: spec.allow_token_grant,
+            budgets: Budgets {
+                http: spec.http_requests.unwrap_or(config.outbound.max_requests),
+                kv: spec.kv_calls.unwrap_or(config.kv_calls),
+                bus: spec.bus_calls.unwrap_or(config.bus_calls),
+            },
         };
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let every = spec.every;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::bus::Pattern;
-use crate::wasm::outbound::OutboundRule;
+use crate::wasm::caps::outbound::OutboundRule;
 
 /// Longest function name accepted.
 pub const MAX_NAME_LEN: usize = 64;
@@ -62,6 +62,23 @@ pub struct FunctionSpec {
     /// What a failing before-publish hook does to the publish.
     #[serde(default, skip_serializing_if = "is_default")]
     pub on_error: OnError,
+    /// Whether it may grant and revoke access tokens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_token_grant: bool,
+    /// KV calls per invocation (default: the node's, 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_calls: Option<u32>,
+    /// Bus calls (publish, fire, signal) per invocation (default: the node's, 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus_calls: Option<u32>,
+    /// Outbound HTTP requests per invocation (default: the node's, 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<u32>,
+    /// Its secrets, by name. Only present in a deploy request: the node
+    /// seals them into [`Deployment::sealed_secrets`] and never shows the
+    /// values again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -98,6 +115,9 @@ pub enum SpecError {
     /// A config key that cannot be an environment variable name.
     #[error("config key `{0}` is invalid: use letters, digits and `_`, not starting with a digit")]
     BadConfigKey(String),
+    /// A secret name that is not acceptable.
+    #[error("secret name `{0}` is invalid: use letters, digits and `_`, not starting with a digit")]
+    BadSecretName(String),
 }
 
 impl FunctionSpec {
@@ -114,6 +134,11 @@ impl FunctionSpec {
             timeout_ms: None,
             memory_mb: None,
             on_error: OnError::default(),
+            allow_token_grant: false,
+            kv_calls: None,
+            bus_calls: None,
+            http_requests: None,
+            secrets: BTreeMap::new(),
         }
     }
 
@@ -151,6 +176,9 @@ impl FunctionSpec {
         if let Some(key) = self.config.keys().find(|k| !is_env_name(k)) {
             return Err(SpecError::BadConfigKey(key.clone()));
         }
+        if let Some(name) = self.secrets.keys().find(|k| !is_env_name(k)) {
+            return Err(SpecError::BadSecretName(name.clone()));
+        }
         Ok(())
     }
 
@@ -186,14 +214,17 @@ fn is_env_name(key: &str) -> bool {
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// A deployed function's record: its spec, which component it runs and when
-/// it was deployed.
+/// A deployed function's record: its spec (without secret values), which
+/// component it runs and when it was deployed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deployment {
     /// What was deployed.
     pub spec: FunctionSpec,
     /// The component's content hash (hex SHA-256).
     pub component: String,
+    /// Its secrets, sealed (see [`super::secrets`]); the spec holds none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sealed_secrets: BTreeMap<String, String>,
     /// Counts the deployments of this name, starting at 1.
     pub version: u64,
     /// When it was deployed, in milliseconds since the Unix epoch.

@@ -181,6 +181,11 @@ impl From<DeployError> for ApiError {
             DeployError::Spec(e) => Self::bad_request("invalid_spec", e.to_string()),
             DeployError::Component(e) => Self::bad_request("invalid_component", e.to_string()),
             DeployError::Store(e) => e.into(),
+            DeployError::Secrets(e) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "secrets_unreadable",
+                e.to_string(),
+            ),
         }
     }
 }

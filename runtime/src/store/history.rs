@@ -208,6 +208,7 @@ fn decode(channel: Channel, timetoken: u64, bytes: &[u8]) -> Result<Published> {
             publisher: stored.publisher,
             kind: stored.kind,
             store: true,
+            depth: 0,
         },
     })
 }

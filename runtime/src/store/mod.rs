@@ -6,10 +6,14 @@
 //!
 //! # Layout
 //! - [`history`]: per-channel message history, bounded, in timetoken order;
-//! - [`deployments`]: deployed functions and their components.
+//! - [`deployments`]: deployed functions and their components;
+//! - [`kv`]: the functions' key-value store;
+//! - [`revocations`]: revoked access tokens.
 
 pub mod deployments;
 pub mod history;
+pub mod kv;
+pub mod revocations;
 
 use std::path::Path;
 
@@ -25,6 +29,10 @@ const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const DEPLOYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("deployments");
 /// Components by content hash (hex SHA-256) → Wasm bytes.
 const COMPONENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("components");
+/// The functions' key-value store: key → (expiry in Unix ms or 0, value).
+const KV: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("kv");
+/// Revoked tokens: signature → expiry of the token (Unix seconds).
+const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked_tokens");
 
 /// A failure of the embedded store.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +78,8 @@ impl Store {
         txn.open_table(COUNTERS).map_err(db_err)?;
         txn.open_table(DEPLOYMENTS).map_err(db_err)?;
         txn.open_table(COMPONENTS).map_err(db_err)?;
+        txn.open_table(KV).map_err(db_err)?;
+        txn.open_table(REVOKED).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }

@@ -6,6 +6,12 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "edgefn:functions/any-trigger",
+        imports: {
+            "edgefn:functions/kv": async,
+            "edgefn:functions/bus": async,
+            "edgefn:functions/tokens": async,
+            default: tracing,
+        },
         exports: { default: async },
         with: {
             "wasi:cli": wasmtime_wasi::p2::bindings::cli,
@@ -20,6 +26,7 @@ mod generated {
 }
 
 pub use generated::edgefn::functions::types::{Message, MessageKind};
+pub use generated::edgefn::functions::{bus, kv, log, secrets, tokens, types};
 pub use generated::exports::edgefn::functions::after_publish::GuestIndices as AfterPublishIndices;
 pub use generated::exports::edgefn::functions::before_publish::{
     Decision, GuestIndices as BeforePublishIndices,

@@ -11,9 +11,14 @@ use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{self, Decision};
+use super::caps::Budget;
+use super::caps::bus::BusCtx;
+use super::caps::kv::KvCtx;
+use super::caps::log::{LogCapture, LogCtx, LogSource};
+use super::caps::outbound::OutboundCtx;
+use super::caps::secrets::SecretsCtx;
+use super::caps::tokens::TokensCtx;
 use super::limits::InstanceLimits;
-use super::logs::{LogCapture, LogSource};
-use super::outbound::OutboundCtx;
 use super::state::InvocationState;
 use super::{MIB, PreparedFunction, Sandbox};
 use crate::bus::{Message, MessageKind, Published};
@@ -116,7 +121,7 @@ impl Sandbox {
             function.component.before_publish.as_ref(),
             "before-publish",
         )?;
-        let mut run = self.start(function, timeout);
+        let mut run = self.start(function, timeout, message.depth);
         let arg = wit_message(message, None);
         let result = tokio::time::timeout(timeout, async {
             let instance = function
@@ -164,7 +169,7 @@ impl Sandbox {
             function.component.after_publish.as_ref(),
             "after-publish",
         )?;
-        let mut run = self.start(function, timeout);
+        let mut run = self.start(function, timeout, published.message.depth);
         let arg = wit_message(&published.message, Some(published.timetoken.to_string()));
         let result = tokio::time::timeout(timeout, async {
             let instance = function
@@ -190,7 +195,7 @@ impl Sandbox {
         timeout: Duration,
     ) -> Result<(), InvokeError> {
         let indices = export(function, function.component.interval.as_ref(), "interval")?;
-        let mut run = self.start(function, timeout);
+        let mut run = self.start(function, timeout, 0);
         let result = tokio::time::timeout(timeout, async {
             let instance = function
                 .component
@@ -205,33 +210,63 @@ impl Sandbox {
         self.guest_result(function, Trigger::Interval, finished)
     }
 
-    /// A fresh store for one invocation of `function` with deadline `timeout`.
-    pub(super) fn start(&self, function: &PreparedFunction, timeout: Duration) -> Invocation {
+    /// A fresh store for one invocation of `function` with deadline
+    /// `timeout`, triggered by a message of chain depth `depth`.
+    pub(super) fn start(
+        &self,
+        function: &PreparedFunction,
+        timeout: Duration,
+        depth: u8,
+    ) -> Invocation {
         let id = self.next_invocation();
-        let logs = LogCapture::new(self.config.max_log_bytes);
+        let output = LogCapture::new(self.config.max_log_bytes);
         let wasi = WasiCtx::builder()
             .envs(&function.env)
-            .stdout(logs.clone())
-            .stderr(logs.stderr())
+            .stdout(output.clone())
+            .stderr(output.stderr())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let outbound = OutboundCtx::new(
-            Arc::clone(&function.outbound),
-            Arc::clone(&self.outbound_limits),
-            Arc::clone(&function.logs),
-            Arc::clone(&self.metrics),
-            id,
-        );
+        let budget = |what, limit| Budget::new(what, limit, Arc::clone(&function.logs), id);
+        let services = &self.services;
         let started = Instant::now();
         let state = InvocationState {
             table: Default::default(),
             wasi,
             http: WasiHttpCtx::new(),
-            outbound,
+            outbound: OutboundCtx {
+                rules: Arc::clone(&function.outbound),
+                limits: Arc::clone(&self.outbound_limits),
+                budget: budget("outbound HTTP", function.budgets.http),
+                logs: Arc::clone(&function.logs),
+                metrics: Arc::clone(&self.metrics),
+                invocation: id,
+            },
+            kv: KvCtx {
+                store: Arc::clone(&services.store),
+                budget: budget("KV", function.budgets.kv),
+            },
+            bus: BusCtx {
+                publisher: Arc::clone(&services.publisher),
+                budget: budget("bus", function.budgets.bus),
+                depth,
+                publisher_id: format!("fn:{}", function.name),
+            },
+            tokens: TokensCtx {
+                access: Arc::clone(&services.access),
+                may_grant: function.may_grant,
+                function: Arc::clone(&function.name),
+            },
+            secrets: SecretsCtx {
+                secrets: Arc::clone(&function.secrets),
+            },
+            log: LogCtx {
+                logs: Arc::clone(&function.logs),
+                invocation: id,
+            },
             limits: InstanceLimits::new(function.memory_bytes),
-            logs,
+            output,
             deadline: started + timeout,
         };
         let mut store = Store::new(&self.engine, state);
@@ -264,7 +299,7 @@ impl Sandbox {
         result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<Finished<T>, InvokeError> {
         let state = run.store.data();
-        state.logs.drain_into(&function.logs, run.id);
+        state.output.drain_into(&function.logs, run.id);
         let seconds = run.started.elapsed().as_secs_f64();
         let error = match result {
             Ok(Ok(value)) => {

@@ -13,16 +13,15 @@
 //! - [`endpoint`]: running HTTP endpoint functions;
 //! - [`state`]: the per-invocation store data;
 //! - [`limits`]: memory and table limits;
-//! - [`logs`]: captured output and per-function log rings;
-//! - [`outbound`]: the outbound HTTP capability and its allow-list.
+//! - [`caps`]: the host capabilities (outbound HTTP, KV, bus, tokens,
+//!   secrets, logging), one module each.
 
 pub mod bindings;
+pub mod caps;
 pub mod component;
 pub mod endpoint;
 pub mod invoke;
 pub mod limits;
-pub mod logs;
-pub mod outbound;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -30,16 +29,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use wasmtime::component::Linker;
+use std::collections::BTreeMap;
+
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use self::caps::bus::Publisher;
+use self::caps::log::FunctionLogs;
+use self::caps::outbound::OutboundRule;
 pub use self::component::{ComponentError, LoadedComponent};
 pub use self::invoke::{HookDecision, InvokeError};
-use self::logs::FunctionLogs;
-use self::outbound::OutboundRule;
 use self::state::InvocationState;
+use crate::access::Access;
 use crate::config::{OutboundConfig, WasmConfig};
 use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// How often the engine's epoch advances: the granularity of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -59,6 +63,34 @@ pub struct PreparedFunction {
     pub outbound: Arc<[OutboundRule]>,
     /// Its log.
     pub logs: Arc<FunctionLogs>,
+    /// Its secrets, unsealed.
+    pub secrets: Arc<BTreeMap<String, String>>,
+    /// Whether it may grant and revoke tokens.
+    pub may_grant: bool,
+    /// Its calls per invocation.
+    pub budgets: Budgets,
+}
+
+/// Calls a function may make per invocation, by capability.
+#[derive(Debug, Clone, Copy)]
+pub struct Budgets {
+    /// Outbound HTTP requests.
+    pub http: u32,
+    /// KV calls.
+    pub kv: u32,
+    /// Publish, fire and signal calls.
+    pub bus: u32,
+}
+
+/// What the node lends the sandbox's capabilities.
+#[derive(Clone)]
+pub struct HostServices {
+    /// The store behind the KV capability.
+    pub store: Arc<Store>,
+    /// Access control, for the tokens capability.
+    pub access: Arc<Access>,
+    /// The node's publish path, for the bus capability.
+    pub publisher: Arc<dyn Publisher>,
 }
 
 /// The engine, linker and limits shared by every function on the node.
@@ -68,6 +100,7 @@ pub struct Sandbox {
     cache_dir: PathBuf,
     config: WasmConfig,
     outbound_limits: Arc<OutboundConfig>,
+    services: HostServices,
     metrics: Arc<Metrics>,
     invocations: AtomicU64,
     _ticker: EpochTicker,
@@ -80,11 +113,33 @@ impl Sandbox {
     /// # Errors
     /// When the engine cannot be configured (e.g. not enough address space
     /// for the pool) or the cache directory cannot be created.
-    pub fn new(config: WasmConfig, data_dir: &Path, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: WasmConfig,
+        data_dir: &Path,
+        services: HostServices,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(&config))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        bindings::kv::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut InvocationState| {
+            &mut s.kv
+        })?;
+        bindings::bus::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut InvocationState| {
+            &mut s.bus
+        })?;
+        bindings::tokens::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.tokens,
+        )?;
+        bindings::secrets::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.secrets,
+        )?;
+        bindings::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut InvocationState| {
+            &mut s.log
+        })?;
         let cache_dir = data_dir.join("compiled");
         std::fs::create_dir_all(&cache_dir)?;
         Ok(Self {
@@ -94,6 +149,7 @@ impl Sandbox {
             cache_dir,
             outbound_limits: Arc::new(config.outbound.clone()),
             config,
+            services,
             metrics,
             invocations: AtomicU64::new(1),
         })

@@ -1,6 +1,6 @@
-//! What lives in the `Store` of one invocation: WASI, wasi-http, outbound
-//! policy, limits and the deadline. Built fresh for every invocation and
-//! dropped with it.
+//! What lives in the `Store` of one invocation: WASI, wasi-http, each host
+//! capability's state, limits and the deadline. Built fresh for every
+//! invocation and dropped with it.
 
 use std::time::Instant;
 
@@ -8,9 +8,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::caps::bus::BusCtx;
+use super::caps::kv::KvCtx;
+use super::caps::log::{LogCapture, LogCtx};
+use super::caps::outbound::OutboundCtx;
+use super::caps::secrets::SecretsCtx;
+use super::caps::tokens::TokensCtx;
 use super::limits::InstanceLimits;
-use super::logs::LogCapture;
-use super::outbound::OutboundCtx;
 
 /// The store data of one invocation.
 pub struct InvocationState {
@@ -18,8 +22,13 @@ pub struct InvocationState {
     pub(super) wasi: WasiCtx,
     pub(super) http: WasiHttpCtx,
     pub(super) outbound: OutboundCtx,
+    pub(super) kv: KvCtx,
+    pub(super) bus: BusCtx,
+    pub(super) tokens: TokensCtx,
+    pub(super) secrets: SecretsCtx,
+    pub(super) log: LogCtx,
     pub(super) limits: InstanceLimits,
-    pub(super) logs: LogCapture,
+    pub(super) output: LogCapture,
     /// When the epoch callback interrupts the guest.
     pub(super) deadline: Instant,
 }

@@ -1,110 +1,13 @@
-//! Function logs: what a guest writes to stdout and stderr, and what the host
-//! says about its invocations, kept per function in a bounded ring.
-//!
-//! During an invocation output goes to a [`LogCapture`] that keeps at most
-//! `max_log_bytes` and counts the rest, so a guest that writes megabytes
-//! cannot make the node buffer without bound. When the invocation ends its
-//! lines go to the function's [`FunctionLogs`] and to the node's tracing
-//! output (target `edgefn::guest`).
+//! Capturing a guest's stdout and stderr during one invocation, within a
+//! byte budget.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use serde::Serialize;
-use tokio::sync::broadcast;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// Where a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogSource {
-    /// The guest's stdout.
-    Stdout,
-    /// The guest's stderr.
-    Stderr,
-    /// The host, about the invocation (errors, refusals, truncation).
-    Host,
-}
-
-/// One line of a function's log.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogLine {
-    /// When it was recorded, in milliseconds since the Unix epoch.
-    pub time_ms: u64,
-    /// The invocation it belongs to (counts up per node).
-    pub invocation: u64,
-    /// Where it came from.
-    pub source: LogSource,
-    /// The text, without its line break.
-    pub text: String,
-}
-
-/// The recent log lines of one function, and a feed of new ones.
-pub struct FunctionLogs {
-    function: Arc<str>,
-    lines: Mutex<VecDeque<LogLine>>,
-    capacity: usize,
-    feed: broadcast::Sender<LogLine>,
-}
-
-impl FunctionLogs {
-    /// An empty log for `function` keeping `capacity` lines.
-    pub fn new(function: Arc<str>, capacity: usize) -> Self {
-        Self {
-            function,
-            lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
-            capacity: capacity.max(1),
-            feed: broadcast::channel(256).0,
-        }
-    }
-
-    /// Records a line and sends it to the node's tracing output.
-    pub fn push(&self, invocation: u64, source: LogSource, text: String) {
-        let function = &*self.function;
-        match source {
-            LogSource::Host => {
-                tracing::warn!(target: "edgefn::guest", function, invocation, "{text}")
-            }
-            _ => tracing::info!(target: "edgefn::guest", function, invocation, ?source, "{text}"),
-        }
-        let line = LogLine {
-            time_ms: now_ms(),
-            invocation,
-            source,
-            text,
-        };
-        let _ = self.feed.send(line.clone());
-        let mut lines = self.lines.lock().expect("log lock poisoned");
-        if lines.len() == self.capacity {
-            lines.pop_front();
-        }
-        lines.push_back(line);
-    }
-
-    /// The last `limit` lines, oldest first.
-    pub fn tail(&self, limit: usize) -> Vec<LogLine> {
-        let lines = self.lines.lock().expect("log lock poisoned");
-        lines
-            .iter()
-            .skip(lines.len().saturating_sub(limit))
-            .cloned()
-            .collect()
-    }
-
-    /// New lines as they are recorded.
-    pub fn follow(&self) -> broadcast::Receiver<LogLine> {
-        self.feed.subscribe()
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use super::{FunctionLogs, LogSource};
 
 /// Output captured during one invocation: stdout and stderr share one
 /// budget of bytes; writes past it are accepted and dropped (counted), so the
@@ -266,15 +169,5 @@ mod tests {
         assert_eq!(lines[2], (LogSource::Stderr, "oops".to_owned()));
         assert_eq!(lines[3].0, LogSource::Host);
         assert!(lines[3].1.contains("16 bytes"), "{}", lines[3].1);
-    }
-
-    #[test]
-    fn ring_keeps_the_newest() {
-        let logs = FunctionLogs::new("f".into(), 2);
-        for i in 0..5 {
-            logs.push(i, LogSource::Host, format!("line {i}"));
-        }
-        let texts: Vec<_> = logs.tail(10).into_iter().map(|l| l.text).collect();
-        assert_eq!(texts, ["line 3", "line 4"]);
     }
 }

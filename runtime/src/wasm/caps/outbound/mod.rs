@@ -19,40 +19,23 @@ use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use self::config::{BadRule, OutboundRule, is_public};
-use super::logs::{FunctionLogs, LogSource};
+use super::Budget;
+use super::log::{FunctionLogs, LogSource};
 use crate::config::OutboundConfig;
 use crate::metrics::Metrics;
 
 /// Outbound HTTP state of one invocation.
 pub struct OutboundCtx {
-    rules: Arc<[OutboundRule]>,
-    limits: Arc<OutboundConfig>,
-    logs: Arc<FunctionLogs>,
-    metrics: Arc<Metrics>,
-    invocation: u64,
-    /// Requests made so far in this invocation.
-    requests: u32,
+    pub(crate) rules: Arc<[OutboundRule]>,
+    /// Timeouts (the request budget is in `budget`).
+    pub(crate) limits: Arc<OutboundConfig>,
+    pub(crate) budget: Budget,
+    pub(crate) logs: Arc<FunctionLogs>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) invocation: u64,
 }
 
 impl OutboundCtx {
-    /// State for one invocation of a function allowed to reach `rules`.
-    pub fn new(
-        rules: Arc<[OutboundRule]>,
-        limits: Arc<OutboundConfig>,
-        logs: Arc<FunctionLogs>,
-        metrics: Arc<Metrics>,
-        invocation: u64,
-    ) -> Self {
-        Self {
-            rules,
-            limits,
-            logs,
-            metrics,
-            invocation,
-            requests: 0,
-        }
-    }
-
     fn deny(&self, why: String) {
         self.metrics.outbound_denied.inc();
         self.logs.push(self.invocation, LogSource::Host, why);
@@ -66,16 +49,9 @@ impl OutboundCtx {
     ) -> Result<(OutboundRule, connect::Target), Error> {
         let uri = request.uri();
         let url = uri.to_string();
-        self.requests += 1;
-        if self.requests > self.limits.max_requests {
-            self.deny(format!(
-                "outbound request to {url} refused: budget of {} requests per invocation exhausted",
-                self.limits.max_requests
-            ));
-            return Err(Error::InternalError(Some(format!(
-                "outbound HTTP budget exhausted: at most {} requests per invocation",
-                self.limits.max_requests
-            ))));
+        if let Err(exhausted) = self.budget.spend() {
+            self.metrics.outbound_denied.inc();
+            return Err(Error::InternalError(Some(exhausted)));
         }
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let scheme = if tls { "https" } else { "http" };

@@ -1,0 +1,314 @@
+//! Access control on the bus: tokens in PubNub's v3 format, granted,
+//! verified, checked against the channel and permission a request needs,
+//! and revoked durably.
+//!
+//! Off unless the node has a secret key (`--secret-key`). When on, publish,
+//! fire and signal need `write` on the channel; subscribe, history and
+//! presence need `read`. Channel patterns in tokens are regular expressions
+//! matched against the whole channel name (for a wildcard subscription, the
+//! pattern text such as `chat.*`); they are compiled with size limits and
+//! match in linear time.
+//!
+//! # Layout
+//! - [`token`]: the token format and its signature;
+//! - [`permissions`]: permission bits;
+//! - [`grant`]: what may be granted, and its validation.
+
+pub mod grant;
+pub mod permissions;
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use regex::Regex;
+use tokio::sync::broadcast;
+
+pub use self::grant::GrantRequest;
+pub use self::permissions::Permissions;
+pub use self::token::{Malformed, Token};
+use crate::store::{self, Store, StoreError};
+
+/// Verified tokens kept in memory (their compiled patterns are the costly part).
+const CACHE_SIZE: usize = 10_000;
+
+/// Why a request was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AccessError {
+    /// No token was presented.
+    #[error(
+        "a token is required: send it as the `auth` query parameter or an `Authorization: Bearer` header"
+    )]
+    Missing,
+    /// The token does not decode.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// The token was not signed by this node's key (forged or altered).
+    #[error("the token's signature is invalid: it was not issued by this node, or it was altered")]
+    BadSignature,
+    /// The token's lifetime is over.
+    #[error("the token expired at {at} (Unix seconds)")]
+    Expired {
+        /// When it expired.
+        at: u64,
+    },
+    /// The token was revoked.
+    #[error("the token was revoked")]
+    Revoked,
+    /// The token does not grant what the request needs.
+    #[error("the token does not grant `{permission}` on channel `{channel}`")]
+    Forbidden {
+        /// The permission that is missing.
+        permission: String,
+        /// The channel (or subscription pattern) it is missing on.
+        channel: String,
+    },
+    /// The token is bound to another client id.
+    #[error("the token is bound to client id `{bound}`, but the request says `{used}`")]
+    WrongUser {
+        /// The id in the token.
+        bound: String,
+        /// The id the request used.
+        used: String,
+    },
+    /// Tokens cannot be issued or checked without a secret key.
+    #[error(
+        "the node has no secret key: start it with --secret-key (or EDGEFN_SECRET_KEY) to use tokens"
+    )]
+    NoKey,
+    /// The grant request is invalid.
+    #[error("invalid grant: {0}")]
+    BadGrant(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(Arc<StoreError>),
+}
+
+impl AccessError {
+    /// A stable code for API errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "token_missing",
+            Self::Malformed(_) => "token_malformed",
+            Self::BadSignature => "token_invalid_signature",
+            Self::Expired { .. } => "token_expired",
+            Self::Revoked => "token_revoked",
+            Self::Forbidden { .. } => "forbidden",
+            Self::WrongUser { .. } => "token_wrong_user",
+            Self::NoKey => "no_secret_key",
+            Self::BadGrant(_) => "invalid_grant",
+            Self::Store(_) => "storage_error",
+        }
+    }
+}
+
+/// A token whose signature checked out, with its patterns compiled.
+pub struct Verified {
+    /// What it says.
+    pub token: Token,
+    /// Its signature: identifies it for revocation.
+    pub id: Arc<[u8]>,
+    patterns: Vec<(Regex, Permissions)>,
+}
+
+impl Verified {
+    /// Whether it grants `wanted` on `channel` (by name or by pattern).
+    pub fn allows(&self, wanted: Permissions, channel: &str) -> bool {
+        let named = self
+            .token
+            .resources
+            .channels
+            .get(channel)
+            .is_some_and(|p| p.contains(wanted));
+        named
+            || self
+                .patterns
+                .iter()
+                .any(|(re, p)| p.contains(wanted) && re.is_match(channel))
+    }
+}
+
+/// The node's access control.
+pub struct Access {
+    key: Option<Vec<u8>>,
+    store: Arc<Store>,
+    /// Revoked token ids and when they would have expired anyway.
+    revoked: RwLock<HashMap<Arc<[u8]>, u64>>,
+    feed: broadcast::Sender<Arc<[u8]>>,
+    cache: Mutex<HashMap<String, Arc<Verified>>>,
+}
+
+impl Access {
+    /// Access control keyed by `secret_key` (off when `None`), with the
+    /// revocations recorded in `store`.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn open(store: Arc<Store>, secret_key: Option<String>) -> Result<Self, StoreError> {
+        let revoked = store
+            .revocations()?
+            .into_iter()
+            .map(|(id, exp)| (Arc::from(id), exp))
+            .collect();
+        Ok(Self {
+            key: secret_key.map(String::into_bytes),
+            store,
+            revoked: RwLock::new(revoked),
+            feed: broadcast::channel(1024).0,
+            cache: Mutex::default(),
+        })
+    }
+
+    /// Whether requests need tokens.
+    pub fn enabled(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Issues a token for `request`.
+    ///
+    /// # Errors
+    /// [`AccessError::NoKey`] without a secret key, [`AccessError::BadGrant`]
+    /// when the request is invalid.
+    pub fn grant(&self, request: GrantRequest) -> Result<String, AccessError> {
+        let key = self.key.as_deref().ok_or(AccessError::NoKey)?;
+        let token = request.into_token(now())?;
+        Ok(token.sign(key))
+    }
+
+    /// Revokes `token` durably and ends the subscriptions using it.
+    ///
+    /// # Errors
+    /// When the token is not one of this node's, is already expired, or the
+    /// store fails.
+    pub async fn revoke(&self, token: &str) -> Result<(), AccessError> {
+        let verified = self.verify_signature(token)?;
+        let expires = verified.token.expires_at();
+        if expires <= now() {
+            return Err(AccessError::Expired { at: expires });
+        }
+        let (store, id) = (Arc::clone(&self.store), verified.id.to_vec());
+        store::blocking(move || store.revoke(&id, expires))
+            .await
+            .map_err(|e| AccessError::Store(Arc::new(e)))?;
+        self.revoked
+            .write()
+            .expect("revocations lock poisoned")
+            .insert(Arc::clone(&verified.id), expires);
+        let _ = self.feed.send(Arc::clone(&verified.id));
+        Ok(())
+    }
+
+    /// Checks a token's signature, expiry and revocation.
+    ///
+    /// # Errors
+    /// [`AccessError`] naming what is wrong.
+    pub fn verify(&self, token: &str) -> Result<Arc<Verified>, AccessError> {
+        let verified = self.verify_signature(token)?;
+        let expires = verified.token.expires_at();
+        if expires <= now() {
+            return Err(AccessError::Expired { at: expires });
+        }
+        if self
+            .revoked
+            .read()
+            .expect("revocations lock poisoned")
+            .contains_key(&verified.id)
+        {
+            return Err(AccessError::Revoked);
+        }
+        Ok(verified)
+    }
+
+    /// Checks that `token` grants `wanted` on every one of `channels`, for a
+    /// client that says it is `user` (if it says). Returns the verified token,
+    /// or `None` when access control is off.
+    ///
+    /// # Errors
+    /// [`AccessError`] naming the first thing missing.
+    pub fn authorize<'a>(
+        &self,
+        token: Option<&str>,
+        user: Option<&str>,
+        wanted: Permissions,
+        channels: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<Arc<Verified>>, AccessError> {
+        if !self.enabled() {
+            return Ok(None);
+        }
+        let verified = self.verify(token.ok_or(AccessError::Missing)?)?;
+        if let (Some(bound), Some(used)) = (&verified.token.authorized_uuid, user) {
+            if bound != used {
+                return Err(AccessError::WrongUser {
+                    bound: bound.clone(),
+                    used: used.to_owned(),
+                });
+            }
+        }
+        for channel in channels {
+            if !verified.allows(wanted, channel) {
+                return Err(AccessError::Forbidden {
+                    permission: wanted.to_string(),
+                    channel: channel.to_owned(),
+                });
+            }
+        }
+        Ok(Some(verified))
+    }
+
+    /// Ids of tokens as they are revoked.
+    pub fn revocations(&self) -> broadcast::Receiver<Arc<[u8]>> {
+        self.feed.subscribe()
+    }
+
+    /// Forgets revocations of tokens that have expired anyway.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn purge_expired(&self) -> Result<(), StoreError> {
+        let store = Arc::clone(&self.store);
+        let now = now();
+        store::blocking(move || store.purge_revocations(now)).await?;
+        self.revoked
+            .write()
+            .expect("revocations lock poisoned")
+            .retain(|_, exp| *exp > now);
+        Ok(())
+    }
+
+    fn verify_signature(&self, text: &str) -> Result<Arc<Verified>, AccessError> {
+        let key = self.key.as_deref().ok_or(AccessError::NoKey)?;
+        if let Some(hit) = self.cache.lock().expect("token cache poisoned").get(text) {
+            return Ok(Arc::clone(hit));
+        }
+        let decoded = Token::decode(text)?;
+        if !decoded.signed_with(key) {
+            return Err(AccessError::BadSignature);
+        }
+        let patterns = decoded
+            .token
+            .patterns
+            .channels
+            .iter()
+            .map(|(pattern, p)| grant::compile(pattern).map(|re| (re, *p)))
+            .collect::<Result<_, _>>()?;
+        let verified = Arc::new(Verified {
+            id: decoded.signature.into(),
+            token: decoded.token,
+            patterns,
+        });
+        let mut cache = self.cache.lock().expect("token cache poisoned");
+        if cache.len() >= CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(text.to_owned(), Arc::clone(&verified));
+        Ok(verified)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,141 @@
+//! Function secrets at rest: sealed with ChaCha20-Poly1305 under a key kept
+//! in the data dir (`secrets.key`, mode 0600), bound to the secret's name.
+//! Only names are ever shown; values are unsealed into memory for the
+//! function that owns them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
+const KEY_FILE: &str = "secrets.key";
+const NONCE_LEN: usize = 12;
+
+/// Seals and unseals secrets with the node's key.
+pub struct SecretBox {
+    cipher: ChaCha20Poly1305,
+}
+
+/// A sealed secret that does not open (wrong key or altered).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "secret `{0}` cannot be decrypted (the data dir's secrets.key changed, or the record was altered)"
+)]
+pub struct Unsealable(pub String);
+
+impl SecretBox {
+    /// Loads the key from `data_dir`, creating it on first use.
+    ///
+    /// # Errors
+    /// When the key file cannot be read or written, or is not 32 bytes.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join(KEY_FILE);
+        let key = match std::fs::read(&path) {
+            Ok(key) => key,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = vec![0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|e| anyhow::anyhow!("no randomness for {KEY_FILE}: {e}"))?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)?;
+                file.write_all(&key)?;
+                file.sync_all()?;
+                key
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        if key.len() != 32 {
+            bail!("{} is not a 32-byte key", path.display());
+        }
+        Ok(Self {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+        })
+    }
+
+    /// Seals every secret (name → value) for storage.
+    pub fn seal_all(&self, secrets: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        secrets
+            .iter()
+            .map(|(name, value)| (name.clone(), self.seal(name, value)))
+            .collect()
+    }
+
+    /// Unseals every stored secret.
+    ///
+    /// # Errors
+    /// [`Unsealable`] naming the first secret that does not open.
+    pub fn unseal_all(
+        &self,
+        sealed: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, Unsealable> {
+        sealed
+            .iter()
+            .map(|(name, text)| Ok((name.clone(), self.unseal(name, text)?)))
+            .collect()
+    }
+
+    fn seal(&self, name: &str, value: &str) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).expect("the OS provides randomness");
+        let payload = Payload {
+            msg: value.as_bytes(),
+            aad: name.as_bytes(),
+        };
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .expect("sealing in memory cannot fail");
+        STANDARD.encode([nonce.as_slice(), &sealed].concat())
+    }
+
+    fn unseal(&self, name: &str, text: &str) -> Result<String, Unsealable> {
+        let fail = || Unsealable(name.to_owned());
+        let bytes = STANDARD.decode(text).map_err(|_| fail())?;
+        if bytes.len() < NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let payload = Payload {
+            msg: sealed,
+            aad: name.as_bytes(),
+        };
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), payload)
+            .map_err(|_| fail())?;
+        String::from_utf8(plain).map_err(|_| fail())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_unseal() {
+        let dir = std::env::temp_dir().join(format!("edgefn-secrets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let secrets = BTreeMap::from([("API_KEY".to_owned(), "s3cret".to_owned())]);
+        let sealed = SecretBox::open(&dir).unwrap().seal_all(&secrets);
+        assert!(!sealed["API_KEY"].contains("s3cret"));
+        // A second open reads the same key from disk.
+        assert_eq!(
+            SecretBox::open(&dir).unwrap().unseal_all(&sealed).unwrap(),
+            secrets
+        );
+        // The value is bound to its name.
+        let moved = BTreeMap::from([("OTHER".to_owned(), sealed["API_KEY"].clone())]);
+        assert!(SecretBox::open(&dir).unwrap().unseal_all(&moved).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

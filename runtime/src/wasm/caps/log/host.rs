@@ -1,0 +1,54 @@
+//! `edgefn:functions/log`: structured log lines from the guest.
+
+use std::sync::Arc;
+
+use super::{FunctionLogs, Level, LogLine, LogSource, now_ms};
+use crate::wasm::bindings::log::{Host, Level as WitLevel};
+
+/// Most fields kept per line.
+const MAX_FIELDS: usize = 32;
+/// Longest message or field value kept, in bytes (the rest is cut).
+const MAX_TEXT: usize = 4096;
+
+/// The log capability of one invocation.
+pub struct LogCtx {
+    pub(crate) logs: Arc<FunctionLogs>,
+    pub(crate) invocation: u64,
+}
+
+impl Host for LogCtx {
+    fn log(&mut self, level: WitLevel, message: String, fields: Vec<(String, String)>) {
+        let level = match level {
+            WitLevel::Trace => Level::Trace,
+            WitLevel::Debug => Level::Debug,
+            WitLevel::Info => Level::Info,
+            WitLevel::Warn => Level::Warn,
+            WitLevel::Error => Level::Error,
+        };
+        let fields = fields
+            .into_iter()
+            .take(MAX_FIELDS)
+            .map(|(k, v)| (cut(k), cut(v)))
+            .collect();
+        self.logs.record(LogLine {
+            time_ms: now_ms(),
+            invocation: self.invocation,
+            source: LogSource::Log,
+            level,
+            text: cut(message),
+            fields,
+        });
+    }
+}
+
+fn cut(mut text: String) -> String {
+    if text.len() > MAX_TEXT {
+        let mut end = MAX_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}

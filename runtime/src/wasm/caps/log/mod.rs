@@ -1,0 +1,173 @@
+//! Function logs: what a guest writes to stdout and stderr, what it logs
+//! through the `log` interface, and what the host says about its
+//! invocations, kept per function in a bounded ring with a live feed.
+//!
+//! During an invocation output goes to a [`LogCapture`] that keeps at most
+//! `max_log_bytes` and counts the rest, so a guest that writes megabytes
+//! cannot make the node buffer without bound. When the invocation ends its
+//! lines go to the function's [`FunctionLogs`] and to the node's tracing
+//! output (target `edgefn::guest`).
+//!
+//! # Layout
+//! - [`capture`]: stdout/stderr capture within a budget;
+//! - [`host`]: the `edgefn:functions/log` interface.
+
+pub mod capture;
+pub mod host;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+pub use self::capture::LogCapture;
+pub use self::host::LogCtx;
+
+/// Where a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogSource {
+    /// The guest's stdout.
+    Stdout,
+    /// The guest's stderr.
+    Stderr,
+    /// The guest, through the `log` interface.
+    Log,
+    /// The host, about the invocation (errors, refusals, truncation).
+    Host,
+}
+
+/// How important a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line of a function's log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    /// When it was recorded, in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The invocation it belongs to (counts up per node).
+    pub invocation: u64,
+    /// Where it came from.
+    pub source: LogSource,
+    /// How important it is.
+    pub level: Level,
+    /// The text, without its line break.
+    pub text: String,
+    /// Structured fields (name, value), from the `log` interface.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<(String, String)>,
+}
+
+/// The recent log lines of one function, and a feed of new ones.
+pub struct FunctionLogs {
+    function: Arc<str>,
+    lines: Mutex<VecDeque<LogLine>>,
+    capacity: usize,
+    feed: broadcast::Sender<LogLine>,
+}
+
+impl FunctionLogs {
+    /// An empty log for `function` keeping `capacity` lines.
+    pub fn new(function: Arc<str>, capacity: usize) -> Self {
+        Self {
+            function,
+            lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            capacity: capacity.max(1),
+            feed: broadcast::channel(256).0,
+        }
+    }
+
+    /// Records a line from `source` (stdout: info, stderr and host: warn).
+    pub fn push(&self, invocation: u64, source: LogSource, text: String) {
+        let level = match source {
+            LogSource::Stdout | LogSource::Log => Level::Info,
+            LogSource::Stderr | LogSource::Host => Level::Warn,
+        };
+        self.record(LogLine {
+            time_ms: now_ms(),
+            invocation,
+            source,
+            level,
+            text,
+            fields: Vec::new(),
+        });
+    }
+
+    /// Records a line, sends it to the node's tracing output and to
+    /// followers.
+    pub fn record(&self, line: LogLine) {
+        let (function, invocation, text) = (&*self.function, line.invocation, &line.text);
+        let fields = &line.fields;
+        match line.level {
+            Level::Trace => {
+                tracing::trace!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
+            }
+            Level::Info => {
+                tracing::info!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
+            }
+            Level::Error => {
+                tracing::error!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
+            }
+        }
+        let _ = self.feed.send(line.clone());
+        let mut lines = self.lines.lock().expect("log lock poisoned");
+        if lines.len() == self.capacity {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// The last `limit` lines, oldest first.
+    pub fn tail(&self, limit: usize) -> Vec<LogLine> {
+        let lines = self.lines.lock().expect("log lock poisoned");
+        lines
+            .iter()
+            .skip(lines.len().saturating_sub(limit))
+            .cloned()
+            .collect()
+    }
+
+    /// New lines as they are recorded.
+    pub fn follow(&self) -> broadcast::Receiver<LogLine> {
+        self.feed.subscribe()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_the_newest() {
+        let logs = FunctionLogs::new("f".into(), 2);
+        for i in 0..5 {
+            logs.push(i, LogSource::Host, format!("line {i}"));
+        }
+        let texts: Vec<_> = logs.tail(10).into_iter().map(|l| l.text).collect();
+        assert_eq!(texts, ["line 3", "line 4"]);
+    }
+}
