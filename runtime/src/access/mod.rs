@@ -199,6 +199,18 @@ impl Access {
         Ok(())
     }
 
+    /// Checks whether a verified token has been revoked since.
+    ///
+    /// # Errors
+    /// [`AccessError::Revoked`].
+    pub fn verify_id(&self, verified: &Verified) -> Result<(), AccessError> {
+        let revoked = self.revoked.read().expect("revocations lock poisoned");
+        if revoked.contains_key(&verified.id) {
+            return Err(AccessError::Revoked);
+        }
+        Ok(())
+    }
+
     /// Checks a token's signature, expiry and revocation.
     ///
     /// # Errors
@@ -209,14 +221,7 @@ impl Access {
         if expires <= now() {
             return Err(AccessError::Expired { at: expires });
         }
-        if self
-            .revoked
-            .read()
-            .expect("revocations lock poisoned")
-            .contains_key(&verified.id)
-        {
-            return Err(AccessError::Revoked);
-        }
+        self.verify_id(&verified)?;
         Ok(verified)
     }
 

@@ -50,6 +50,24 @@ pub struct DeployArgs {
     /// What a failing before-publish hook does to the publish.
     #[arg(long, value_enum, default_value = "reject")]
     pub on_error: OnErrorArg,
+    /// Let the function grant and revoke access tokens.
+    #[arg(long)]
+    pub allow_token_grant: bool,
+    /// A secret readable by the function (never shown again); repeatable.
+    #[arg(long = "secret", value_name = "NAME=VALUE", value_parser = parse_setting)]
+    pub secrets: Vec<(String, String)>,
+    /// A file of secrets, one NAME=VALUE per line (`#` starts a comment).
+    #[arg(long = "secret-file", value_name = "PATH")]
+    pub secret_files: Vec<PathBuf>,
+    /// KV calls per invocation (default 10).
+    #[arg(long)]
+    pub kv_calls: Option<u32>,
+    /// Publish, fire and signal calls per invocation (default 10).
+    #[arg(long)]
+    pub bus_calls: Option<u32>,
+    /// Outbound HTTP requests per invocation (default 5).
+    #[arg(long)]
+    pub http_requests: Option<u32>,
     /// Where the node is, and its admin key.
     #[command(flatten)]
     pub admin: AdminArgs,
@@ -62,6 +80,29 @@ pub enum OnErrorArg {
     Reject,
     /// Let the message through unchanged.
     Pass,
+}
+
+/// Secrets from `--secret` and `--secret-file`, the flags winning.
+fn read_secrets(
+    flags: Vec<(String, String)>,
+    files: &[PathBuf],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut secrets = BTreeMap::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, value) = parse_setting(line)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), number + 1))?;
+            secrets.insert(name, value);
+        }
+    }
+    secrets.extend(flags);
+    Ok(secrets)
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -98,6 +139,9 @@ pub enum FunctionsCommand {
         /// How many lines.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Keep printing new lines as they come.
+        #[arg(long, short)]
+        follow: bool,
         /// Where the node is, and its admin key.
         #[command(flatten)]
         admin: AdminArgs,
@@ -134,6 +178,11 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
             OnErrorArg::Reject => OnError::Reject,
             OnErrorArg::Pass => OnError::Pass,
         },
+        allow_token_grant: args.allow_token_grant,
+        kv_calls: args.kv_calls,
+        bus_calls: args.bus_calls,
+        http_requests: args.http_requests,
+        secrets: read_secrets(args.secrets, &args.secret_files)?,
         ..FunctionSpec::named(&args.name)
     };
     let file_name = args.file.file_name().map_or("component.wasm".into(), |n| {
@@ -202,21 +251,55 @@ pub async fn run(command: FunctionsCommand) -> anyhow::Result<()> {
                 .await?;
             println!("removed `{name}`");
         }
-        FunctionsCommand::Logs { name, limit, admin } => {
+        FunctionsCommand::Logs {
+            name,
+            limit,
+            follow,
+            admin,
+        } => {
             let client = Client::admin(&admin)?;
-            let path = format!("/v1/admin/functions/{name}/logs?limit={limit}");
-            let answer = client.json(client.request(Method::GET, &path)).await?;
-            for line in answer["lines"].as_array().into_iter().flatten() {
-                println!(
-                    "#{} {:<6} {}",
-                    line["invocation"],
-                    line["source"].as_str().unwrap_or(""),
-                    line["text"].as_str().unwrap_or("")
-                );
+            let path = format!("/v1/admin/functions/{name}/logs?limit={limit}&follow={follow}");
+            let request = client.request(Method::GET, &path);
+            if follow {
+                return client
+                    .events(request, |_, data| {
+                        print_log_line(&serde_json::from_str(data).unwrap_or_default());
+                        Ok(())
+                    })
+                    .await;
             }
+            let answer = client.json(request).await?;
+            answer["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .for_each(print_log_line);
         }
     }
     Ok(())
+}
+
+fn print_log_line(line: &serde_json::Value) {
+    let fields: Vec<String> = line["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|pair| {
+            format!(
+                "{}={}",
+                pair[0].as_str().unwrap_or(""),
+                pair[1].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    println!(
+        "#{:<6} {:<6} {:<5} {} {}",
+        line["invocation"],
+        line["source"].as_str().unwrap_or(""),
+        line["level"].as_str().unwrap_or(""),
+        line["text"].as_str().unwrap_or(""),
+        fields.join(" ")
+    );
 }
 
 fn triggers(spec: &serde_json::Value) -> String {

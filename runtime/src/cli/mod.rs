@@ -4,12 +4,16 @@
 //! - [`serve`]: run a node;
 //! - [`functions`]: `deploy` and `functions list|show|remove|logs`;
 //! - [`pubsub`]: `publish`, `subscribe`, `history`;
+//! - [`token`]: `token grant|revoke|parse`;
+//! - [`kv`]: `kv get|set|delete|list`;
 //! - [`client`]: the HTTP client they share, with errors that say what to do.
 
 pub mod client;
 pub mod functions;
+pub mod kv;
 pub mod pubsub;
 pub mod serve;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +32,17 @@ pub struct ServerArgs {
     /// The node's URL.
     #[arg(long, env = "EDGEFN_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
+}
+
+/// Server plus access token, for the publish/subscribe commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Where the node is.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// An access token, for nodes with access control on.
+    #[arg(long, env = "EDGEFN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Server plus admin key, for the admin commands.
@@ -58,6 +73,12 @@ pub enum Command {
     Subscribe(pubsub::SubscribeArgs),
     /// Print a channel's stored messages, oldest first.
     History(pubsub::HistoryArgs),
+    /// Grant, revoke or decode access tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Read and write the functions' key-value store.
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
 }
 
 /// Runs the command line.
@@ -72,5 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Publish(args) => pubsub::publish(args).await,
         Command::Subscribe(args) => pubsub::subscribe(args).await,
         Command::History(args) => pubsub::history(args).await,
+        Command::Token(command) => token::run(command).await,
+        Command::Kv(command) => kv::run(command).await,
     }
 }

@@ -2,10 +2,9 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use futures::StreamExt;
 use reqwest::Method;
 
-use super::ServerArgs;
+use super::ClientArgs;
 use super::client::Client;
 
 /// Arguments of `edgefn publish`.
@@ -24,9 +23,9 @@ pub struct PublishArgs {
     /// Signal instead: at most 64 bytes, delivered, not stored.
     #[arg(long)]
     pub signal: bool,
-    /// Where the node is.
+    /// Where the node is, and a token if it needs one.
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub client: ClientArgs,
 }
 
 /// Arguments of `edgefn subscribe`.
@@ -38,9 +37,9 @@ pub struct SubscribeArgs {
     /// Replay stored messages after this timetoken first.
     #[arg(long)]
     pub since: Option<String>,
-    /// Where the node is.
+    /// Where the node is, and a token if it needs one.
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub client: ClientArgs,
 }
 
 /// Arguments of `edgefn history`.
@@ -51,9 +50,9 @@ pub struct HistoryArgs {
     /// How many messages (the newest).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    /// Where the node is.
+    /// Where the node is, and a token if it needs one.
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub client: ClientArgs,
 }
 
 /// Runs `edgefn publish`.
@@ -63,7 +62,7 @@ pub struct HistoryArgs {
 pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     serde_json::from_str::<serde_json::Value>(&args.message)
         .context("the message must be JSON (quote strings: '\"hello\"')")?;
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.client);
     let op = if args.fire {
         "fire"
     } else if args.signal {
@@ -89,7 +88,7 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
 /// # Errors
 /// When the node cannot be reached or ends the stream with an error.
 pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.client);
     let channels: Vec<String> = args.channels.iter().map(|c| encode(c)).collect();
     let mut request = client.request(
         Method::GET,
@@ -98,29 +97,16 @@ pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
     if let Some(since) = args.since {
         request = request.query(&[("since", since)]);
     }
-    let response = client.send(request).await?;
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut event = String::new();
-    while let Some(chunk) = body.next().await {
-        buffer.push_str(&String::from_utf8_lossy(
-            &chunk.context("the stream broke")?,
-        ));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
-            let line = line.trim_end();
-            if let Some(name) = line.strip_prefix("event:") {
-                event = name.trim().to_owned();
-            } else if let Some(data) = line.strip_prefix("data:") {
-                match event.as_str() {
-                    "ready" => eprintln!("subscribed: {}", data.trim()),
-                    "error" => bail!("the node ended the stream: {}", data.trim()),
-                    _ => println!("{}", data.trim()),
-                }
+    client
+        .events(request, |event, data| {
+            match event {
+                "ready" => eprintln!("subscribed: {data}"),
+                "error" => bail!("the node ended the stream: {data}"),
+                _ => println!("{data}"),
             }
-        }
-    }
-    Ok(())
+            Ok(())
+        })
+        .await
 }
 
 /// Runs `edgefn history`.
@@ -128,7 +114,7 @@ pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
 /// # Errors
 /// When the node cannot be reached or refuses.
 pub async fn history(args: HistoryArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.client);
     let path = format!("/v1/history/{}?limit={}", encode(&args.channel), args.limit);
     let answer = client.json(client.request(Method::GET, &path)).await?;
     for message in answer["messages"].as_array().into_iter().flatten() {

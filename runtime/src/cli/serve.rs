@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// The admin API key (generated and stored in the data dir when absent).
     #[arg(long, env = "EDGEFN_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// The key that signs access tokens; setting it turns access control on
+    /// (every publish, subscribe and history request then needs a token).
+    #[arg(long, env = "EDGEFN_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
 }
 
 /// Runs a node.
@@ -49,6 +53,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let mut config = NodeConfig::new(listen, data_dir);
     config.admin_key = args.admin_key;
+    config.secret_key = args
+        .secret_key
+        .or_else(|| file.as_ref().and_then(|f| f.secret_key.clone()));
     let mut functions = Vec::new();
     if let Some(file) = file {
         config.bus = file.bus.unwrap_or(config.bus);

@@ -34,6 +34,9 @@ pub struct ConfigFile {
     pub listen: Option<String>,
     /// Where state lives (resolved against the file's directory).
     pub data_dir: Option<PathBuf>,
+    /// The key that signs access tokens (turns access control on);
+    /// `--secret-key` wins.
+    pub secret_key: Option<String>,
     /// Bus limits.
     #[serde(default)]
     pub bus: Option<BusConfig>,

@@ -3,17 +3,22 @@
 //! `end <= timetoken < start`, oldest first.
 //!
 //! Answer: `{"channel": "...", "messages": [{channel, timetoken, message, meta, publisher, kind}, ...]}`.
+//! With access control on, the token must grant `read` on the channel.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::presented_token;
 use super::error::ApiError;
 use super::extract::{Path, Query};
-use crate::bus::{Channel, Timetoken};
+use super::timetoken;
+use crate::access::Permissions;
+use crate::bus::Channel;
 use crate::node::Node;
 use crate::store::history::HistoryQuery;
 
@@ -25,6 +30,8 @@ pub struct HistoryParams {
     limit: Option<usize>,
     start: Option<String>,
     end: Option<String>,
+    auth: Option<String>,
+    uuid: Option<String>,
 }
 
 /// `GET /v1/history/{channel}`.
@@ -32,13 +39,16 @@ pub async fn history(
     State(node): State<Arc<Node>>,
     Path(channel): Path<String>,
     Query(params): Query<HistoryParams>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let channel = Channel::parse(&channel)?;
-    let timetoken = |text: Option<String>| {
-        text.map(|t| t.parse::<Timetoken>())
-            .transpose()
-            .map_err(|e| ApiError::bad_request("invalid_timetoken", e.to_string()))
-    };
+    let token = presented_token(&headers, params.auth);
+    node.access.authorize(
+        token.as_deref(),
+        params.uuid.as_deref(),
+        Permissions::READ,
+        [channel.as_str()],
+    )?;
     let query = HistoryQuery {
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
         start: timetoken(params.start)?,

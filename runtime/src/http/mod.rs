@@ -5,11 +5,13 @@
 //! # Layout
 //! - [`publish`], [`subscribe`] (SSE), [`ws`] (WebSocket), [`history`]: the
 //!   native API, with [`replay`] joining history and live feeds;
-//! - [`admin`]: deploy, list, show, remove, logs;
+//! - [`admin`]: deploy, list, show, remove, logs; tokens; KV;
+//! - [`auth`]: access checks and token watches;
 //! - [`endpoint`]: HTTP endpoint functions;
 //! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them.
 
 pub mod admin;
+pub mod auth;
 pub mod endpoint;
 pub mod error;
 pub mod extract;
@@ -24,31 +26,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use self::error::ApiError;
+use crate::bus::Timetoken;
 use crate::node::Node;
 
 /// The API's routes.
 pub fn router(node: Arc<Node>) -> Router {
-    let admin = Router::new()
-        .route("/functions", get(admin::list))
-        .route(
-            "/functions/{name}",
-            get(admin::show).put(admin::deploy).delete(admin::remove),
-        )
-        .route("/functions/{name}/logs", get(admin::logs))
-        .layer(DefaultBodyLimit::max(node.config.http.max_deploy_body))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&node),
-            admin::require_key,
-        ));
+    let admin = admin::router(&node);
     Router::new()
         .route("/v1/publish/{channel}", post(publish::publish))
         .route("/v1/fire/{channel}", post(publish::fire))
@@ -78,6 +70,24 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A header's value, if it is present and text.
+pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Parses an optional timetoken parameter.
+///
+/// # Errors
+/// 400 `invalid_timetoken`.
+pub fn timetoken(text: Option<String>) -> Result<Option<Timetoken>, ApiError> {
+    text.map(|t| t.parse::<Timetoken>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_timetoken", e.to_string()))
 }
 
 /// Reads a request body of at most `limit` bytes.

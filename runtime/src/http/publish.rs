@@ -3,7 +3,10 @@
 //!
 //! Optional: `meta` (a JSON object) as query parameter or `X-Edgefn-Meta`
 //! header; the publisher's id as `publisher` query parameter or
-//! `X-Edgefn-Publisher` header; `store=0` to keep a publish out of history.
+//! `X-Edgefn-Publisher` header (defaults to the token's authorized user);
+//! `store=0` to keep a publish out of history. With access control on, a
+//! token granting `write` on the channel (`auth` query parameter or
+//! `Authorization: Bearer`).
 //! Answer: `{"timetoken": "<17 digits>"}`.
 
 use std::sync::Arc;
@@ -15,8 +18,11 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::presented_token;
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::header;
+use crate::access::Permissions;
 use crate::bus::{Channel, Message, MessageKind};
 use crate::node::Node;
 
@@ -26,6 +32,7 @@ pub struct PublishParams {
     meta: Option<String>,
     publisher: Option<String>,
     store: Option<String>,
+    auth: Option<String>,
 }
 
 /// `POST /v1/publish/{channel}`.
@@ -77,17 +84,18 @@ async fn handle(
     let publisher = params
         .publisher
         .or_else(|| header(&headers, "x-edgefn-publisher"));
+    let token = presented_token(&headers, params.auth);
+    let verified = node.access.authorize(
+        token.as_deref(),
+        publisher.as_deref(),
+        Permissions::WRITE,
+        [channel.as_str()],
+    )?;
+    let publisher = publisher.or_else(|| verified.and_then(|v| v.token.authorized_uuid.clone()));
     let mut message = Message::new(channel, kind, payload, meta.as_deref(), publisher)?;
     if kind == MessageKind::Publish {
         message.store = !matches!(params.store.as_deref(), Some("0" | "false"));
     }
     let published = node.publish(message).await?;
     Ok(Json(json!({ "timetoken": published.timetoken })))
-}
-
-pub(super) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }

@@ -10,7 +10,13 @@
 //!   view (`channel, timetoken, message, meta, publisher, kind`, and
 //!   `subscription` when it matched a wildcard);
 //! - `error`: the stream ends; `{"code": "slow_consumer", ...}` when the
-//!   subscriber did not keep up, `shutting_down` when the node stops.
+//!   subscriber did not keep up, `shutting_down` when the node stops,
+//!   `token_expired` / `token_revoked` when its token stops being valid.
+//!
+//! With access control on, the token (`auth` query parameter or
+//! `Authorization: Bearer`) must grant `read` on every channel or pattern
+//! (a pattern's text, such as `chat.*`); `uuid` names the client when the
+//! token is bound to one.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,18 +30,20 @@ use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::auth::{TokenWatch, presented_token};
 use super::error::ApiError;
 use super::extract::{Path, Query};
 use super::replay::ReplayFilter;
-use crate::bus::{
-    Closed, Delivery, MessageKind, Pattern, Subscription, Timetoken, parse_pattern_list,
-};
+use crate::access::Permissions;
+use crate::bus::{Closed, Delivery, MessageKind, Pattern, Subscription, parse_pattern_list};
 use crate::node::Node;
 
 /// Query parameters of the subscribe endpoint.
 #[derive(Debug, Deserialize)]
 pub struct SubscribeParams {
     since: Option<String>,
+    auth: Option<String>,
+    uuid: Option<String>,
 }
 
 /// `GET /v1/subscribe/{channels}`.
@@ -48,11 +56,16 @@ pub async fn subscribe(
     let patterns = parse_patterns(&node, &channels)?;
     let since = params
         .since
-        .or_else(|| super::publish::header(&headers, "last-event-id"));
-    let since = since
-        .map(|t| t.parse::<Timetoken>())
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_timetoken", e.to_string()))?;
+        .or_else(|| super::header(&headers, "last-event-id"));
+    let since = super::timetoken(since)?;
+    let token = presented_token(&headers, params.auth);
+    let names: Vec<String> = patterns.iter().map(Pattern::to_string).collect();
+    let verified = node.access.authorize(
+        token.as_deref(),
+        params.uuid.as_deref(),
+        Permissions::READ,
+        names.iter().map(String::as_str),
+    )?;
 
     let subscription = node.bus.subscriber();
     subscription.add(&patterns);
@@ -61,11 +74,11 @@ pub async fn subscribe(
         Some(since) => filter.replay(node.bus.replay(patterns.clone(), since).await?, &patterns),
         None => Vec::new(),
     };
-    let names: Vec<String> = patterns.iter().map(Pattern::to_string).collect();
     let ready = Event::default()
         .event("ready")
         .data(json!({ "channels": names }).to_string());
-    let live = live(subscription, filter, node.shutting_down());
+    let watch = TokenWatch::new(&node.access, verified);
+    let live = live(subscription, filter, watch, node.shutting_down());
     let events = stream::iter(replayed.iter().map(message_event).collect::<Vec<_>>())
         .chain(stream::once(async { ready }))
         .chain(live)
@@ -90,53 +103,54 @@ pub(super) fn parse_patterns(node: &Node, list: &str) -> Result<Vec<Pattern>, Ap
     Ok(patterns)
 }
 
-enum Live {
-    Open(
-        Subscription,
-        ReplayFilter,
-        tokio::sync::watch::Receiver<bool>,
-    ),
-    Done,
+/// A live subscription's state between events.
+struct Open {
+    subscription: Subscription,
+    filter: ReplayFilter,
+    watch: TokenWatch,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 fn live(
     subscription: Subscription,
     filter: ReplayFilter,
+    watch: TokenWatch,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> impl Stream<Item = Event> {
-    stream::unfold(
-        Live::Open(subscription, filter, shutdown),
-        |state| async move {
-            let Live::Open(mut subscription, mut filter, mut shutdown) = state else {
-                return None;
+    let open = Open {
+        subscription,
+        filter,
+        watch,
+        shutdown,
+    };
+    stream::unfold(Some(open), |state| async move {
+        let mut open = state?;
+        loop {
+            let next = tokio::select! {
+                next = open.subscription.recv() => next,
+                _ = open.shutdown.changed() => {
+                    let end = error_event("shutting_down", "the node is shutting down; reconnect with `since`");
+                    return Some((end, None));
+                }
+                ended = open.watch.ended() => {
+                    return Some((error_event(ended.code(), &ended.to_string()), None));
+                }
             };
-            loop {
-                let next = tokio::select! {
-                    next = subscription.recv() => next,
-                    _ = shutdown.changed() => {
-                        let end = error_event("shutting_down", "the node is shutting down; reconnect with `since`");
-                        return Some((end, Live::Done));
-                    }
-                };
-                match next {
-                    Ok(delivery) if filter.admit(&delivery) => {
-                        return Some((
-                            message_event(&delivery),
-                            Live::Open(subscription, filter, shutdown),
-                        ));
-                    }
-                    Ok(_) => continue,
-                    Err(Closed::Slow) => {
-                        let end = error_event(
-                            "slow_consumer",
-                            "this subscriber did not keep up and was disconnected; reconnect with `since` set to the last timetoken received",
-                        );
-                        return Some((end, Live::Done));
-                    }
+            match next {
+                Ok(delivery) if open.filter.admit(&delivery) => {
+                    return Some((message_event(&delivery), Some(open)));
+                }
+                Ok(_) => continue,
+                Err(Closed::Slow) => {
+                    let end = error_event(
+                        "slow_consumer",
+                        "this subscriber did not keep up and was disconnected; reconnect with `since` set to the last timetoken received",
+                    );
+                    return Some((end, None));
                 }
             }
-        },
-    )
+        }
+    })
 }
 
 fn message_event(delivery: &Delivery) -> Event {

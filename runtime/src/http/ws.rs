@@ -13,37 +13,67 @@
 //! for a frame that failed (the connection stays open). A subscriber that
 //! does not keep up is closed with code 4008; a shutting-down node closes
 //! with 1001.
+//!
+//! With access control on, the token given at connect (`?auth=TOKEN` or
+//! `Authorization: Bearer`; `?uuid=ID` names the client) must grant `read`
+//! for subscribes and `write` for publishes. When it expires or is revoked
+//! the connection is closed with code 4003 (`token_expired` /
+//! `token_revoked`).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::{TokenWatch, presented_token};
 use super::error::ApiError;
+use super::extract::Query;
 use super::replay::ReplayFilter;
-use crate::bus::{
-    Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, Timetoken,
-};
+use crate::access::{AccessError, Permissions, Verified};
+use crate::bus::{Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription};
 use crate::node::Node;
 
 /// Close code sent to a subscriber that did not keep up.
 pub const CLOSE_SLOW: u16 = 4008;
+/// Close code sent when the connection's token expires or is revoked (the
+/// reason is `token_expired` or `token_revoked`).
+pub const CLOSE_TOKEN: u16 = 4003;
 
 /// `GET /v1/ws`.
 pub async fn upgrade(
     State(node): State<Arc<Node>>,
+    Query(params): Query<ConnectParams>,
+    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|e| ApiError::new(e.status(), "not_websocket", e.body_text()))?;
+    let client = Client {
+        token: presented_token(&headers, params.auth),
+        uuid: params.uuid,
+    };
     let max = node.config.http.max_ws_frame;
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| Connection::new(node, socket).run()))
+        .on_upgrade(move |socket| Connection::new(node, socket, client).run()))
+}
+
+/// Query parameters of the WebSocket endpoint.
+#[derive(Debug, Deserialize)]
+pub struct ConnectParams {
+    auth: Option<String>,
+    uuid: Option<String>,
+}
+
+/// Who is on the other end: the token and client id given at connect.
+struct Client {
+    token: Option<String>,
+    uuid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,19 +102,37 @@ struct Publish {
 struct Connection {
     node: Arc<Node>,
     socket: WebSocket,
+    client: Client,
     subscription: Subscription,
     filter: ReplayFilter,
+    /// The token behind the subscriptions, once one was checked.
+    watch: TokenWatch,
 }
 
 impl Connection {
-    fn new(node: Arc<Node>, socket: WebSocket) -> Self {
+    fn new(node: Arc<Node>, socket: WebSocket, client: Client) -> Self {
         let subscription = node.bus.subscriber();
+        let watch = TokenWatch::new(&node.access, None);
         Self {
             node,
             socket,
+            client,
             subscription,
             filter: ReplayFilter::default(),
+            watch,
         }
+    }
+
+    fn authorize(
+        &self,
+        wanted: Permissions,
+        channels: &[&str],
+    ) -> Result<Option<Arc<Verified>>, AccessError> {
+        let token = self.client.token.as_deref();
+        let uuid = self.client.uuid.as_deref();
+        self.node
+            .access
+            .authorize(token, uuid, wanted, channels.iter().copied())
     }
 
     async fn run(mut self) {
@@ -102,6 +150,7 @@ impl Connection {
                     Err(Closed::Slow) => return self.close(CLOSE_SLOW, "slow consumer: reconnect with `since`").await,
                 },
                 _ = shutdown.changed() => return self.close(1001, "node shutting down").await,
+                ended = self.watch.ended() => return self.close(CLOSE_TOKEN, ended.code()).await,
             };
             if sent.is_err() {
                 return;
@@ -149,10 +198,13 @@ impl Connection {
                 ),
             ));
         }
-        let since = since
-            .map(|t| t.parse::<Timetoken>())
-            .transpose()
-            .map_err(|e| ApiError::bad_request("invalid_timetoken", e.to_string()))?;
+        let since = super::timetoken(since)?;
+        let names: Vec<String> = patterns.iter().map(Pattern::to_string).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let verified = self.authorize(Permissions::READ, &names)?;
+        if verified.is_some() {
+            self.watch.watch(verified);
+        }
         self.subscription.add(&patterns);
         if let Some(since) = since {
             let messages = self.node.bus.replay(patterns.clone(), since).await?;
@@ -173,13 +225,18 @@ impl Connection {
 
     async fn publish(&mut self, request: Publish, kind: MessageKind) -> Result<Value, ApiError> {
         let channel = Channel::parse(&request.channel)?;
+        let verified = self.authorize(Permissions::WRITE, &[channel.as_str()])?;
+        let publisher = request
+            .publisher
+            .or_else(|| self.client.uuid.clone())
+            .or_else(|| verified.and_then(|v| v.token.authorized_uuid.clone()));
         let meta = request.meta.map(|m| m.to_string());
         let message = Message::new(
             channel,
             kind,
             &request.message.to_string(),
             meta.as_deref(),
-            request.publisher,
+            publisher,
         )?;
         let published = self.node.publish(message).await?;
         Ok(json!({ "type": "published", "timetoken": published.timetoken }))

@@ -27,6 +27,13 @@ pub enum KvError {
     NotACounter(String),
 }
 
+impl KvError {
+    /// Whether a size limit was hit (rather than a malformed request).
+    pub fn is_size_limit(&self) -> bool {
+        matches!(self, Self::TooLarge(_) | Self::BadKey(1..))
+    }
+}
+
 /// One page of keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPage {

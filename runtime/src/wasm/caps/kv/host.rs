@@ -77,9 +77,9 @@ impl Host for KvCtx {
 }
 
 fn kv_error(e: KvError) -> Error {
-    match e {
-        // A key is refused for being empty (0) or too long (any other length).
-        KvError::TooLarge(_) | KvError::BadKey(1..) => Error::TooLarge(e.to_string()),
-        KvError::BadKey(0) | KvError::NotACounter(_) => Error::Invalid(e.to_string()),
+    if e.is_size_limit() {
+        Error::TooLarge(e.to_string())
+    } else {
+        Error::Invalid(e.to_string())
     }
 }

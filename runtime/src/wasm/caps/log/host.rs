@@ -31,6 +31,7 @@ impl Host for LogCtx {
             .map(|(k, v)| (cut(k), cut(v)))
             .collect();
         self.logs.record(LogLine {
+            seq: 0,
             time_ms: now_ms(),
             invocation: self.invocation,
             source: LogSource::Log,

@@ -54,6 +54,8 @@ pub enum Level {
 /// One line of a function's log.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogLine {
+    /// Its position in the function's log (counts up from 1).
+    pub seq: u64,
     /// When it was recorded, in milliseconds since the Unix epoch.
     pub time_ms: u64,
     /// The invocation it belongs to (counts up per node).
@@ -72,7 +74,8 @@ pub struct LogLine {
 /// The recent log lines of one function, and a feed of new ones.
 pub struct FunctionLogs {
     function: Arc<str>,
-    lines: Mutex<VecDeque<LogLine>>,
+    /// The recent lines, and the sequence number of the last line recorded.
+    lines: Mutex<(VecDeque<LogLine>, u64)>,
     capacity: usize,
     feed: broadcast::Sender<LogLine>,
 }
@@ -82,7 +85,7 @@ impl FunctionLogs {
     pub fn new(function: Arc<str>, capacity: usize) -> Self {
         Self {
             function,
-            lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            lines: Mutex::new((VecDeque::with_capacity(capacity.min(1024)), 0)),
             capacity: capacity.max(1),
             feed: broadcast::channel(256).0,
         }
@@ -95,6 +98,7 @@ impl FunctionLogs {
             LogSource::Stderr | LogSource::Host => Level::Warn,
         };
         self.record(LogLine {
+            seq: 0,
             time_ms: now_ms(),
             invocation,
             source,
@@ -104,9 +108,9 @@ impl FunctionLogs {
         });
     }
 
-    /// Records a line, sends it to the node's tracing output and to
-    /// followers.
-    pub fn record(&self, line: LogLine) {
+    /// Records a line (numbering it), sends it to the node's tracing output
+    /// and to followers.
+    pub fn record(&self, mut line: LogLine) {
         let (function, invocation, text) = (&*self.function, line.invocation, &line.text);
         let fields = &line.fields;
         match line.level {
@@ -126,8 +130,11 @@ impl FunctionLogs {
                 tracing::error!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
             }
         }
+        let mut guard = self.lines.lock().expect("log lock poisoned");
+        let (lines, last) = &mut *guard;
+        *last += 1;
+        line.seq = *last;
         let _ = self.feed.send(line.clone());
-        let mut lines = self.lines.lock().expect("log lock poisoned");
         if lines.len() == self.capacity {
             lines.pop_front();
         }
@@ -136,17 +143,20 @@ impl FunctionLogs {
 
     /// The last `limit` lines, oldest first.
     pub fn tail(&self, limit: usize) -> Vec<LogLine> {
-        let lines = self.lines.lock().expect("log lock poisoned");
-        lines
+        self.follow(limit).0
+    }
+
+    /// The last `limit` lines and a feed of the lines recorded after them:
+    /// nothing lost, nothing twice.
+    pub fn follow(&self, limit: usize) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
+        let guard = self.lines.lock().expect("log lock poisoned");
+        let lines = &guard.0;
+        let tail = lines
             .iter()
             .skip(lines.len().saturating_sub(limit))
             .cloned()
-            .collect()
-    }
-
-    /// New lines as they are recorded.
-    pub fn follow(&self) -> broadcast::Receiver<LogLine> {
-        self.feed.subscribe()
+            .collect();
+        (tail, self.feed.subscribe())
     }
 }
 

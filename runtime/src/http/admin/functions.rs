@@ -1,60 +1,31 @@
-//! The admin API under `/v1/admin/`, behind the admin key (sent as
-//! `Authorization: Bearer KEY` or `X-Edgefn-Admin-Key: KEY`; missing or
-//! wrong: 401). Keys are compared in constant time and never echoed.
-//!
-//! - `GET /v1/admin/functions`: every deployment;
-//! - `GET /v1/admin/functions/{name}`: one deployment;
-//! - `PUT /v1/admin/functions/{name}`: deploy, as `multipart/form-data` with a
-//!   `spec` part (the deployment as JSON, see `FunctionSpec`) and a
-//!   `component` part (the `.wasm` file); answers the new deployment once it
-//!   is durable and live;
-//! - `DELETE /v1/admin/functions/{name}`: remove;
-//! - `GET /v1/admin/functions/{name}/logs?limit=N`: the function's recent log lines.
+//! Deployed functions: `GET /v1/admin/functions`, `GET|PUT|DELETE
+//! /v1/admin/functions/{name}` (deploy is `multipart/form-data` with a
+//! `spec` part, the deployment as JSON, and a `component` part, the `.wasm`
+//! file), and `GET /v1/admin/functions/{name}/logs?limit=N[&follow=true]`
+//! (with `follow`, a Server-Sent Events stream of the recent lines, then new
+//! ones as they come).
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{Multipart, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
+use tokio::sync::broadcast;
 
-use super::error::ApiError;
-use super::extract::{Path, Query};
 use crate::functions::spec::validate_name;
 use crate::functions::{Function, FunctionSpec};
+use crate::http::error::ApiError;
+use crate::http::extract::{Path, Query};
 use crate::node::Node;
-
-/// Refuses requests without the admin key.
-pub async fn require_key(
-    State(node): State<Arc<Node>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let presented = presented_key(request.headers());
-    let expected = node.admin_key.as_bytes();
-    match presented {
-        Some(key) if bool::from(key.as_bytes().ct_eq(expected)) => Ok(next.run(request).await),
-        Some(_) => Err(unauthorized("the admin key is wrong")),
-        None => Err(unauthorized(
-            "the admin key is missing: send `Authorization: Bearer KEY`",
-        )),
-    }
-}
-
-fn presented_key(headers: &HeaderMap) -> Option<String> {
-    let bearer = super::publish::header(headers, "authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").map(|k| k.trim().to_owned()));
-    bearer.or_else(|| super::publish::header(headers, "x-edgefn-admin-key"))
-}
-
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-}
+use crate::wasm::caps::log::LogLine;
 
 /// `GET /v1/admin/functions`.
 pub async fn list(State(node): State<Arc<Node>>) -> Json<Value> {
@@ -152,6 +123,8 @@ pub async fn remove(
 #[derive(Debug, Deserialize)]
 pub struct LogParams {
     limit: Option<usize>,
+    #[serde(default)]
+    follow: bool,
 }
 
 /// `GET /v1/admin/functions/{name}/logs`.
@@ -159,14 +132,34 @@ pub async fn logs(
     State(node): State<Arc<Node>>,
     Path(name): Path<String>,
     Query(params): Query<LogParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let logs = node
         .functions
         .logs(&name)
         .ok_or_else(|| no_function(&name))?;
-    Ok(Json(
-        json!({ "function": name, "lines": logs.tail(params.limit.unwrap_or(100)) }),
-    ))
+    let limit = params.limit.unwrap_or(100);
+    if !params.follow {
+        return Ok(Json(json!({ "function": name, "lines": logs.tail(limit) })).into_response());
+    }
+    let (tail, feed) = logs.follow(limit);
+    let line_event =
+        |line: &LogLine| Ok::<_, Infallible>(Event::default().data(json!(line).to_string()));
+    let tail: Vec<_> = tail.iter().map(line_event).collect();
+    let live = stream::unfold(feed, move |mut feed| async move {
+        match feed.recv().await {
+            Ok(line) => Some((line_event(&line), feed)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                let text = format!("{missed} log lines skipped: this reader fell behind");
+                let note = json!({ "source": "host", "level": "warn", "text": text });
+                Some((Ok(Event::default().data(note.to_string())), feed))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    });
+    let keepalive = Duration::from_secs(node.config.http.sse_keepalive_secs.max(1));
+    Ok(Sse::new(stream::iter(tail).chain(live))
+        .keep_alive(KeepAlive::new().interval(keepalive))
+        .into_response())
 }
 
 fn describe(function: &Function) -> Value {
@@ -180,9 +173,20 @@ fn describe(function: &Function) -> Value {
     .into_iter()
     .filter_map(|(present, name)| present.then_some(name))
     .collect();
-    let mut value =
-        serde_json::to_value(&function.deployment).expect("a deployment always serializes");
+    let deployment = &function.deployment;
+    let mut value = serde_json::to_value(deployment).expect("a deployment always serializes");
     value["exports"] = json!(exports);
+    // Secrets show as set, never with their values (sealed or not).
+    let secrets: serde_json::Map<String, Value> = deployment
+        .sealed_secrets
+        .keys()
+        .map(|name| (name.clone(), "set".into()))
+        .collect();
+    value
+        .as_object_mut()
+        .expect("a deployment is an object")
+        .remove("sealed_secrets");
+    value["secrets"] = secrets.into();
     value
 }
 
