@@ -19,10 +19,20 @@
 //! macros (each at most once): the component then serves all those triggers.
 //!
 //! Inside a handler:
-//! - [`config`] / [`config_or`] read the function's configuration;
+//! - [`config`] / [`config_or`] read the function's configuration, and
+//!   [`secrets::get`] its secrets;
 //! - [`http::send`] makes outbound HTTP requests (to the hosts on the
 //!   function's allow-list);
-//! - `println!` and `eprintln!` write to the function's log.
+//! - [`kv`] reads and writes the key-value store shared by the node's
+//!   functions;
+//! - [`bus`] publishes, fires and signals messages;
+//! - [`tokens`] issues, revokes and reads access tokens for clients;
+//! - [`log`] writes structured log lines (`println!` and `eprintln!` also
+//!   write to the function's log, as plain lines).
+//!
+//! The host capabilities fail with an [`Error`] that says what happened
+//! (an invalid argument, a size limit, a used-up per-invocation budget...);
+//! a failure never ends the invocation.
 //!
 //! # Example
 //!
@@ -59,14 +69,21 @@
 
 #![deny(missing_docs)]
 
+pub mod bus;
 mod config;
 mod decision;
+mod error;
 pub mod http;
+pub mod kv;
+pub mod log;
 mod macros;
 mod message;
+pub mod secrets;
+pub mod tokens;
 
 pub use config::{config, config_or};
 pub use decision::Decision;
+pub use error::Error;
 pub use macros::IntoHandlerResult;
 pub use message::{Message, MessageKind};
 
@@ -166,6 +183,11 @@ pub mod __private {
 
                 world sdk {
                     import edgefn:functions/types@0.1.0;
+                    import edgefn:functions/kv@0.1.0;
+                    import edgefn:functions/bus@0.1.0;
+                    import edgefn:functions/tokens@0.1.0;
+                    import edgefn:functions/secrets@0.1.0;
+                    import edgefn:functions/log@0.1.0;
                     import wasi:http/outgoing-handler@0.2.12;
                 }
             ",

@@ -7,6 +7,7 @@
 //! `prefix.` (at any depth: `chat.*` matches `chat.a` and `chat.a.b`).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest channel name accepted, in bytes (PubNub's limit).
 pub const MAX_CHANNEL_LEN: usize = 92;
@@ -132,6 +133,23 @@ impl<'de> serde::Deserialize<'de> for Pattern {
         let text = String::deserialize(d)?;
         Self::parse(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// How a message on `channel` reaches a subscriber holding `patterns`:
+/// `None` when no pattern matches, `Some(None)` when one names it exactly,
+/// `Some(Some(wildcard))` when it only matches a wildcard (deliveries report
+/// that wildcard).
+pub fn subscription_for(channel: &Channel, patterns: &[Pattern]) -> Option<Option<Arc<str>>> {
+    let mut wildcard = None;
+    for pattern in patterns.iter().filter(|p| p.matches(channel)) {
+        match pattern {
+            Pattern::Exact(_) => return Some(None),
+            Pattern::Prefix(_) => {
+                wildcard.get_or_insert_with(|| Arc::<str>::from(pattern.to_string()));
+            }
+        }
+    }
+    wildcard.map(Some)
 }
 
 /// Parses a comma-separated list of patterns, as in `/v1/subscribe/a,b.*`.

@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 
 use super::channel::{Channel, Pattern};
 use super::message::{Delivery, Published};
+use super::recent::Recent;
+use super::timetoken::Timetoken;
 use crate::metrics::Metrics;
 
 /// Why a subscription ended.
@@ -27,6 +29,8 @@ pub enum Closed {
 /// This node's subscriptions.
 pub struct Hub {
     state: RwLock<HubState>,
+    /// What was delivered lately, for subscribers that reconnect.
+    recent: Recent,
     queue_capacity: usize,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
@@ -75,9 +79,10 @@ pub struct Subscription {
 
 impl Hub {
     /// A hub whose subscribers each get a queue of `queue_capacity` messages.
-    pub fn new(queue_capacity: usize, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(queue_capacity: usize, recent: Recent, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             state: RwLock::default(),
+            recent,
             queue_capacity: queue_capacity.max(1),
             next_id: AtomicU64::new(1),
             metrics,
@@ -116,6 +121,9 @@ impl Hub {
     /// Sends `published` to every local subscriber whose patterns match its
     /// channel, once per subscriber, without ever waiting.
     pub fn deliver(&self, published: &Arc<Published>) {
+        // Into the window first: a long-poll subscriber that registers after
+        // the fan-out below has started then finds it there.
+        self.recent.push(published);
         let channel = &published.message.channel;
         let mut cut_off = Vec::new();
         let mut sent_to = Vec::new();
@@ -154,6 +162,17 @@ impl Hub {
                 state.remove_subscriber(id);
             }
         }
+    }
+
+    /// Messages delivered after `cursor` on channels matching `patterns`
+    /// (see [`Recent::after`]).
+    pub fn recent(
+        &self,
+        patterns: &[Pattern],
+        cursor: Timetoken,
+        limit: usize,
+    ) -> (Vec<Delivery>, bool) {
+        self.recent.after(patterns, cursor, limit)
     }
 
     /// How many subscribers are connected to this node.

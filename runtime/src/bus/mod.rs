@@ -5,11 +5,14 @@
 //! - [`message`]: messages and their JSON forms;
 //! - [`timetoken`]: message ids;
 //! - [`sequencer`]: assigns timetokens, writes history, fans out, in order;
-//! - [`hub`]: this node's subscribers and their bounded queues.
+//! - [`hub`]: this node's subscribers and their bounded queues;
+//! - [`recent`]: the window of recent deliveries that long-poll
+//!   subscribers catch up from.
 
 pub mod channel;
 pub mod hub;
 pub mod message;
+pub mod recent;
 pub mod sequencer;
 pub mod timetoken;
 
@@ -43,7 +46,8 @@ impl Bus {
         config: BusConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
-        let hub = Hub::new(config.subscriber_queue, metrics);
+        let recent = recent::Recent::new(config.recent_messages, config.recent_bytes);
+        let hub = Hub::new(config.subscriber_queue, recent, metrics);
         let last = store.last_timetoken()?;
         let sequencer = Sequencer::start(
             Arc::clone(&store),
@@ -101,6 +105,17 @@ impl Bus {
         let store = Arc::clone(&self.store);
         let limit = self.config.replay_limit;
         store::blocking(move || store.replay(&patterns, since, limit)).await
+    }
+
+    /// Messages delivered after `cursor` on channels matching `patterns`,
+    /// at most `limit`, and whether none after `cursor` were evicted.
+    pub fn recent(
+        &self,
+        patterns: &[Pattern],
+        cursor: Timetoken,
+        limit: usize,
+    ) -> (Vec<Delivery>, bool) {
+        self.hub.recent(patterns, cursor, limit)
     }
 
     /// How many subscribers are connected to this node.

@@ -284,13 +284,8 @@ fn print_log_line(line: &serde_json::Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|pair| {
-            format!(
-                "{}={}",
-                pair[0].as_str().unwrap_or(""),
-                pair[1].as_str().unwrap_or("")
-            )
-        })
+        // Values print as JSON strings, so spaces and line breaks stay visible.
+        .map(|pair| format!("{}={}", pair[0].as_str().unwrap_or(""), pair[1]))
         .collect();
     println!(
         "#{:<6} {:<6} {:<5} {} {}",

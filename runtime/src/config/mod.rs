@@ -67,6 +67,12 @@ pub struct BusConfig {
     pub replay_limit: usize,
     /// Publishes waiting to be committed; publishers wait when it is full.
     pub publish_queue: usize,
+    /// Recent deliveries kept for long-poll subscribers to catch up from
+    /// between polls (PubNub's `/v2/subscribe`), by count ...
+    pub recent_messages: usize,
+    /// ... and by bytes. A poll whose cursor fell out of the window gets
+    /// what is left, from the oldest kept.
+    pub recent_bytes: usize,
 }
 
 impl Default for BusConfig {
@@ -76,6 +82,8 @@ impl Default for BusConfig {
             subscriber_queue: 1024,
             replay_limit: 1000,
             publish_queue: 10_000,
+            recent_messages: 50_000,
+            recent_bytes: 64 * 1024 * 1024,
         }
     }
 }

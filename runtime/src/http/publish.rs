@@ -2,7 +2,7 @@
 //! `POST /v1/signal/{channel}`: the body is the message (any JSON value).
 //!
 //! Optional: `meta` (a JSON object) as query parameter or `X-Edgefn-Meta`
-//! header; the publisher's id as `publisher` query parameter or
+//! header; the publisher's id as `publisher` (or `uuid`) query parameter or
 //! `X-Edgefn-Publisher` header (defaults to the token's authorized user);
 //! `store=0` to keep a publish out of history. With access control on, a
 //! token granting `write` on the channel (`auth` query parameter or
@@ -31,6 +31,7 @@ use crate::node::Node;
 pub struct PublishParams {
     meta: Option<String>,
     publisher: Option<String>,
+    uuid: Option<String>,
     store: Option<String>,
     auth: Option<String>,
 }
@@ -83,6 +84,7 @@ async fn handle(
     let meta = params.meta.or_else(|| header(&headers, "x-edgefn-meta"));
     let publisher = params
         .publisher
+        .or(params.uuid)
         .or_else(|| header(&headers, "x-edgefn-publisher"));
     let token = presented_token(&headers, params.auth);
     let verified = node.access.authorize(

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::bus::channel::subscription_for;
 use crate::bus::{Channel, Delivery, Pattern, Published, Timetoken};
 
 /// Remembers what a replay delivered until the live feed has moved past it.
@@ -25,7 +26,7 @@ impl ReplayFilter {
                 self.upto = self.upto.max(published.timetoken);
                 self.replayed
                     .insert((published.message.channel.clone(), published.timetoken));
-                let subscription = matched_wildcard(&published.message.channel, patterns);
+                let subscription = subscription_for(&published.message.channel, patterns).flatten();
                 Delivery {
                     published: Arc::new(published),
                     subscription,
@@ -48,19 +49,4 @@ impl ReplayFilter {
             .replayed
             .contains(&(published.message.channel.clone(), published.timetoken))
     }
-}
-
-/// The wildcard pattern through which `channel` is delivered, or `None` when
-/// an exact pattern names it.
-fn matched_wildcard(channel: &Channel, patterns: &[Pattern]) -> Option<Arc<str>> {
-    if patterns
-        .iter()
-        .any(|p| !p.is_wildcard() && p.matches(channel))
-    {
-        return None;
-    }
-    patterns
-        .iter()
-        .find(|p| p.matches(channel))
-        .map(|p| p.to_string().into())
 }
