@@ -14,7 +14,9 @@
 //!   interval scheduling;
 //! - [`wasm`]: the sandbox (Wasmtime) and the host capabilities;
 //! - [`store`]: durable state (redb);
-//! - [`http`]: the HTTP API;
+//! - [`http`]: the native HTTP API;
+//! - [`pubnub`]: the PubNub-compatible API;
+//! - [`presence`]: who is on which channel;
 //! - [`cli`]: the `edgefn` command line;
 //! - [`config`]: every limit, and the config file;
 //! - [`metrics`]: Prometheus metrics.
@@ -29,5 +31,7 @@ pub mod functions;
 pub mod http;
 pub mod metrics;
 pub mod node;
+pub mod presence;
+pub mod pubnub;
 pub mod store;
 pub mod wasm;

@@ -8,14 +8,16 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::access::Access;
-use crate::bus::{Bus, Message, MessageError, Published, SequencerError, Timetoken};
+use crate::bus::{Bus, Message, MessageError, MessageKind, Published, SequencerError, Timetoken};
 use crate::config::NodeConfig;
 use crate::functions::secrets::SecretBox;
 use crate::functions::{Functions, OnError};
 use crate::metrics::Metrics;
+use crate::presence::{self, Presence, PresenceEvent};
+use crate::pubnub::groups::Groups;
 use crate::store::{self, Store};
 use crate::wasm::caps::bus::{Publisher, Refusal};
 use crate::wasm::caps::log::now_ms;
@@ -23,6 +25,8 @@ use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
 
 /// How often expired KV entries and revocations are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often presence members who stopped heartbeating are timed out.
+const PRESENCE_SWEEP: Duration = Duration::from_secs(1);
 
 /// Name of the file in the data dir that holds a generated admin key.
 const ADMIN_KEY_FILE: &str = "admin.key";
@@ -66,6 +70,10 @@ pub struct Node {
     pub access: Arc<Access>,
     /// Its store.
     pub store: Arc<Store>,
+    /// Its channel groups (PubNub API).
+    pub groups: Groups,
+    /// Who is on which channel.
+    pub presence: Presence,
     /// Its metrics.
     pub metrics: Arc<Metrics>,
     /// The key the admin API requires.
@@ -111,11 +119,15 @@ impl Node {
         let secrets = SecretBox::open(dir)?;
         let functions =
             Functions::start(sandbox, Arc::clone(&store), secrets, Arc::clone(&metrics)).await?;
+        let groups = Groups::load(Arc::clone(&store))?;
+        let (presence, presence_events) = Presence::new();
         let node = Arc::new(Self {
             config,
             bus,
             functions,
             access,
+            groups,
+            presence,
             store,
             metrics,
             admin_key,
@@ -124,6 +136,7 @@ impl Node {
         });
         let _ = publisher.node.set(Arc::downgrade(&node));
         tokio::spawn(purge_expired(Arc::downgrade(&node)));
+        tokio::spawn(publish_presence(Arc::downgrade(&node), presence_events));
         Ok(node)
     }
 
@@ -225,6 +238,38 @@ async fn purge_expired(node: Weak<Node>) {
         }
         if let Err(e) = node.access.purge_expired().await {
             tracing::warn!(error = %e, "purging expired revocations failed");
+        }
+    }
+}
+
+/// Expires silent presence members every second and publishes presence
+/// events on `{channel}-pnpres`, not stored, past the hooks.
+async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceEvent>) {
+    let mut ticks = tokio::time::interval(PRESENCE_SWEEP);
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = ticks.tick() => {
+                let Some(node) = node.upgrade() else { return };
+                node.presence.expire();
+                continue;
+            }
+        };
+        let (Some(event), Some(node)) = (event, node.upgrade()) else {
+            return;
+        };
+        let Some(channel) = presence::events_channel(&event.channel) else {
+            continue;
+        };
+        let payload = event.payload.to_string();
+        match Message::new(channel, MessageKind::Publish, &payload, None, None) {
+            Ok(mut message) => {
+                message.store = false;
+                if let Err(e) = node.bus.commit(message).await {
+                    tracing::warn!(error = %e, "presence event not published");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "presence event not published"),
         }
     }
 }

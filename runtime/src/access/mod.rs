@@ -18,7 +18,7 @@ pub mod grant;
 pub mod permissions;
 pub mod token;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -110,22 +110,49 @@ pub struct Verified {
     /// Its signature: identifies it for revocation.
     pub id: Arc<[u8]>,
     patterns: Vec<(Regex, Permissions)>,
+    group_patterns: Vec<(Regex, Permissions)>,
+}
+
+fn allows(
+    named: &BTreeMap<String, Permissions>,
+    patterns: &[(Regex, Permissions)],
+    wanted: Permissions,
+    name: &str,
+) -> bool {
+    named.get(name).is_some_and(|p| p.contains(wanted))
+        || patterns
+            .iter()
+            .any(|(re, p)| p.contains(wanted) && re.is_match(name))
+}
+
+fn compile_all(
+    patterns: &BTreeMap<String, Permissions>,
+) -> Result<Vec<(Regex, Permissions)>, AccessError> {
+    patterns
+        .iter()
+        .map(|(pattern, p)| grant::compile(pattern).map(|re| (re, *p)))
+        .collect()
 }
 
 impl Verified {
     /// Whether it grants `wanted` on `channel` (by name or by pattern).
     pub fn allows(&self, wanted: Permissions, channel: &str) -> bool {
-        let named = self
-            .token
-            .resources
-            .channels
-            .get(channel)
-            .is_some_and(|p| p.contains(wanted));
-        named
-            || self
-                .patterns
-                .iter()
-                .any(|(re, p)| p.contains(wanted) && re.is_match(channel))
+        allows(
+            &self.token.resources.channels,
+            &self.patterns,
+            wanted,
+            channel,
+        )
+    }
+
+    /// Whether it grants `wanted` on channel group `group`.
+    pub fn allows_group(&self, wanted: Permissions, group: &str) -> bool {
+        allows(
+            &self.token.resources.groups,
+            &self.group_patterns,
+            wanted,
+            group,
+        )
     }
 }
 
@@ -290,17 +317,13 @@ impl Access {
         if !decoded.signed_with(key) {
             return Err(AccessError::BadSignature);
         }
-        let patterns = decoded
-            .token
-            .patterns
-            .channels
-            .iter()
-            .map(|(pattern, p)| grant::compile(pattern).map(|re| (re, *p)))
-            .collect::<Result<_, _>>()?;
+        let patterns = compile_all(&decoded.token.patterns.channels)?;
+        let group_patterns = compile_all(&decoded.token.patterns.groups)?;
         let verified = Arc::new(Verified {
             id: decoded.signature.into(),
             token: decoded.token,
             patterns,
+            group_patterns,
         });
         let mut cache = self.cache.lock().expect("token cache poisoned");
         if cache.len() >= CACHE_SIZE {

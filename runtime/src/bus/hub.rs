@@ -280,6 +280,11 @@ impl Subscription {
         self.queue.recv().await.ok_or(Closed::Slow)
     }
 
+    /// The next message if one is queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.queue.try_recv().ok()
+    }
+
     /// Whether the hub cut this subscriber off for not keeping up.
     pub fn is_slow(&self) -> bool {
         self.shared.slow.load(Ordering::Relaxed)

@@ -83,6 +83,8 @@ pub struct Message {
     pub store: bool,
     /// How many function-made publishes led to it (0 for a client's).
     pub depth: u8,
+    /// The publisher's own type for it (PubNub's `custom_message_type`).
+    pub custom_type: Option<String>,
 }
 
 impl Message {
@@ -110,6 +112,7 @@ impl Message {
             store: kind == MessageKind::Publish,
             kind,
             depth: 0,
+            custom_type: None,
         })
     }
 
@@ -189,6 +192,9 @@ pub struct MessageView<'a> {
     pub publisher: Option<&'a str>,
     /// `publish` or `signal`.
     pub kind: MessageKind,
+    /// The publisher's own type for it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_type: Option<&'a str>,
     /// The wildcard subscription it came through, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscription: Option<&'a str>,
@@ -205,6 +211,7 @@ impl Published {
             meta: message.meta.as_deref(),
             publisher: message.publisher.as_deref(),
             kind: message.kind,
+            custom_type: message.custom_type.as_deref(),
             subscription,
         }
     }

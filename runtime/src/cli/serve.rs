@@ -32,6 +32,12 @@ pub struct ServeArgs {
     /// (every publish, subscribe and history request then needs a token).
     #[arg(long, env = "EDGEFN_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// The publish key PubNub clients must use [default: demo].
+    #[arg(long, env = "EDGEFN_PUBLISH_KEY")]
+    pub publish_key: Option<String>,
+    /// The subscribe key PubNub clients must use [default: demo].
+    #[arg(long, env = "EDGEFN_SUBSCRIBE_KEY")]
+    pub subscribe_key: Option<String>,
 }
 
 /// Runs a node.
@@ -61,7 +67,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.bus = file.bus.unwrap_or(config.bus);
         config.wasm = file.wasm.unwrap_or(config.wasm);
         config.http = file.http.unwrap_or(config.http);
+        config.pubnub = file.pubnub.unwrap_or(config.pubnub);
         functions = file.functions;
+    }
+    if let Some(key) = args.publish_key {
+        config.pubnub.publish_key = key;
+    }
+    if let Some(key) = args.subscribe_key {
+        config.pubnub.subscribe_key = key;
     }
 
     let listener = TcpListener::bind(listen)

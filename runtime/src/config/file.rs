@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::{BusConfig, HttpConfig, WasmConfig};
+use super::{BusConfig, HttpConfig, PubNubConfig, WasmConfig};
 use crate::functions::FunctionSpec;
 
 /// The parsed file.
@@ -46,6 +46,9 @@ pub struct ConfigFile {
     /// HTTP API limits.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// The PubNub-compatible API's keys and timings.
+    #[serde(default)]
+    pub pubnub: Option<PubNubConfig>,
     /// Functions to deploy at startup.
     #[serde(default, deserialize_with = "functions")]
     pub functions: Vec<FunctionFile>,

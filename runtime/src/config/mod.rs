@@ -35,6 +35,8 @@ pub struct NodeConfig {
     pub wasm: WasmConfig,
     /// HTTP API limits.
     pub http: HttpConfig,
+    /// The PubNub-compatible API.
+    pub pubnub: PubNubConfig,
 }
 
 impl NodeConfig {
@@ -48,6 +50,38 @@ impl NodeConfig {
             bus: BusConfig::default(),
             wasm: WasmConfig::default(),
             http: HttpConfig::default(),
+            pubnub: PubNubConfig::default(),
+        }
+    }
+}
+
+/// The PubNub-compatible API: the keys clients must use, and its timings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PubNubConfig {
+    /// The publish key clients must name (PubNub SDKs: `publishKey`).
+    /// Requests naming another get 400 `Invalid Key`.
+    pub publish_key: String,
+    /// The subscribe key clients must name (`subscribeKey`). Requests naming
+    /// another get 400 `Invalid Subscribe Key`.
+    pub subscribe_key: String,
+    /// How long a `/v2/subscribe` long-poll is held when nothing arrives, in
+    /// seconds (PubNub holds about 280 s; clients time out at 310 s).
+    pub subscribe_timeout_secs: u64,
+    /// Most messages answered to one long-poll (PubNub: 100).
+    pub subscribe_batch: usize,
+    /// Presence timeout when a client names none, in seconds (PubNub: 300).
+    pub presence_timeout_secs: u64,
+}
+
+impl Default for PubNubConfig {
+    fn default() -> Self {
+        Self {
+            publish_key: "demo".into(),
+            subscribe_key: "demo".into(),
+            subscribe_timeout_secs: 280,
+            subscribe_batch: 100,
+            presence_timeout_secs: 300,
         }
     }
 }

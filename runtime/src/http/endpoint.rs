@@ -18,11 +18,26 @@ pub async fn call(
     Path(params): Path<Vec<(String, String)>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let name = params.first().map(|(_, v)| v.clone()).unwrap_or_default();
+    let name = params.first().map(|(_, v)| v.as_str()).unwrap_or_default();
     let rest = params.get(1).map(|(_, v)| v.as_str()).unwrap_or_default();
+    invoke(&node, name, rest, request).await
+}
+
+/// Hands `request` to the endpoint function `name`, with `/{rest}` as its
+/// path (the query is kept).
+///
+/// # Errors
+/// 404 when no such endpoint is deployed, 413 when the body is too large,
+/// 502/504 when the function fails.
+pub async fn invoke(
+    node: &Node,
+    name: &str,
+    rest: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
     let registry = node.functions.snapshot();
     let function = registry
-        .get(&name)
+        .get(name)
         .filter(|f| f.deployment.spec.endpoint)
         .ok_or_else(|| {
             ApiError::not_found(format!("no endpoint function named `{name}` is deployed"))
@@ -44,11 +59,11 @@ pub async fn call(
         );
     }
     let request = http::Request::from_parts(parts, Full::new(body));
+    let sandbox = node.functions.sandbox();
     let timeout = function
         .deployment
         .spec
-        .timeout(node.functions.sandbox().config().default_timeout());
-    let sandbox = node.functions.sandbox();
+        .timeout(sandbox.config().default_timeout());
     let response = sandbox
         .endpoint(Arc::clone(&function.prepared), request, timeout)
         .await?;

@@ -136,19 +136,26 @@ impl From<InvokeError> for ApiError {
     }
 }
 
+/// The HTTP status a failed publish answers with, whichever API it came in.
+pub fn publish_status(e: &PublishError) -> StatusCode {
+    match e {
+        PublishError::Rejected { .. } => StatusCode::FORBIDDEN,
+        PublishError::Hook(InvokeError::Deadline { .. }) => StatusCode::GATEWAY_TIMEOUT,
+        PublishError::Hook(_) | PublishError::HookOutput { .. } => StatusCode::BAD_GATEWAY,
+        PublishError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
-        let message = e.to_string();
+        let (status, message) = (publish_status(&e), e.to_string());
         match e {
-            PublishError::Rejected { function, reason } => {
-                Self::new(StatusCode::FORBIDDEN, "rejected", message)
-                    .with("function", function)
-                    .with("reason", reason)
-            }
+            PublishError::Rejected { function, reason } => Self::new(status, "rejected", message)
+                .with("function", function)
+                .with("reason", reason),
             PublishError::Hook(e) => e.into(),
             PublishError::HookOutput { function, .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "function_error", message)
-                    .with("function", function)
+                Self::new(status, "function_error", message).with("function", function)
             }
             PublishError::Bus(e) => e.into(),
         }

@@ -51,6 +51,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/fn/{name}", any(endpoint::call))
         .route("/v1/fn/{name}/{*rest}", any(endpoint::call))
         .nest("/v1/admin", admin)
+        .merge(crate::pubnub::router())
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see the README for the API") })

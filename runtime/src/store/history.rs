@@ -18,6 +18,8 @@ struct StoredRef<'a> {
     meta: Option<&'a RawValue>,
     publisher: Option<&'a str>,
     kind: MessageKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_type: Option<&'a str>,
 }
 
 /// A history record as read back.
@@ -27,6 +29,8 @@ struct Stored {
     meta: Option<Box<RawValue>>,
     publisher: Option<String>,
     kind: MessageKind,
+    #[serde(default)]
+    custom_type: Option<String>,
 }
 
 /// Which part of a channel's history to read: the newest `limit` messages
@@ -76,6 +80,7 @@ impl Store {
                     meta: message.meta.as_deref(),
                     publisher: message.publisher.as_deref(),
                     kind: message.kind,
+                    custom_type: message.custom_type.as_deref(),
                 })
                 .expect("a history record always serializes");
                 let key = (channel, published.timetoken.0);
@@ -209,6 +214,7 @@ fn decode(channel: Channel, timetoken: u64, bytes: &[u8]) -> Result<Published> {
             kind: stored.kind,
             store: true,
             depth: 0,
+            custom_type: stored.custom_type,
         },
     })
 }

@@ -8,9 +8,11 @@
 //! - [`history`]: per-channel message history, bounded, in timetoken order;
 //! - [`deployments`]: deployed functions and their components;
 //! - [`kv`]: the functions' key-value store;
-//! - [`revocations`]: revoked access tokens.
+//! - [`revocations`]: revoked access tokens;
+//! - [`groups`]: channel groups.
 
 pub mod deployments;
+pub mod groups;
 pub mod history;
 pub mod kv;
 pub mod revocations;
@@ -33,6 +35,8 @@ const COMPONENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("component
 const KV: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("kv");
 /// Revoked tokens: signature → expiry of the token (Unix seconds).
 const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked_tokens");
+/// Channel groups: name → its channels (JSON list).
+const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("channel_groups");
 
 /// A failure of the embedded store.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,7 @@ impl Store {
         txn.open_table(COMPONENTS).map_err(db_err)?;
         txn.open_table(KV).map_err(db_err)?;
         txn.open_table(REVOKED).map_err(db_err)?;
+        txn.open_table(GROUPS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }

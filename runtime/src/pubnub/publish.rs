@@ -1,0 +1,156 @@
+//! Publishing, PubNub style:
+//! - `GET /publish/{pub}/{sub}/0/{channel}/0/{json}` and the POST form
+//!   (`/publish/{pub}/{sub}/0/{channel}/0` with the JSON as body), with
+//!   `store`, `ttl`, `meta`, `uuid`, `norep`, `custom_message_type`;
+//!   `store=0&norep=true` is a fire: functions only. Answer
+//!   `[1,"Sent","<timetoken>"]`.
+//! - `GET /signal/{pub}/{sub}/0/{channel}/0/{json}` (at most 64 bytes).
+//! - `GET /time/0` → `[<timetoken>]`.
+//!
+//! A before-publish rejection answers 403 `[0,"function `f` rejected the
+//! message: <reason>"]`, which the SDKs surface as an error carrying it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::json;
+
+use super::reply::{self, PnError, Shape};
+use super::request::{PnRequest, check_keys};
+use crate::access::Permissions;
+use crate::bus::{Channel, Message, MessageKind, Timetoken};
+use crate::http::extract::Path;
+use crate::node::Node;
+
+/// Longest `custom_message_type`, as PubNub allows.
+const MAX_CUSTOM_TYPE: usize = 50;
+
+/// `GET /time/0`.
+pub async fn time() -> Response {
+    reply::ok(json!([Timetoken::now().0]))
+}
+
+/// Path of the GET forms: keys, signature slot, channel, callback, message.
+type GetPath = (String, String, String, String, String, String);
+
+/// `GET /publish/...`.
+pub async fn publish_get(
+    State(node): State<Arc<Node>>,
+    Path(path): Path<GetPath>,
+    request: PnRequest,
+) -> Result<Response, PnError> {
+    let (pub_key, sub_key, _, channel, _, message) = path;
+    handle(
+        &node,
+        &request,
+        (&pub_key, &sub_key),
+        &channel,
+        &message,
+        &[],
+        publish_kind(&request),
+    )
+    .await
+}
+
+/// `POST /publish/...` with the message as body.
+pub async fn publish_post(
+    State(node): State<Arc<Node>>,
+    Path((pub_key, sub_key, _, channel, _)): Path<(String, String, String, String, String)>,
+    request: PnRequest,
+    body: Bytes,
+) -> Result<Response, PnError> {
+    let message = std::str::from_utf8(&body).map_err(|_| {
+        PnError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "Invalid JSON",
+            Shape::Array,
+        )
+    })?;
+    handle(
+        &node,
+        &request,
+        (&pub_key, &sub_key),
+        &channel,
+        message,
+        &body,
+        publish_kind(&request),
+    )
+    .await
+}
+
+/// `GET /signal/...`.
+pub async fn signal(
+    State(node): State<Arc<Node>>,
+    Path(path): Path<GetPath>,
+    request: PnRequest,
+) -> Result<Response, PnError> {
+    let (pub_key, sub_key, _, channel, _, message) = path;
+    handle(
+        &node,
+        &request,
+        (&pub_key, &sub_key),
+        &channel,
+        &message,
+        &[],
+        MessageKind::Signal,
+    )
+    .await
+}
+
+/// Fire is a publish with `store=0&norep=true`.
+fn publish_kind(request: &PnRequest) -> MessageKind {
+    let not_stored = matches!(request.param("store"), Some("0" | "false"));
+    if not_stored && request.flag("norep") {
+        MessageKind::Fire
+    } else {
+        MessageKind::Publish
+    }
+}
+
+async fn handle(
+    node: &Node,
+    request: &PnRequest,
+    (pub_key, sub_key): (&str, &str),
+    channel: &str,
+    payload: &str,
+    body: &[u8],
+    kind: MessageKind,
+) -> Result<Response, PnError> {
+    check_keys(node, pub_key, sub_key)?;
+    let channel = Channel::parse(channel).map_err(|e| PnError::from(e).shaped(Shape::Array))?;
+    let verified = request.authorize(
+        node,
+        body,
+        Permissions::WRITE,
+        &[channel.as_str()],
+        &[],
+        Shape::Array,
+    )?;
+    let publisher = request
+        .uuid()
+        .map(str::to_owned)
+        .or_else(|| verified.and_then(|v| v.token.authorized_uuid.clone()));
+    let mut message = Message::new(channel, kind, payload, request.param("meta"), publisher)?;
+    if kind == MessageKind::Publish {
+        message.store = !matches!(request.param("store"), Some("0" | "false"));
+    }
+    if let Some(custom) = request
+        .param("custom_message_type")
+        .filter(|c| !c.is_empty())
+    {
+        if custom.len() > MAX_CUSTOM_TYPE {
+            let too_long =
+                format!("custom_message_type is longer than {MAX_CUSTOM_TYPE} characters");
+            return Err(PnError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                too_long,
+                Shape::Array,
+            ));
+        }
+        message.custom_type = Some(custom.to_owned());
+    }
+    let published = node.publish(message).await?;
+    Ok(reply::ok(json!([1, "Sent", published.timetoken])))
+}

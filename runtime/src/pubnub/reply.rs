@@ -1,0 +1,149 @@
+//! PubNub's answer shapes: `text/javascript` bodies with CORS open, arrays
+//! for the publish family (`[1,"Sent","<tt>"]`, errors `[0,"<reason>"]`)
+//! and objects for the rest (errors
+//! `{"status":403,"error":true,"message":"Forbidden","service":"Access Manager","payload":{...}}`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::access::AccessError;
+use crate::bus::{MessageError, NameError};
+use crate::http::error::publish_status;
+use crate::node::PublishError;
+
+/// A JSON answer with PubNub's headers.
+pub fn ok(body: Value) -> Response {
+    with_headers(StatusCode::OK, body)
+}
+
+fn with_headers(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=UTF-8"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// An error, in the shape of the endpoint family it comes from.
+#[derive(Debug)]
+pub struct PnError {
+    status: StatusCode,
+    message: String,
+    shape: Shape,
+    payload: Option<Value>,
+    service: &'static str,
+}
+
+/// Publish-family errors are arrays; everything else objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `[0, "<reason>"]`.
+    Array,
+    /// `{"status", "error": true, "message", "service", "payload"?}`.
+    Object,
+}
+
+impl PnError {
+    /// An error answered with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>, shape: Shape) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            shape,
+            payload: None,
+            service: "Balancer",
+        }
+    }
+
+    /// Sets the `service` field of object errors.
+    pub fn service(mut self, service: &'static str) -> Self {
+        self.service = service;
+        self
+    }
+
+    /// Sets the `payload` field of object errors.
+    pub fn payload(mut self, payload: Value) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+
+    /// The same error in another shape.
+    pub fn shaped(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// A refused access check, for resource `channel` when one is named.
+    pub fn access(e: AccessError, shape: Shape) -> Self {
+        let status = match &e {
+            AccessError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::FORBIDDEN,
+        };
+        let (message, payload) = match &e {
+            AccessError::Forbidden { channel, .. } => {
+                ("Forbidden".to_owned(), json!({ "channels": [channel] }))
+            }
+            _ => (e.to_string(), json!({ "code": e.code() })),
+        };
+        Self::new(status, message, shape)
+            .service("Access Manager")
+            .payload(payload)
+    }
+}
+
+impl IntoResponse for PnError {
+    fn into_response(self) -> Response {
+        let body = match self.shape {
+            Shape::Array => json!([0, self.message]),
+            Shape::Object => {
+                let mut body = json!({
+                    "status": self.status.as_u16(),
+                    "error": true,
+                    "message": self.message,
+                    "service": self.service,
+                });
+                if let Some(payload) = self.payload {
+                    body["payload"] = payload;
+                }
+                body
+            }
+        };
+        with_headers(self.status, body)
+    }
+}
+
+impl From<NameError> for PnError {
+    fn from(e: NameError) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid Channel: {e}"),
+            Shape::Object,
+        )
+    }
+}
+
+impl From<MessageError> for PnError {
+    fn from(e: MessageError) -> Self {
+        let message = match e {
+            MessageError::PayloadNotJson(_) => "Invalid JSON".to_owned(),
+            MessageError::MetaNotObject => "Invalid meta: it must be a JSON object".to_owned(),
+            MessageError::TooLarge { .. } => format!("Message Too Large: {e}"),
+        };
+        Self::new(StatusCode::BAD_REQUEST, message, Shape::Array)
+    }
+}
+
+impl From<PublishError> for PnError {
+    fn from(e: PublishError) -> Self {
+        // The native API's status for the same failure (403 rejected, 502/504
+        // hook failures, 503 storage), in PubNub's array shape.
+        Self::new(publish_status(&e), e.to_string(), Shape::Array)
+    }
+}

@@ -1,0 +1,195 @@
+//! What every PubNub request carries: its query parameters (`uuid`, `auth`,
+//! `signature`, `timestamp`, ...), the keys in its path, and the
+//! authorization rule: a valid secret-key signature acts with full
+//! authority; otherwise the `auth` token must grant what the request needs.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+
+use super::reply::{PnError, Shape};
+use super::signature::{self, Signed};
+use crate::access::{self, AccessError, Permissions, Verified};
+use crate::node::Node;
+
+/// A PubNub request's common parts.
+pub struct PnRequest {
+    params: Vec<(String, String)>,
+    method: String,
+    path: String,
+    query: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PnRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default().to_owned();
+        Ok(Self {
+            params: signature::decode_query(&query),
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            query,
+        })
+    }
+}
+
+impl PnRequest {
+    /// A query parameter, decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the request's path starts with `prefix`.
+    pub fn path_starts_with(&self, prefix: &str) -> bool {
+        self.path.starts_with(prefix)
+    }
+
+    /// Whether a query parameter is `true` or `1`.
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.param(name), Some("true" | "1"))
+    }
+
+    /// The client's id (`uuid`).
+    pub fn uuid(&self) -> Option<&str> {
+        self.param("uuid").filter(|u| !u.is_empty())
+    }
+
+    /// A comma-separated parameter as a list (empty entries dropped).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        split_list(self.param(name).unwrap_or_default())
+    }
+
+    /// Checks that the request may do `wanted` on `channels` and on the
+    /// channel groups `groups`: a valid secret-key signature, or a token.
+    /// Returns the token when one was used.
+    ///
+    /// # Errors
+    /// 403 in `shape`, naming what is missing.
+    pub fn authorize(
+        &self,
+        node: &Node,
+        body: &[u8],
+        wanted: Permissions,
+        channels: &[&str],
+        groups: &[&str],
+        shape: Shape,
+    ) -> Result<Option<Arc<Verified>>, PnError> {
+        if !node.access.enabled() || self.signed(node, body) {
+            return Ok(None);
+        }
+        let token = self.param("auth").filter(|t| !t.is_empty());
+        let check = || {
+            let verified =
+                node.access
+                    .authorize(token, self.uuid(), wanted, channels.iter().copied())?;
+            if let Some(verified) = &verified {
+                if let Some(group) = groups.iter().find(|g| !verified.allows_group(wanted, g)) {
+                    return Err(AccessError::Forbidden {
+                        permission: wanted.to_string(),
+                        channel: (*group).to_owned(),
+                    });
+                }
+            }
+            Ok(verified)
+        };
+        check().map_err(|e| PnError::access(e, shape))
+    }
+
+    /// Checks that the request may manage channel group `group`.
+    ///
+    /// # Errors
+    /// 403 naming what is missing.
+    pub fn authorize_group(&self, node: &Node, body: &[u8], group: &str) -> Result<(), PnError> {
+        self.authorize(
+            node,
+            body,
+            Permissions::MANAGE,
+            &[],
+            &[group],
+            Shape::Object,
+        )
+        .map(drop)
+    }
+
+    /// Whether the request is signed with the node's secret key.
+    pub fn signed(&self, node: &Node, body: &[u8]) -> bool {
+        self.param("signature").is_some() && self.check_signature(node, body).is_ok()
+    }
+
+    /// Like [`PnRequest::signed`], but saying why not.
+    ///
+    /// # Errors
+    /// 403 naming what is wrong with the signature.
+    pub fn require_signature(&self, node: &Node, body: &[u8]) -> Result<(), PnError> {
+        self.check_signature(node, body).map_err(|message| {
+            PnError::new(StatusCode::FORBIDDEN, message, Shape::Object).service("Access Manager")
+        })
+    }
+
+    fn check_signature(&self, node: &Node, body: &[u8]) -> Result<(), String> {
+        let secret = node
+            .config
+            .secret_key
+            .as_ref()
+            .ok_or_else(|| AccessError::NoKey.to_string())?;
+        let signature = self
+            .param("signature")
+            .ok_or("this request must be signed with the secret key")?;
+        let pubnub = &node.config.pubnub;
+        let request = Signed {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            body,
+        };
+        let keys = (pubnub.publish_key.as_str(), pubnub.subscribe_key.as_str());
+        signature::verify(&request, signature, secret, keys, access::now())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Splits `a,b,,c` into `[a, b, c]`.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Refuses a subscribe key that is not the node's.
+///
+/// # Errors
+/// 400 `Invalid Subscribe Key`.
+pub fn check_subscribe_key(node: &Node, key: &str) -> Result<(), PnError> {
+    if key == node.config.pubnub.subscribe_key {
+        return Ok(());
+    }
+    Err(PnError::new(
+        StatusCode::BAD_REQUEST,
+        "Invalid Subscribe Key",
+        Shape::Object,
+    )
+    .service("Access Manager"))
+}
+
+/// Refuses a publish or subscribe key that is not the node's.
+///
+/// # Errors
+/// 400 `[0,"Invalid Key"]`.
+pub fn check_keys(node: &Node, publish_key: &str, subscribe_key: &str) -> Result<(), PnError> {
+    let pubnub = &node.config.pubnub;
+    if publish_key == pubnub.publish_key && subscribe_key == pubnub.subscribe_key {
+        return Ok(());
+    }
+    Err(PnError::new(
+        StatusCode::BAD_REQUEST,
+        "Invalid Key",
+        Shape::Array,
+    ))
+}
