@@ -15,6 +15,7 @@ use crate::bus::{Bus, Message, MessageError, MessageKind, Published, SequencerEr
 use crate::config::NodeConfig;
 use crate::functions::secrets::SecretBox;
 use crate::functions::{Functions, OnError};
+use crate::http::limits::PublishLimits;
 use crate::metrics::Metrics;
 use crate::presence::{self, Presence, PresenceEvent};
 use crate::pubnub::groups::Groups;
@@ -74,6 +75,8 @@ pub struct Node {
     pub groups: Groups,
     /// Who is on which channel.
     pub presence: Presence,
+    /// Publish rate limits.
+    pub limits: PublishLimits,
     /// Its metrics.
     pub metrics: Arc<Metrics>,
     /// The key the admin API requires.
@@ -121,6 +124,7 @@ impl Node {
             Functions::start(sandbox, Arc::clone(&store), secrets, Arc::clone(&metrics)).await?;
         let groups = Groups::load(Arc::clone(&store))?;
         let (presence, presence_events) = Presence::new();
+        let limits = PublishLimits::new(&config.http);
         let node = Arc::new(Self {
             config,
             bus,
@@ -128,6 +132,7 @@ impl Node {
             access,
             groups,
             presence,
+            limits,
             store,
             metrics,
             admin_key,
@@ -239,6 +244,7 @@ async fn purge_expired(node: Weak<Node>) {
         if let Err(e) = node.access.purge_expired().await {
             tracing::warn!(error = %e, "purging expired revocations failed");
         }
+        node.limits.prune();
     }
 }
 

@@ -236,6 +236,26 @@ pub struct HttpConfig {
     pub max_ws_frame: usize,
     /// Patterns per subscribe request and per WebSocket connection.
     pub max_patterns_per_subscriber: usize,
+    /// Connections open at once; more are closed as soon as accepted.
+    pub max_connections: usize,
+    /// Largest request head (request line plus headers), in bytes; beyond it
+    /// the request gets 431 and the connection closes.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's head, in seconds (also how long
+    /// an idle keep-alive connection stays open); slower clients are
+    /// disconnected.
+    pub header_timeout_secs: u64,
+    /// Time a write to a client may stay blocked, in seconds; a client that
+    /// stops reading is disconnected after it.
+    pub write_timeout_secs: u64,
+    /// On shutdown, how long in-flight requests and hooks may take to finish,
+    /// in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Publishes per second allowed per client address (0: no limit); past
+    /// it, 429 with `Retry-After`.
+    pub publish_rate_per_address: u32,
+    /// Publishes per second allowed per access token (0: no limit).
+    pub publish_rate_per_token: u32,
 }
 
 impl Default for HttpConfig {
@@ -247,6 +267,13 @@ impl Default for HttpConfig {
             sse_keepalive_secs: 15,
             max_ws_frame: 64 * 1024,
             max_patterns_per_subscriber: 128,
+            max_connections: 10_000,
+            max_header_bytes: 16 * 1024,
+            header_timeout_secs: 30,
+            write_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            publish_rate_per_address: 0,
+            publish_rate_per_token: 0,
         }
     }
 }

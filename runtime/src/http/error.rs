@@ -9,10 +9,13 @@
 //! `retryable` says whether the same request may succeed later.
 
 use axum::Json;
+use std::time::Duration;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::limits::Limited;
 use crate::bus::{MessageError, NameError, SequencerError};
 use crate::functions::DeployError;
 use crate::node::PublishError;
@@ -30,6 +33,8 @@ pub struct ApiError {
     /// Whether to close the connection after answering (the request body
     /// was not read to its end).
     closing: bool,
+    /// Sent as `Retry-After`.
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -42,7 +47,20 @@ impl ApiError {
             retryable: status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
             details: Map::new(),
             closing: false,
+            retry_after: None,
         }
+    }
+
+    /// 429: a rate limit was hit; the answer says when to retry.
+    pub fn limited(limited: Limited) -> Self {
+        let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let message = format!(
+            "too many publishes from this {}; retry in {seconds} s",
+            limited.by
+        );
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        error.retry_after = Some(Duration::from_secs(seconds));
+        error
     }
 
     /// Marks the answer as the connection's last (sent with
@@ -97,6 +115,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(after) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));
         }
         response
     }

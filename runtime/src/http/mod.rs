@@ -8,7 +8,9 @@
 //! - [`admin`]: deploy, list, show, remove, logs; tokens; KV;
 //! - [`auth`]: access checks and token watches;
 //! - [`endpoint`]: HTTP endpoint functions;
-//! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them.
+//! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them;
+//! - [`server`]: the accept loop and per-connection limits;
+//! - [`limits`]: publish rate limits.
 
 pub mod admin;
 pub mod auth;
@@ -16,13 +18,14 @@ pub mod endpoint;
 pub mod error;
 pub mod extract;
 pub mod history;
+pub mod limits;
 pub mod publish;
 pub mod replay;
+pub mod server;
 pub mod subscribe;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -58,7 +61,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish within the configured grace period.
 ///
 /// # Errors
 /// When the listener fails.
@@ -67,10 +71,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(node).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let config = node.config.http.clone();
+    server::serve(router(node), listener, &config, shutdown).await
 }
 
 /// A header's value, if it is present and text.

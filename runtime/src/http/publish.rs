@@ -9,11 +9,12 @@
 //! `Authorization: Bearer`).
 //! Answer: `{"timetoken": "<17 digits>"}`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,38 +40,69 @@ pub struct PublishParams {
 /// `POST /v1/publish/{channel}`.
 pub async fn publish(
     node: State<Arc<Node>>,
+    client: ConnectInfo<SocketAddr>,
     channel: Path<String>,
     params: Query<PublishParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    handle(node, channel, params, headers, body, MessageKind::Publish).await
+    handle(
+        node,
+        client,
+        channel,
+        params,
+        headers,
+        body,
+        MessageKind::Publish,
+    )
+    .await
 }
 
 /// `POST /v1/fire/{channel}`.
 pub async fn fire(
     node: State<Arc<Node>>,
+    client: ConnectInfo<SocketAddr>,
     channel: Path<String>,
     params: Query<PublishParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    handle(node, channel, params, headers, body, MessageKind::Fire).await
+    handle(
+        node,
+        client,
+        channel,
+        params,
+        headers,
+        body,
+        MessageKind::Fire,
+    )
+    .await
 }
 
 /// `POST /v1/signal/{channel}`.
 pub async fn signal(
     node: State<Arc<Node>>,
+    client: ConnectInfo<SocketAddr>,
     channel: Path<String>,
     params: Query<PublishParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    handle(node, channel, params, headers, body, MessageKind::Signal).await
+    handle(
+        node,
+        client,
+        channel,
+        params,
+        headers,
+        body,
+        MessageKind::Signal,
+    )
+    .await
 }
 
 async fn handle(
     State(node): State<Arc<Node>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(channel): Path<String>,
     Query(params): Query<PublishParams>,
     headers: HeaderMap,
@@ -87,6 +119,9 @@ async fn handle(
         .or(params.uuid)
         .or_else(|| header(&headers, "x-edgefn-publisher"));
     let token = presented_token(&headers, params.auth);
+    node.limits
+        .check(client.ip(), token.as_deref())
+        .map_err(ApiError::limited)?;
     let verified = node.access.authorize(
         token.as_deref(),
         publisher.as_deref(),

@@ -20,11 +20,12 @@
 //! the connection is closed with code 4003 (`token_expired` /
 //! `token_revoked`).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -47,12 +48,14 @@ pub const CLOSE_TOKEN: u16 = 4003;
 /// `GET /v1/ws`.
 pub async fn upgrade(
     State(node): State<Arc<Node>>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
     Query(params): Query<ConnectParams>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|e| ApiError::new(e.status(), "not_websocket", e.body_text()))?;
     let client = Client {
+        address: address.ip(),
         token: presented_token(&headers, params.auth),
         uuid: params.uuid,
     };
@@ -72,6 +75,7 @@ pub struct ConnectParams {
 
 /// Who is on the other end: the token and client id given at connect.
 struct Client {
+    address: IpAddr,
     token: Option<String>,
     uuid: Option<String>,
 }
@@ -225,6 +229,11 @@ impl Connection {
 
     async fn publish(&mut self, request: Publish, kind: MessageKind) -> Result<Value, ApiError> {
         let channel = Channel::parse(&request.channel)?;
+        let token = self.client.token.as_deref();
+        self.node
+            .limits
+            .check(self.client.address, token)
+            .map_err(ApiError::limited)?;
         let verified = self.authorize(Permissions::WRITE, &[channel.as_str()])?;
         let publisher = request
             .publisher

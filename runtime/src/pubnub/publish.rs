@@ -10,10 +10,12 @@
 //! A before-publish rejection answers 403 `[0,"function `f` rejected the
 //! message: <reason>"]`, which the SDKs surface as an error carrying it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
@@ -38,65 +40,64 @@ type GetPath = (String, String, String, String, String, String);
 /// `GET /publish/...`.
 pub async fn publish_get(
     State(node): State<Arc<Node>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(path): Path<GetPath>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
     let (pub_key, sub_key, _, channel, _, message) = path;
-    handle(
-        &node,
-        &request,
-        (&pub_key, &sub_key),
-        &channel,
-        &message,
-        &[],
-        publish_kind(&request),
-    )
-    .await
+    let kind = publish_kind(&request);
+    let target = Target {
+        keys: (&pub_key, &sub_key),
+        channel: &channel,
+        client,
+        kind,
+    };
+    handle(&node, &request, target, &message, &[]).await
 }
 
 /// `POST /publish/...` with the message as body.
 pub async fn publish_post(
     State(node): State<Arc<Node>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((pub_key, sub_key, _, channel, _)): Path<(String, String, String, String, String)>,
     request: PnRequest,
     body: Bytes,
 ) -> Result<Response, PnError> {
-    let message = std::str::from_utf8(&body).map_err(|_| {
-        PnError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "Invalid JSON",
-            Shape::Array,
-        )
-    })?;
-    handle(
-        &node,
-        &request,
-        (&pub_key, &sub_key),
-        &channel,
-        message,
-        &body,
-        publish_kind(&request),
-    )
-    .await
+    let message = std::str::from_utf8(&body)
+        .map_err(|_| PnError::new(StatusCode::BAD_REQUEST, "Invalid JSON", Shape::Array))?;
+    let kind = publish_kind(&request);
+    let target = Target {
+        keys: (&pub_key, &sub_key),
+        channel: &channel,
+        client,
+        kind,
+    };
+    handle(&node, &request, target, message, &body).await
 }
 
 /// `GET /signal/...`.
 pub async fn signal(
     State(node): State<Arc<Node>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(path): Path<GetPath>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
     let (pub_key, sub_key, _, channel, _, message) = path;
-    handle(
-        &node,
-        &request,
-        (&pub_key, &sub_key),
-        &channel,
-        &message,
-        &[],
-        MessageKind::Signal,
-    )
-    .await
+    let target = Target {
+        keys: (&pub_key, &sub_key),
+        channel: &channel,
+        client,
+        kind: MessageKind::Signal,
+    };
+    handle(&node, &request, target, &message, &[]).await
+}
+
+/// Where a publish goes and who sends it.
+struct Target<'a> {
+    keys: (&'a str, &'a str),
+    channel: &'a str,
+    client: SocketAddr,
+    kind: MessageKind,
 }
 
 /// Fire is a publish with `store=0&norep=true`.
@@ -112,13 +113,21 @@ fn publish_kind(request: &PnRequest) -> MessageKind {
 async fn handle(
     node: &Node,
     request: &PnRequest,
-    (pub_key, sub_key): (&str, &str),
-    channel: &str,
+    target: Target<'_>,
     payload: &str,
     body: &[u8],
-    kind: MessageKind,
 ) -> Result<Response, PnError> {
+    let Target {
+        keys: (pub_key, sub_key),
+        channel,
+        client,
+        kind,
+    } = target;
     check_keys(node, pub_key, sub_key)?;
+    let token = request.param("auth").filter(|t| !t.is_empty());
+    node.limits
+        .check(client.ip(), token)
+        .map_err(PnError::limited)?;
     let channel = Channel::parse(channel).map_err(|e| PnError::from(e).shaped(Shape::Array))?;
     let verified = request.authorize(
         node,

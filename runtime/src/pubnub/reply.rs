@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::access::AccessError;
 use crate::bus::{MessageError, NameError};
 use crate::http::error::publish_status;
+use crate::http::limits::Limited;
 use crate::node::PublishError;
 
 /// A JSON answer with PubNub's headers.
@@ -39,6 +40,7 @@ pub struct PnError {
     shape: Shape,
     payload: Option<Value>,
     service: &'static str,
+    retry_after: Option<u64>,
 }
 
 /// Publish-family errors are arrays; everything else objects.
@@ -59,6 +61,7 @@ impl PnError {
             shape,
             payload: None,
             service: "Balancer",
+            retry_after: None,
         }
     }
 
@@ -78,6 +81,18 @@ impl PnError {
     pub fn shaped(mut self, shape: Shape) -> Self {
         self.shape = shape;
         self
+    }
+
+    /// 429: too many publishes; `Retry-After` says when to try again.
+    pub fn limited(limited: Limited) -> Self {
+        let seconds = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            Shape::Array,
+        );
+        error.retry_after = Some(seconds);
+        error
     }
 
     /// A refused access check, for resource `channel` when one is named.
@@ -115,7 +130,13 @@ impl IntoResponse for PnError {
                 body
             }
         };
-        with_headers(self.status, body)
+        let mut response = with_headers(self.status, body);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -10,7 +10,6 @@ mod generated {
             "edgefn:functions/kv": async,
             "edgefn:functions/bus": async,
             "edgefn:functions/tokens": async,
-            default: tracing,
         },
         exports: { default: async },
         with: {

@@ -1,0 +1,104 @@
+//! The HTTP server: the accept loop and what each connection is held to.
+//!
+//! - at most `max_connections` at once; connections beyond that are closed
+//!   as soon as they are accepted, and accept errors (such as running out of
+//!   file descriptors) back off instead of spinning;
+//! - a request head of at most `max_header_bytes`, sent within
+//!   `header_timeout_secs` (which also ends idle keep-alive connections);
+//! - a write may not stay blocked longer than `write_timeout_secs`, so a
+//!   client that stops reading (a stalled SSE subscriber, say) is cut off
+//!   rather than held open;
+//! - HTTP/1.1 with upgrades (WebSocket);
+//! - on shutdown: stop accepting, let in-flight requests finish for up to
+//!   `shutdown_grace_secs`, then close what is left.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
+use tower::ServiceExt;
+
+use crate::config::HttpConfig;
+
+/// Longest pause after a failed accept.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+///
+/// # Errors
+/// Never fails once started; the result is for the caller's `?`.
+pub async fn serve(
+    app: Router,
+    listener: TcpListener,
+    config: &HttpConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
+    let mut http = Builder::new(TokioExecutor::new()).http1_only();
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.header_timeout_secs.max(1)))
+        .max_buf_size(config.max_header_bytes.max(8192));
+    let http = Arc::new(http);
+    let mut backoff = Duration::from_millis(5);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, address) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => {
+                    backoff = Duration::from_millis(5);
+                    accepted
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; backing off");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tracing::warn!(%address, "connection refused: {} connections are open", config.max_connections);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(write_timeout));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(address));
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
+        });
+        let (http, watcher) = (Arc::clone(&http), graceful.watcher());
+        tokio::spawn(async move {
+            let connection =
+                http.serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), service);
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(%address, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period over; closing the remaining connections");
+    }
+    Ok(())
+}
