@@ -27,6 +27,7 @@ pub enum Outcome {
     Rejected,
     Error,
     Timeout,
+    Busy,
 }
 
 /// Labels of [`Metrics::invocations`].

@@ -68,6 +68,9 @@ pub struct DeployArgs {
     /// Outbound HTTP requests per invocation (default 5).
     #[arg(long)]
     pub http_requests: Option<u32>,
+    /// Invocations it may run at once (default 256); more fail as busy.
+    #[arg(long)]
+    pub max_concurrency: Option<u32>,
     /// Where the node is, and its admin key.
     #[command(flatten)]
     pub admin: AdminArgs,
@@ -182,6 +185,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         kv_calls: args.kv_calls,
         bus_calls: args.bus_calls,
         http_requests: args.http_requests,
+        max_concurrency: args.max_concurrency,
         secrets: read_secrets(args.secrets, &args.secret_files)?,
         ..FunctionSpec::named(&args.name)
     };

@@ -115,6 +115,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal(Arc::clone(&node)),
     )
     .await?;
+    let grace = std::time::Duration::from_secs(node.config.http.shutdown_grace_secs);
+    let left = node.functions.drain(grace).await;
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "after-publish copies still queued or running at shutdown were dropped"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -160,6 +160,10 @@ pub struct WasmConfig {
     /// Publish, fire and signal calls per invocation, unless the function
     /// says otherwise (PubNub allows 10).
     pub bus_calls: u32,
+    /// Invocations one function may run at once, unless it says otherwise.
+    /// More fail at once with `function_busy` (503 on the publish or
+    /// request that needed them) instead of queueing without bound.
+    pub max_concurrency_per_function: u32,
     /// Outbound HTTP limits.
     pub outbound: OutboundConfig,
 }
@@ -191,6 +195,7 @@ impl Default for WasmConfig {
             after_publish_concurrency: 64,
             kv_calls: 10,
             bus_calls: 10,
+            max_concurrency_per_function: 256,
             outbound: OutboundConfig::default(),
         }
     }
@@ -206,7 +211,8 @@ pub struct OutboundConfig {
     pub max_requests: u32,
     /// Time to connect, in milliseconds.
     pub connect_timeout_ms: u64,
-    /// Time to the first byte of the response, in milliseconds.
+    /// Time to the first byte of the response, in milliseconds (kept under
+    /// the 10 s default deadline so the guest sees the timeout itself).
     pub first_byte_timeout_ms: u64,
 }
 
@@ -215,7 +221,7 @@ impl Default for OutboundConfig {
         Self {
             max_requests: 5,
             connect_timeout_ms: 5_000,
-            first_byte_timeout_ms: 10_000,
+            first_byte_timeout_ms: 5_000,
         }
     }
 }

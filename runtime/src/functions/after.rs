@@ -4,6 +4,7 @@
 //! counts it; publishers never wait for after-publish work.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 
@@ -20,6 +21,8 @@ struct Job {
 /// The queue of after-publish work.
 pub struct AfterPublish {
     jobs: mpsc::Sender<Job>,
+    permits: Arc<Semaphore>,
+    concurrency: usize,
     metrics: Arc<Metrics>,
 }
 
@@ -28,9 +31,29 @@ impl AfterPublish {
     pub fn start(sandbox: Arc<Sandbox>, metrics: Arc<Metrics>) -> Self {
         let config = sandbox.config();
         let (jobs, rx) = mpsc::channel(config.after_publish_queue.max(1));
-        let permits = Arc::new(Semaphore::new(config.after_publish_concurrency.max(1)));
-        tokio::spawn(dispatch(rx, sandbox, permits));
-        Self { jobs, metrics }
+        let concurrency = config.after_publish_concurrency.max(1);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        tokio::spawn(dispatch(rx, sandbox, Arc::clone(&permits)));
+        Self {
+            jobs,
+            permits,
+            concurrency,
+            metrics,
+        }
+    }
+
+    /// Waits until every queued copy has run, for at most `grace`. Returns
+    /// how many copies were still queued or running when it gave up.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let queued = self.jobs.max_capacity() - self.jobs.capacity();
+            let running = self.concurrency - self.permits.available_permits();
+            if queued + running == 0 || tokio::time::Instant::now() >= deadline {
+                return queued + running;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Queues a copy of `published` for `function`, or drops it (counted)

@@ -17,7 +17,7 @@ pub mod spec;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
@@ -193,6 +193,12 @@ impl Functions {
         }
     }
 
+    /// Lets queued after-publish copies run, for at most `grace`; returns
+    /// how many were left.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.after.drain(grace).await
+    }
+
     /// The log of the function called `name`, if it was ever deployed here.
     pub fn logs(&self, name: &str) -> Option<Arc<FunctionLogs>> {
         self.logs
@@ -226,6 +232,10 @@ impl Functions {
                 }),
         );
         let memory_mb = spec.memory_mb.unwrap_or(config.default_memory_mb);
+        let max_concurrency = spec
+            .max_concurrency
+            .unwrap_or(config.max_concurrency_per_function)
+            .max(1);
         let prepared = PreparedFunction {
             name: spec.name.as_str().into(),
             component,
@@ -239,6 +249,8 @@ impl Functions {
             logs,
             secrets: Arc::new(secrets),
             may_grant: spec.allow_token_grant,
+            max_concurrency,
+            slots: Arc::new(tokio::sync::Semaphore::new(max_concurrency as usize)),
             budgets: Budgets {
                 http: spec.http_requests.unwrap_or(config.outbound.max_requests),
                 kv: spec.kv_calls.unwrap_or(config.kv_calls),

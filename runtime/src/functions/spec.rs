@@ -74,6 +74,9 @@ pub struct FunctionSpec {
     /// Outbound HTTP requests per invocation (default: the node's, 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_requests: Option<u32>,
+    /// Invocations it may run at once (default: the node's, 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
     /// Its secrets, by name. Only present in a deploy request: the node
     /// seals them into [`Deployment::sealed_secrets`] and never shows the
     /// values again.
@@ -138,6 +141,7 @@ impl FunctionSpec {
             kv_calls: None,
             bus_calls: None,
             http_requests: None,
+            max_concurrency: None,
             secrets: BTreeMap::new(),
         }
     }

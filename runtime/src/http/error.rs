@@ -147,10 +147,12 @@ impl From<InvokeError> for ApiError {
     fn from(e: InvokeError) -> Self {
         let (status, code) = match &e {
             InvokeError::Deadline { .. } => (StatusCode::GATEWAY_TIMEOUT, "function_timeout"),
+            InvokeError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "function_busy"),
             _ => (StatusCode::BAD_GATEWAY, "function_error"),
         };
         let function = match &e {
             InvokeError::Deadline { function, .. }
+            | InvokeError::Busy { function, .. }
             | InvokeError::Memory { function, .. }
             | InvokeError::Trap { function, .. }
             | InvokeError::Failed { function, .. } => function.to_string(),
@@ -164,6 +166,7 @@ pub fn publish_status(e: &PublishError) -> StatusCode {
     match e {
         PublishError::Rejected { .. } => StatusCode::FORBIDDEN,
         PublishError::Hook(InvokeError::Deadline { .. }) => StatusCode::GATEWAY_TIMEOUT,
+        PublishError::Hook(InvokeError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         PublishError::Hook(_) | PublishError::HookOutput { .. } => StatusCode::BAD_GATEWAY,
         PublishError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
     }

@@ -38,7 +38,7 @@ impl Sandbox {
                 "the component does not export `wasi:http/incoming-handler`".into(),
             ));
         };
-        let mut run = self.start(&function, timeout, 0);
+        let mut run = self.start(&function, Trigger::Endpoint, timeout, 0)?;
         let (sender, receiver) = oneshot::channel();
         let http = run.store.data_mut();
         let mut http = http.http();

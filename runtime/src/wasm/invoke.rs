@@ -6,20 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi_http::WasiHttpCtx;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use super::bindings::{self, Decision};
-use super::caps::Budget;
-use super::caps::bus::BusCtx;
-use super::caps::kv::KvCtx;
-use super::caps::log::{LogCapture, LogCtx, LogSource};
-use super::caps::outbound::OutboundCtx;
-use super::caps::secrets::SecretsCtx;
-use super::caps::tokens::TokensCtx;
+use super::caps::log::LogSource;
 use super::limits::InstanceLimits;
-use super::state::InvocationState;
+use super::state::{self, InvocationState};
 use super::{MIB, PreparedFunction, Sandbox};
 use crate::bus::{Message, MessageKind, Published};
 use crate::metrics::{Outcome, Trigger};
@@ -55,6 +48,14 @@ pub enum InvokeError {
         /// What the trap was.
         message: String,
     },
+    /// It is at its concurrency limit, or the node's instance pool is full.
+    #[error("function `{function}` is busy: {reason}; try again later")]
+    Busy {
+        /// The function.
+        function: Arc<str>,
+        /// Which limit.
+        reason: String,
+    },
     /// It returned an error, or a result the host cannot use.
     #[error("function `{function}` failed: {message}")]
     Failed {
@@ -69,6 +70,7 @@ impl InvokeError {
     fn outcome(&self) -> Outcome {
         match self {
             Self::Deadline { .. } => Outcome::Timeout,
+            Self::Busy { .. } => Outcome::Busy,
             _ => Outcome::Error,
         }
     }
@@ -103,6 +105,8 @@ pub(super) struct Invocation {
     pub(super) id: u64,
     pub(super) timeout: Duration,
     started: Instant,
+    /// Held for as long as the invocation runs.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Sandbox {
@@ -121,7 +125,7 @@ impl Sandbox {
             function.component.before_publish.as_ref(),
             "before-publish",
         )?;
-        let mut run = self.start(function, timeout, message.depth);
+        let mut run = self.start(function, Trigger::BeforePublish, timeout, message.depth)?;
         let arg = wit_message(message, None);
         let result = tokio::time::timeout(timeout, async {
             let instance = function
@@ -169,7 +173,12 @@ impl Sandbox {
             function.component.after_publish.as_ref(),
             "after-publish",
         )?;
-        let mut run = self.start(function, timeout, published.message.depth);
+        let mut run = self.start(
+            function,
+            Trigger::AfterPublish,
+            timeout,
+            published.message.depth,
+        )?;
         let arg = wit_message(&published.message, Some(published.timetoken.to_string()));
         let result = tokio::time::timeout(timeout, async {
             let instance = function
@@ -195,7 +204,7 @@ impl Sandbox {
         timeout: Duration,
     ) -> Result<(), InvokeError> {
         let indices = export(function, function.component.interval.as_ref(), "interval")?;
-        let mut run = self.start(function, timeout, 0);
+        let mut run = self.start(function, Trigger::Interval, timeout, 0)?;
         let result = tokio::time::timeout(timeout, async {
             let instance = function
                 .component
@@ -211,80 +220,44 @@ impl Sandbox {
     }
 
     /// A fresh store for one invocation of `function` with deadline
-    /// `timeout`, triggered by a message of chain depth `depth`.
+    /// `timeout`, triggered by a message of chain depth `depth`, once the
+    /// function has a free slot.
+    ///
+    /// # Errors
+    /// [`InvokeError::Busy`] when the function already runs as many
+    /// invocations as its concurrency limit allows.
     pub(super) fn start(
         &self,
         function: &PreparedFunction,
+        trigger: Trigger,
         timeout: Duration,
         depth: u8,
-    ) -> Invocation {
+    ) -> Result<Invocation, InvokeError> {
+        let slot = Arc::clone(&function.slots)
+            .try_acquire_owned()
+            .map_err(|_| {
+                let error = InvokeError::Busy {
+                    function: Arc::clone(&function.name),
+                    reason: format!(
+                        "it already runs {} invocations, its concurrency limit",
+                        function.max_concurrency
+                    ),
+                };
+                function.logs.push(0, LogSource::Host, error.to_string());
+                self.metrics
+                    .invocation(&function.name, trigger, Outcome::Busy, 0.0);
+                error
+            })?;
         let id = self.next_invocation();
-        let output = LogCapture::new(self.config.max_log_bytes);
-        let wasi = WasiCtx::builder()
-            .envs(&function.env)
-            .stdout(output.clone())
-            .stderr(output.stderr())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let budget = |what, limit| Budget::new(what, limit, Arc::clone(&function.logs), id);
-        let services = &self.services;
         let started = Instant::now();
-        let state = InvocationState {
-            table: Default::default(),
-            wasi,
-            http: WasiHttpCtx::new(),
-            outbound: OutboundCtx {
-                rules: Arc::clone(&function.outbound),
-                limits: Arc::clone(&self.outbound_limits),
-                budget: budget("outbound HTTP", function.budgets.http),
-                logs: Arc::clone(&function.logs),
-                metrics: Arc::clone(&self.metrics),
-                invocation: id,
-            },
-            kv: KvCtx {
-                store: Arc::clone(&services.store),
-                budget: budget("KV", function.budgets.kv),
-            },
-            bus: BusCtx {
-                publisher: Arc::clone(&services.publisher),
-                budget: budget("bus", function.budgets.bus),
-                depth,
-                publisher_id: format!("fn:{}", function.name),
-            },
-            tokens: TokensCtx {
-                access: Arc::clone(&services.access),
-                may_grant: function.may_grant,
-                function: Arc::clone(&function.name),
-            },
-            secrets: SecretsCtx {
-                secrets: Arc::clone(&function.secrets),
-            },
-            log: LogCtx {
-                logs: Arc::clone(&function.logs),
-                invocation: id,
-            },
-            limits: InstanceLimits::new(function.memory_bytes),
-            output,
-            deadline: started + timeout,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|cx| {
-            if Instant::now() >= cx.data().deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        Invocation {
+        let store = state::new_store(self, function, id, started + timeout, depth);
+        Ok(Invocation {
             store,
             id,
             timeout,
             started,
-        }
+            _slot: slot,
+        })
     }
 
     /// Ends an invocation: moves its output into the function's log and
@@ -374,6 +347,12 @@ fn classify(
     let name = Arc::clone(&function.name);
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return deadline(function, timeout);
+    }
+    if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+        return InvokeError::Busy {
+            function: name,
+            reason: "the node's instance pool is full".into(),
+        };
     }
     if let Some(asked) = limits.memory_refused {
         return InvokeError::Memory {

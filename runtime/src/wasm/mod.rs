@@ -69,6 +69,10 @@ pub struct PreparedFunction {
     pub may_grant: bool,
     /// Its calls per invocation.
     pub budgets: Budgets,
+    /// Invocations it may run at once.
+    pub max_concurrency: u32,
+    /// One permit per invocation that may run now.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Calls a function may make per invocation, by capability.

@@ -1,13 +1,16 @@
 //! What lives in the `Store` of one invocation: WASI, wasi-http, each host
 //! capability's state, limits and the deadline. Built fresh for every
-//! invocation and dropped with it.
+//! invocation ([`new_store`]) and dropped with it.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::caps::Budget;
 use super::caps::bus::BusCtx;
 use super::caps::kv::KvCtx;
 use super::caps::log::{LogCapture, LogCtx};
@@ -15,6 +18,7 @@ use super::caps::outbound::OutboundCtx;
 use super::caps::secrets::SecretsCtx;
 use super::caps::tokens::TokensCtx;
 use super::limits::InstanceLimits;
+use super::{PreparedFunction, Sandbox};
 
 /// The store data of one invocation.
 pub struct InvocationState {
@@ -50,4 +54,77 @@ impl WasiHttpView for InvocationState {
             hooks: &mut self.outbound,
         }
     }
+}
+
+/// A store for invocation `id` of `function`, interrupted at `deadline`,
+/// triggered by a message of chain depth `depth`.
+pub(super) fn new_store(
+    sandbox: &Sandbox,
+    function: &PreparedFunction,
+    id: u64,
+    deadline: Instant,
+    depth: u8,
+) -> Store<InvocationState> {
+    let output = LogCapture::new(sandbox.config.max_log_bytes);
+    let wasi = WasiCtx::builder()
+        .envs(&function.env)
+        .stdout(output.clone())
+        .stderr(output.stderr())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let budget = |what, limit| Budget::new(what, limit, Arc::clone(&function.logs), id);
+    let services = &sandbox.services;
+    let state = InvocationState {
+        table: ResourceTable::new(),
+        wasi,
+        http: WasiHttpCtx::new(),
+        outbound: OutboundCtx {
+            rules: Arc::clone(&function.outbound),
+            limits: Arc::clone(&sandbox.outbound_limits),
+            budget: budget("outbound HTTP", function.budgets.http),
+            logs: Arc::clone(&function.logs),
+            metrics: Arc::clone(&sandbox.metrics),
+            invocation: id,
+        },
+        kv: KvCtx {
+            store: Arc::clone(&services.store),
+            budget: budget("KV", function.budgets.kv),
+        },
+        bus: BusCtx {
+            publisher: Arc::clone(&services.publisher),
+            budget: budget("bus", function.budgets.bus),
+            depth,
+            publisher_id: format!("fn:{}", function.name),
+        },
+        tokens: TokensCtx {
+            access: Arc::clone(&services.access),
+            may_grant: function.may_grant,
+            function: Arc::clone(&function.name),
+        },
+        secrets: SecretsCtx {
+            secrets: Arc::clone(&function.secrets),
+        },
+        log: LogCtx {
+            logs: Arc::clone(&function.logs),
+            invocation: id,
+        },
+        limits: InstanceLimits::new(function.memory_bytes),
+        output,
+        deadline,
+    };
+    let mut store = Store::new(&sandbox.engine, state);
+    store.limiter(|state| &mut state.limits);
+    // Yield to the executor at every epoch tick so a busy guest never
+    // holds a worker thread, and stop it at its deadline.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|cx| {
+        if Instant::now() >= cx.data().deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
 }
