@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -85,6 +86,18 @@ pub struct Node {
     pub admin_key_generated: bool,
     /// Turns true when the node begins to shut down.
     shutdown: watch::Sender<bool>,
+    /// WebSocket connections open (the HTTP server stops tracking them once
+    /// they are upgraded), so shutdown can wait for their close frames.
+    sockets: Arc<AtomicUsize>,
+}
+
+/// Counts one open WebSocket while it lives.
+pub struct SocketGuard(Arc<AtomicUsize>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Node {
@@ -138,6 +151,7 @@ impl Node {
             admin_key,
             admin_key_generated,
             shutdown: watch::Sender::new(false),
+            sockets: Arc::default(),
         });
         let _ = publisher.node.set(Arc::downgrade(&node));
         tokio::spawn(purge_expired(Arc::downgrade(&node)));
@@ -148,6 +162,20 @@ impl Node {
     /// Tells long-lived streams (SSE, WebSocket) to end.
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// Marks a WebSocket as open until the guard is dropped.
+    pub fn hold_socket(&self) -> SocketGuard {
+        self.sockets.fetch_add(1, Ordering::Relaxed);
+        SocketGuard(Arc::clone(&self.sockets))
+    }
+
+    /// Waits until every WebSocket has closed, for at most `grace`.
+    pub async fn sockets_closed(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.sockets.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Becomes true when the node begins to shut down.

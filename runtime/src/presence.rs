@@ -19,9 +19,8 @@ use tokio::time::Instant;
 
 use crate::access::now;
 use crate::bus::Channel;
+use crate::bus::channel::PRESENCE_SUFFIX;
 
-/// Suffix of the channels presence events are published on.
-pub const PRESENCE_SUFFIX: &str = "-pnpres";
 /// Events waiting to be published; beyond this they are dropped (counted in
 /// the log) rather than block heartbeats.
 const EVENT_QUEUE: usize = 10_000;
@@ -70,7 +69,7 @@ impl Presence {
     ) {
         let expires = Instant::now() + timeout;
         let mut table = self.channels.lock().expect("presence lock poisoned");
-        for channel in channels.iter().filter(|c| !is_presence_channel(c)) {
+        for channel in channels.iter().filter(|c| !c.is_presence()) {
             let members = table.entry(channel.clone()).or_default();
             let joined = !members.contains_key(uuid);
             let member = members.entry(uuid.to_owned()).or_insert(Member {
@@ -205,11 +204,6 @@ impl Presence {
             tracing::warn!(channel = %channel, action, "presence event dropped: the event queue is full");
         }
     }
-}
-
-/// Whether `channel` is itself a presence channel (`...-pnpres`).
-pub fn is_presence_channel(channel: &Channel) -> bool {
-    channel.as_str().ends_with(PRESENCE_SUFFIX)
 }
 
 /// The channel `channel`'s presence events go to.

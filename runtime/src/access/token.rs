@@ -1,7 +1,8 @@
 //! Access tokens in PubNub's Access Manager v3 format, so the official SDKs
 //! can parse them: a CBOR map with byte-string keys
 //! (`v`, `t`, `ttl`, `res`, `pat`, `meta`, `uuid`, `sig`), written as
-//! URL-safe base64 without padding.
+//! URL-safe base64, padded like PubNub's own tokens (the Python SDK decodes
+//! them without re-padding); unpadded tokens are accepted too.
 //!
 //! `sig` is an HMAC-SHA256, keyed by the node's secret key, of the CBOR
 //! encoding of the map without `sig` (PubNub's own signing input is not
@@ -10,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use ciborium::Value as Cbor;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -81,7 +82,7 @@ impl Token {
         let mut entries = self.entries();
         let signed = encode(&Cbor::Map(entries.clone()));
         entries.push((key_bytes("sig"), Cbor::Bytes(mac(key, &signed))));
-        URL_SAFE_NO_PAD.encode(encode(&Cbor::Map(entries)))
+        URL_SAFE.encode(encode(&Cbor::Map(entries)))
     }
 
     /// Decodes a token's text form without checking its signature.
@@ -282,7 +283,8 @@ mod tests {
     fn round_trip_and_signature() {
         let token = sample();
         let text = token.sign(b"secret");
-        assert!(!text.contains(['+', '/', '=']));
+        assert!(!text.contains(['+', '/']));
+        assert_eq!(text.len() % 4, 0, "padded like PubNub's tokens");
         let decoded = Token::decode(&text).unwrap();
         assert_eq!(decoded.token, token);
         assert!(decoded.signed_with(b"secret"));
@@ -293,7 +295,7 @@ mod tests {
     #[test]
     fn tampering_breaks_the_signature() {
         let text = sample().sign(b"secret");
-        let mut bytes = URL_SAFE_NO_PAD.decode(&text).unwrap();
+        let mut bytes = URL_SAFE.decode(&text).unwrap();
         // Raise the permission bits of chat.alice (3 -> 7) in the CBOR bytes.
         let at = bytes
             .windows(11)

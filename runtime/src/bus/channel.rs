@@ -9,6 +9,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// Suffix of presence channels: presence events for channel `c` are
+/// published on `c-pnpres`.
+pub const PRESENCE_SUFFIX: &str = "-pnpres";
+
 /// Longest channel name accepted, in bytes (PubNub's limit).
 pub const MAX_CHANNEL_LEN: usize = 92;
 
@@ -57,6 +61,12 @@ impl Channel {
         &self.0
     }
 
+    /// Whether this is a presence channel (`...-pnpres`), where presence
+    /// events for the channel without the suffix are published.
+    pub fn is_presence(&self) -> bool {
+        self.0.ends_with(PRESENCE_SUFFIX)
+    }
+
     /// The wildcard prefixes under which this channel can be matched: for
     /// `a.b.c` these are `a.` and `a.b.`.
     pub fn wildcard_prefixes(&self) -> impl Iterator<Item = &str> {
@@ -75,24 +85,37 @@ impl fmt::Display for Channel {
 pub enum Pattern {
     /// Matches exactly one channel.
     Exact(Channel),
-    /// Matches every channel that starts with this prefix; the prefix
-    /// includes the final `.` (`chat.*` is stored as `chat.`).
+    /// Matches every channel that starts with this prefix, except presence
+    /// channels; the prefix includes the final `.` (`chat.*` is stored as
+    /// `chat.`).
     Prefix(String),
+    /// `chat.*-pnpres`: the presence channels of the channels under the
+    /// prefix.
+    PresencePrefix(String),
 }
 
 impl Pattern {
-    /// Parses `chat.lobby` or `chat.*`.
+    /// Parses `chat.lobby`, `chat.*` or `chat.*-pnpres`.
     ///
     /// # Errors
     /// [`NameError`] says what is wrong with the pattern.
     pub fn parse(text: &str) -> Result<Self, NameError> {
-        match text.strip_suffix(".*") {
+        let (wildcard, presence) = match text.strip_suffix(PRESENCE_SUFFIX) {
+            Some(stem) if stem.ends_with(".*") => (stem, true),
+            _ => (text, false),
+        };
+        match wildcard.strip_suffix(".*") {
             Some(stem) => {
                 if stem.is_empty() || stem.contains('*') || stem.ends_with('.') {
                     return Err(NameError::BadWildcard(text.to_owned()));
                 }
-                validate_name(text.trim_end_matches('*'))?;
-                Ok(Self::Prefix(format!("{stem}.")))
+                validate_name(wildcard.trim_end_matches('*'))?;
+                let prefix = format!("{stem}.");
+                Ok(if presence {
+                    Self::PresencePrefix(prefix)
+                } else {
+                    Self::Prefix(prefix)
+                })
             }
             None if text.contains('*') => Err(NameError::BadWildcard(text.to_owned())),
             None => Channel::parse(text).map(Self::Exact),
@@ -103,13 +126,26 @@ impl Pattern {
     pub fn matches(&self, channel: &Channel) -> bool {
         match self {
             Self::Exact(exact) => exact == channel,
-            Self::Prefix(prefix) => channel.as_str().starts_with(prefix.as_str()),
+            Self::Prefix(prefix) => {
+                channel.as_str().starts_with(prefix.as_str()) && !channel.is_presence()
+            }
+            Self::PresencePrefix(prefix) => {
+                channel.as_str().starts_with(prefix.as_str()) && channel.is_presence()
+            }
+        }
+    }
+
+    /// The prefix of a wildcard pattern.
+    pub fn prefix(&self) -> Option<&str> {
+        match self {
+            Self::Exact(_) => None,
+            Self::Prefix(prefix) | Self::PresencePrefix(prefix) => Some(prefix),
         }
     }
 
     /// Whether this pattern is a wildcard.
     pub fn is_wildcard(&self) -> bool {
-        matches!(self, Self::Prefix(_))
+        self.prefix().is_some()
     }
 }
 
@@ -118,6 +154,7 @@ impl fmt::Display for Pattern {
         match self {
             Self::Exact(channel) => channel.fmt(f),
             Self::Prefix(prefix) => write!(f, "{prefix}*"),
+            Self::PresencePrefix(prefix) => write!(f, "{prefix}*{PRESENCE_SUFFIX}"),
         }
     }
 }
@@ -142,12 +179,10 @@ impl<'de> serde::Deserialize<'de> for Pattern {
 pub fn subscription_for(channel: &Channel, patterns: &[Pattern]) -> Option<Option<Arc<str>>> {
     let mut wildcard = None;
     for pattern in patterns.iter().filter(|p| p.matches(channel)) {
-        match pattern {
-            Pattern::Exact(_) => return Some(None),
-            Pattern::Prefix(_) => {
-                wildcard.get_or_insert_with(|| Arc::<str>::from(pattern.to_string()));
-            }
+        if !pattern.is_wildcard() {
+            return Some(None);
         }
+        wildcard.get_or_insert_with(|| Arc::<str>::from(pattern.to_string()));
     }
     wildcard.map(Some)
 }
@@ -228,7 +263,17 @@ mod tests {
         assert!(!p.matches(&ch("chatter.a")));
         assert_eq!(p.to_string(), "chat.*");
         assert!(Pattern::parse("a.b").unwrap().matches(&ch("a.b")));
-        for bad in ["*", ".*", "a*", "a.*.b", "a..*", "a.**", "*.a", ""] {
+        let presence = Pattern::parse("chat.*-pnpres").unwrap();
+        assert!(presence.matches(&ch("chat.a-pnpres")));
+        assert!(!presence.matches(&ch("chat.a")));
+        assert!(
+            !p.matches(&ch("chat.a-pnpres")),
+            "wildcards leave presence channels out"
+        );
+        assert_eq!(presence.to_string(), "chat.*-pnpres");
+        for bad in [
+            "*", ".*", "a*", "a.*.b", "a..*", "a.**", "*.a", "", "*-pnpres",
+        ] {
             assert!(Pattern::parse(bad).is_err(), "{bad} should be refused");
         }
     }

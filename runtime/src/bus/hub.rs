@@ -42,6 +42,9 @@ struct HubState {
     exact: HashMap<Channel, Vec<Entry>>,
     /// Subscribers by wildcard prefix (`chat.` for `chat.*`).
     prefix: HashMap<String, Vec<Entry>>,
+    /// Subscribers to presence channels by wildcard prefix (`chat.` for
+    /// `chat.*-pnpres`).
+    presence_prefix: HashMap<String, Vec<Entry>>,
     /// Every subscriber: its queue and the patterns it holds.
     subscribers: HashMap<u64, Subscriber>,
 }
@@ -130,9 +133,14 @@ impl Hub {
         {
             let state = self.state.read().expect("hub lock poisoned");
             let exact = state.exact.get(channel).into_iter().flatten();
+            let prefixes = if channel.is_presence() {
+                &state.presence_prefix
+            } else {
+                &state.prefix
+            };
             let wildcard = channel
                 .wildcard_prefixes()
-                .filter_map(|prefix| state.prefix.get(prefix))
+                .filter_map(|prefix| prefixes.get(prefix))
                 .flatten();
             for entry in exact.chain(wildcard) {
                 if sent_to.contains(&entry.id) {
@@ -197,9 +205,10 @@ impl HubState {
         let mut entry = subscriber.entry.clone();
         match pattern {
             Pattern::Exact(channel) => self.exact.entry(channel.clone()).or_default().push(entry),
-            Pattern::Prefix(prefix) => {
+            Pattern::Prefix(prefix) | Pattern::PresencePrefix(prefix) => {
                 entry.subscription = Some(pattern.to_string().into());
-                self.prefix.entry(prefix.clone()).or_default().push(entry);
+                let map = self.prefixes(pattern);
+                map.entry(prefix.clone()).or_default().push(entry);
             }
         }
         true
@@ -209,10 +218,7 @@ impl HubState {
         if let Some(subscriber) = self.subscribers.get_mut(&id) {
             subscriber.patterns.retain(|p| p != pattern);
         }
-        match pattern {
-            Pattern::Exact(channel) => remove_entry(&mut self.exact, channel, id),
-            Pattern::Prefix(prefix) => remove_entry(&mut self.prefix, prefix, id),
-        }
+        self.unlink(id, pattern);
     }
 
     fn remove_subscriber(&mut self, id: u64) {
@@ -220,10 +226,25 @@ impl HubState {
             return;
         };
         for pattern in &subscriber.patterns {
-            match pattern {
-                Pattern::Exact(channel) => remove_entry(&mut self.exact, channel, id),
-                Pattern::Prefix(prefix) => remove_entry(&mut self.prefix, prefix, id),
+            self.unlink(id, pattern);
+        }
+    }
+
+    fn unlink(&mut self, id: u64, pattern: &Pattern) {
+        match pattern {
+            Pattern::Exact(channel) => remove_entry(&mut self.exact, channel, id),
+            Pattern::Prefix(prefix) | Pattern::PresencePrefix(prefix) => {
+                let prefix = prefix.clone();
+                remove_entry(self.prefixes(pattern), &prefix, id);
             }
+        }
+    }
+
+    /// The wildcard entries for channels of `pattern`'s kind.
+    fn prefixes(&mut self, pattern: &Pattern) -> &mut HashMap<String, Vec<Entry>> {
+        match pattern {
+            Pattern::PresencePrefix(_) => &mut self.presence_prefix,
+            _ => &mut self.prefix,
         }
     }
 }

@@ -116,6 +116,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await?;
     let grace = std::time::Duration::from_secs(node.config.http.shutdown_grace_secs);
+    node.sockets_closed(grace).await;
     let left = node.functions.drain(grace).await;
     if left > 0 {
         tracing::warn!(

@@ -36,6 +36,7 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tower_http::decompression::RequestDecompressionLayer;
 
 use self::error::ApiError;
 use crate::bus::Timetoken;
@@ -58,6 +59,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see the README for the API") })
+        // PubNub's SDKs compress POST bodies (deflate, gzip); body limits
+        // apply to the decompressed bytes.
+        .layer(RequestDecompressionLayer::new())
         .with_state(node)
 }
 

@@ -37,7 +37,7 @@ use super::extract::Query;
 use super::replay::ReplayFilter;
 use crate::access::{AccessError, Permissions, Verified};
 use crate::bus::{Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription};
-use crate::node::Node;
+use crate::node::{Node, SocketGuard};
 
 /// Close code sent to a subscriber that did not keep up.
 pub const CLOSE_SLOW: u16 = 4008;
@@ -105,6 +105,7 @@ struct Publish {
 
 struct Connection {
     node: Arc<Node>,
+    _open: SocketGuard,
     socket: WebSocket,
     client: Client,
     subscription: Subscription,
@@ -118,6 +119,7 @@ impl Connection {
         let subscription = node.bus.subscriber();
         let watch = TokenWatch::new(&node.access, None);
         Self {
+            _open: node.hold_socket(),
             node,
             socket,
             client,

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
-use crate::bus::Channel;
+use crate::bus::{Channel, Pattern};
 use crate::http::extract::Path;
 use crate::node::Node;
 use crate::presence::TIMEOUT_RANGE;
@@ -37,12 +37,21 @@ fn channels(
 ) -> Result<Vec<Channel>, PnError> {
     check_subscribe_key(node, sub_key)?;
     let names = split_list(list);
-    let channels = names
+    let patterns = names
         .iter()
-        .map(|n| Channel::parse(n))
+        .map(|n| Pattern::parse(n))
         .collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     request.authorize(node, &[], Permissions::READ, &refs, &[], Shape::Object)?;
+    // The SDKs send wildcard subscriptions here too; presence is tracked
+    // per channel, so those are left out.
+    let channels = patterns
+        .into_iter()
+        .filter_map(|p| match p {
+            Pattern::Exact(channel) => Some(channel),
+            Pattern::Prefix(_) | Pattern::PresencePrefix(_) => None,
+        })
+        .collect();
     Ok(channels)
 }
 

@@ -135,7 +135,8 @@ async fn handle(
         Permissions::WRITE,
         &[channel.as_str()],
         &[],
-        Shape::Array,
+        // Refusals are objects even here, as PubNub answers them.
+        Shape::Object,
     )?;
     let publisher = request
         .uuid()

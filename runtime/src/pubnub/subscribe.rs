@@ -240,7 +240,7 @@ impl Poll {
 fn exact_channel(pattern: &Pattern) -> Option<Channel> {
     match pattern {
         Pattern::Exact(channel) => Some(channel.clone()),
-        Pattern::Prefix(_) => None,
+        Pattern::Prefix(_) | Pattern::PresencePrefix(_) => None,
     }
 }
 

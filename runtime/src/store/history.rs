@@ -169,6 +169,8 @@ impl Store {
                     continue;
                 }
                 Pattern::Prefix(prefix) => prefix.as_str(),
+                // Presence events are never stored.
+                Pattern::PresencePrefix(_) => continue,
             };
             for row in history.range((prefix, 0)..).map_err(db_err)? {
                 let (key, value) = row.map_err(db_err)?;

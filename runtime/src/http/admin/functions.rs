@@ -11,6 +11,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -50,29 +51,20 @@ pub async fn deploy(
     Path(name): Path<String>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut form = form.map_err(|e| ApiError::new(e.status(), "invalid_upload", e.body_text()))?;
+    let form = form.map_err(|e| ApiError::new(e.status(), "invalid_upload", e.body_text()))?;
+    // Read the whole upload before judging it: answering early, with part of
+    // the body unread, would cut the connection under the client.
+    let Upload {
+        spec,
+        component,
+        unexpected,
+    } = read_upload(form).await?;
     validate_name(&name).map_err(|e| ApiError::bad_request("invalid_spec", e.to_string()))?;
-    let mut spec = None;
-    let mut component = None;
-    let form_error = |e: axum::extract::multipart::MultipartError| {
-        ApiError::new(
-            e.status(),
+    if let Some(part) = unexpected {
+        return Err(ApiError::bad_request(
             "invalid_upload",
-            format!("the upload could not be read: {}", e.body_text()),
-        )
-    };
-    while let Some(field) = form.next_field().await.map_err(form_error)? {
-        match field.name() {
-            Some("spec") => spec = Some(field.bytes().await.map_err(form_error)?),
-            Some("component") => component = Some(field.bytes().await.map_err(form_error)?),
-            other => {
-                let part = other.unwrap_or("(unnamed)");
-                return Err(ApiError::bad_request(
-                    "invalid_upload",
-                    format!("unexpected part `{part}`: send `spec` and `component`"),
-                ));
-            }
-        }
+            format!("unexpected part `{part}`: send `spec` and `component`"),
+        ));
     }
     let component = component.ok_or_else(|| {
         ApiError::bad_request(
@@ -105,6 +97,40 @@ pub async fn deploy(
         "function deployed"
     );
     Ok(Json(json!({ "deployed": deployment })))
+}
+
+/// The parts of a deploy upload.
+struct Upload {
+    spec: Option<Bytes>,
+    component: Option<Bytes>,
+    /// The name of the first part that is neither.
+    unexpected: Option<String>,
+}
+
+async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
+    let form_error = |e: axum::extract::multipart::MultipartError| {
+        let message = format!("the upload could not be read: {}", e.body_text());
+        ApiError::new(e.status(), "invalid_upload", message).closing()
+    };
+    let mut upload = Upload {
+        spec: None,
+        component: None,
+        unexpected: None,
+    };
+    while let Some(field) = form.next_field().await.map_err(form_error)? {
+        let name = field.name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(form_error)?;
+        match name.as_deref() {
+            Some("spec") => upload.spec = Some(bytes),
+            Some("component") => upload.component = Some(bytes),
+            other => {
+                upload
+                    .unexpected
+                    .get_or_insert_with(|| other.unwrap_or("(unnamed)").to_owned());
+            }
+        }
+    }
+    Ok(upload)
 }
 
 /// `DELETE /v1/admin/functions/{name}`.
