@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing (the guest
-# toolchain, via build-guests.sh), builds the example and test guests and the
-# edgefn binary once, then runs the unit tests and the end-to-end suite
-# (which drives the real binary over HTTP, SSE and WebSocket).
+# toolchain, via build-guests.sh; the PubNub SDKs, via tests/sdk/run.sh),
+# builds the example and test guests and the edgefn binary once, then runs
+# the unit tests, the end-to-end suite (which drives the real binary over
+# HTTP, SSE and WebSocket) and the official PubNub SDKs' suites.
 #
 # Usage: scripts/test.sh [extra arguments for `cargo test`]
 set -euo pipefail
@@ -22,3 +23,6 @@ cargo build --release --locked -p edgefn
 say "running tests"
 export EDGEFN_BIN="$root/target/release/edgefn"
 cargo test --release --locked --workspace "$@"
+
+say "running the PubNub SDK suites (Python and JavaScript)"
+tests/sdk/run.sh

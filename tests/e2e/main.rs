@@ -5,16 +5,25 @@
 //! Prerequisites: `cargo build --release -p edgefn` and
 //! `scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml`.
 
+mod access;
 mod admin;
 mod after_publish;
 mod bad_input;
+mod budgets;
+mod chat;
 mod cli;
 mod delivery;
 mod endpoints;
+mod fn_bus;
+mod fn_tokens;
 mod hooks;
 mod interval;
+mod kv;
+mod logs;
 mod pubsub;
 mod redeploy;
+mod relay;
 mod restart;
+mod secrets;
 mod serve;
 mod websocket;

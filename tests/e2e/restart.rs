@@ -1,7 +1,9 @@
 //! Durability: after `kill -9` (or a graceful SIGTERM) and a restart on the
 //! same data dir, deployments (with their versions and bindings), history and
-//! timetoken order are all still there, and compiled components are cached.
+//! timetoken order are all still there, and compiled components are cached;
+//! so are acknowledged KV writes, token revocations and function secrets.
 
+use edgefn_e2e::caps::{self, ok};
 use edgefn_e2e::check::seqs;
 use edgefn_e2e::*;
 use reqwest::Method;
@@ -125,4 +127,78 @@ async fn sigterm_ends_streams_cleanly_and_keeps_state() {
 
     node.restart().await;
     assert_eq!(seqs(&node.history("term", "").await), [0]);
+}
+
+#[tokio::test]
+async fn kill_9_keeps_kv_writes_revocations_and_secrets() {
+    let mut node = Node::start_secured("restart-secret-key").await;
+    let spec = json!({"allow_token_grant": true, "secrets": {"SEALED": "kept-across-restarts"}});
+    node.deploy_caps("caps", spec).await;
+    // Writes acknowledged to a guest and to the operator.
+    let results = node
+        .run_ops(
+            "caps",
+            &[
+                caps::kv_set("d:guest", "written", None),
+                caps::kv_incr("d:n", 41),
+                caps::kv_incr("d:n", 1),
+                caps::kv_set("d:gone", "deleted", None),
+                caps::kv_delete("d:gone"),
+            ],
+        )
+        .await;
+    for result in &results {
+        ok(result);
+    }
+    node.cli(&["kv", "set", "d:op", "operator"]).await.ok();
+    // Revocations by the admin API and by a function; one token kept.
+    let grant = |n: u32| json!({"ttl_minutes": 5, "channels": {"d.a": ["read", "write"]}, "meta": {"n": n}});
+    let by_admin = node.grant(&grant(1)).await;
+    let kept = node.grant(&grant(2)).await;
+    node.revoke(&by_admin).await;
+    let fn_grant = caps::grant(json!({"ttl": 5, "channels": {"d.a": ["read", "write"]}}));
+    let by_function = node.run_op("caps", fn_grant).await;
+    let by_function = by_function.as_str().unwrap().to_owned();
+    node.run_op("caps", caps::revoke(&by_function)).await;
+
+    node.kill9().await;
+    node.restart().await;
+
+    let results = node
+        .run_ops(
+            "caps",
+            &[
+                caps::kv_get("d:guest"),
+                caps::kv_get("d:n"),
+                caps::kv_get("d:gone"),
+                caps::kv_get("d:op"),
+                caps::secret("SEALED"),
+            ],
+        )
+        .await;
+    let values: Vec<&Value> = results.iter().map(ok).collect();
+    assert_eq!(
+        values,
+        [
+            &json!("written"),
+            &json!("42"),
+            &Value::Null,
+            &json!("operator"),
+            &json!("kept-across-restarts")
+        ]
+    );
+    for token in [&by_admin, &by_function] {
+        node.post_message_as(Op::Publish, "d.a", "1", &[], &Auth::token(token))
+            .await
+            .error(403, "token_revoked");
+        let refused = Sse::open_as(&node, "d.a", None, &Auth::token(token)).await;
+        refused
+            .err()
+            .expect("a revoked token")
+            .error(403, "token_revoked");
+    }
+    node.post_message_as(Op::Publish, "d.a", "1", &[], &Auth::token(&kept))
+        .await
+        .ok();
+    assert_eq!(node.inspect(&kept).await["status"], "valid");
 }

@@ -8,6 +8,7 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
+use crate::auth::Auth;
 use crate::check::assert_timetoken;
 use crate::node::Node;
 use crate::paths::guest_bytes;
@@ -121,6 +122,21 @@ impl Op {
     }
 }
 
+/// The messages of a history answer, after asserting success and that it
+/// names `channel`.
+#[track_caller]
+pub fn history_messages(answer: &Answer, channel: &str) -> Vec<Value> {
+    let body = answer.ok();
+    assert_eq!(
+        body["channel"], channel,
+        "history answer names another channel: {body}"
+    );
+    body["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages in {body}"))
+        .clone()
+}
+
 impl Node {
     /// Sends `request` and reads the answer.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
@@ -141,6 +157,19 @@ impl Node {
         body: impl Into<reqwest::Body>,
         query: &[(&str, &str)],
     ) -> Answer {
+        self.post_message_as(op, channel, body, query, &Auth::none())
+            .await
+    }
+
+    /// [`Node::post_message`], presenting `auth`.
+    pub async fn post_message_as(
+        &self,
+        op: Op,
+        channel: &str,
+        body: impl Into<reqwest::Body>,
+        query: &[(&str, &str)],
+        auth: &Auth,
+    ) -> Answer {
         let url = self.url(&format!("/v1/{}/{channel}", op.path()));
         let request = self
             .http()
@@ -148,7 +177,7 @@ impl Node {
             .query(query)
             .header("content-type", "application/json")
             .body(body);
-        self.send(request).await
+        self.send(auth.apply(request)).await
     }
 
     /// Publishes `message` on `channel` and returns its timetoken.
@@ -173,15 +202,14 @@ impl Node {
     /// `GET /v1/history/{channel}?{query}`: its messages.
     pub async fn history(&self, channel: &str, query: &str) -> Vec<Value> {
         let answer = self.get(&format!("/v1/history/{channel}?{query}")).await;
-        let body = answer.ok();
-        assert_eq!(
-            body["channel"], channel,
-            "history answer names another channel: {body}"
-        );
-        body["messages"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no messages in {body}"))
-            .clone()
+        history_messages(&answer, channel)
+    }
+
+    /// `GET /v1/history/{channel}` presenting `auth`: the whole answer (see
+    /// [`history_messages`]).
+    pub async fn history_as(&self, channel: &str, auth: &Auth) -> Answer {
+        let request = self.http().get(self.url(&format!("/v1/history/{channel}")));
+        self.send(auth.apply(request)).await
     }
 
     /// An admin request with the node's key.

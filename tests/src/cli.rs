@@ -1,5 +1,6 @@
-//! Running the `edgefn` client commands (deploy, functions, publish,
-//! subscribe, history) against a node.
+//! Running the `edgefn` client commands (deploy, functions, kv, token,
+//! publish, subscribe, history) against a node, to their end or, for those
+//! that keep printing, line by line ([`CliStream`]).
 //!
 //! [`Node::cli`] points the command at the node through `EDGEFN_SERVER` and
 //! `EDGEFN_ADMIN_KEY`; [`command`] starts from a clean environment so a test
@@ -100,52 +101,76 @@ impl Node {
     }
 }
 
-/// A running `edgefn subscribe`, read line by line.
-pub struct CliSubscriber {
+/// A running command that keeps printing (`edgefn subscribe`, `edgefn
+/// functions logs --follow`), read line by line; killed when dropped.
+pub struct CliStream {
     _child: Child,
     stdout: mpsc::UnboundedReceiver<String>,
     stderr: mpsc::UnboundedReceiver<String>,
 }
 
+impl CliStream {
+    /// Starts `command`.
+    pub fn start(mut command: Command) -> CliStream {
+        let mut child = command.spawn().expect("cannot start edgefn");
+        CliStream {
+            stdout: lines(child.stdout.take().expect("piped stdout")),
+            stderr: lines(child.stderr.take().expect("piped stderr")),
+            _child: child,
+        }
+    }
+
+    /// The next line it printed on stdout.
+    pub async fn next_line(&mut self) -> String {
+        let line = within("a line from edgefn", TIMEOUT, self.stdout.recv()).await;
+        line.unwrap_or_else(|| panic!("edgefn ended; stderr: {:?}", self.stderr.try_recv()))
+    }
+
+    /// The first line on stdout that contains every one of `parts` (the
+    /// lines before it are skipped).
+    pub async fn line_with(&mut self, parts: &[&str]) -> String {
+        loop {
+            let line = self.next_line().await;
+            if parts.iter().all(|p| line.contains(p)) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits for a line on stderr that starts with `prefix`.
+    pub async fn stderr_line(&mut self, prefix: &str) -> String {
+        let what = format!("edgefn to print `{prefix}...` on stderr");
+        within(&what, TIMEOUT, async {
+            loop {
+                let line = self
+                    .stderr
+                    .recv()
+                    .await
+                    .unwrap_or_else(|| panic!("edgefn ended before printing `{prefix}`"));
+                if line.starts_with(prefix) {
+                    return line;
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// A running `edgefn subscribe`, read line by line.
+pub struct CliSubscriber(CliStream);
+
 impl CliSubscriber {
     /// Starts `command` (an `edgefn subscribe ...`) and waits until it
     /// reports `subscribed:` on stderr.
-    pub async fn start(mut command: Command) -> CliSubscriber {
-        let mut child = command.spawn().expect("cannot start edgefn subscribe");
-        let stdout = lines(child.stdout.take().expect("piped stdout"));
-        let mut stderr = lines(child.stderr.take().expect("piped stderr"));
-        within(
-            "`edgefn subscribe` to report that it subscribed",
-            TIMEOUT,
-            async {
-                loop {
-                    let line = stderr
-                        .recv()
-                        .await
-                        .expect("edgefn subscribe ended before subscribing");
-                    if line.starts_with("subscribed:") {
-                        return;
-                    }
-                }
-            },
-        )
-        .await;
-        CliSubscriber {
-            _child: child,
-            stdout,
-            stderr,
-        }
+    pub async fn start(command: Command) -> CliSubscriber {
+        let mut stream = CliStream::start(command);
+        stream.stderr_line("subscribed:").await;
+        CliSubscriber(stream)
     }
 
     /// The next line it printed on stdout, as JSON.
     pub async fn next_json(&mut self) -> serde_json::Value {
-        let line = within("a line from edgefn subscribe", TIMEOUT, self.stdout.recv()).await;
-        let line = line.unwrap_or_else(|| {
-            panic!(
-                "edgefn subscribe ended; stderr: {:?}",
-                self.stderr.try_recv()
-            )
-        });
+        let line = self.0.next_line().await;
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
 }

@@ -5,6 +5,10 @@
 //! - [`paths`]: where the binary and the guest components are;
 //! - [`node`]: a running node (start, `kill -9`, restart on the same data);
 //! - [`api`]: the HTTP API (publish, history, admin) and its JSON answers;
+//! - [`auth`]: tokens and client ids as clients present them; granting,
+//!   revoking and forging tokens;
+//! - [`caps`]: scripts for the `caps` test guest, which calls every host
+//!   capability from inside a real component;
 //! - [`sse`], [`ws`]: subscribers;
 //! - [`cli`]: running `edgefn` client commands against a node;
 //! - [`recorder`]: a local HTTP server that records what it receives;
@@ -16,6 +20,8 @@
 //! `scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml`.
 
 pub mod api;
+pub mod auth;
+pub mod caps;
 pub mod check;
 pub mod cli;
 pub mod node;
@@ -27,6 +33,7 @@ pub mod wait;
 pub mod ws;
 
 pub use api::{Answer, Op};
+pub use auth::Auth;
 pub use node::{AdminKey, Node, NodeOptions};
 pub use recorder::Recorder;
 pub use sse::Sse;

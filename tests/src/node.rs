@@ -41,6 +41,10 @@ pub struct NodeOptions {
     pub config: Option<PathBuf>,
     /// Whether to pass `--data-dir` (otherwise the config file says).
     pub data_dir_flag: bool,
+    /// `--secret-key KEY`: access control on (tokens needed on the bus).
+    pub secret_key: Option<String>,
+    /// `EDGEFN_LOG` (the node's tracing filter), when not the default.
+    pub log_filter: Option<String>,
 }
 
 impl Default for NodeOptions {
@@ -49,6 +53,8 @@ impl Default for NodeOptions {
             admin_key: AdminKey::Flag(format!("test-key-{}", std::process::id())),
             config: None,
             data_dir_flag: true,
+            secret_key: None,
+            log_filter: None,
         }
     }
 }
@@ -79,6 +85,15 @@ impl Node {
     /// Starts a node with the default options (admin key given by flag).
     pub async fn start() -> Node {
         Self::start_with(NodeOptions::default()).await
+    }
+
+    /// Starts a node with access control on, its tokens signed with `secret_key`.
+    pub async fn start_secured(secret_key: &str) -> Node {
+        Self::start_with(NodeOptions {
+            secret_key: Some(secret_key.to_owned()),
+            ..NodeOptions::default()
+        })
+        .await
     }
 
     /// Starts a node with `options` in a fresh temp dir.
@@ -249,9 +264,16 @@ pub fn serve_command(dir: &Path, options: &NodeOptions) -> Command {
     if let Some(config) = &options.config {
         command.arg("--config").arg(config);
     }
+    if let Some(key) = &options.secret_key {
+        command.arg("--secret-key").arg(key);
+    }
     command
         .env_remove("EDGEFN_ADMIN_KEY")
+        .env_remove("EDGEFN_SECRET_KEY")
         .env_remove("EDGEFN_SERVER");
+    if let Some(filter) = &options.log_filter {
+        command.env("EDGEFN_LOG", filter);
+    }
     match &options.admin_key {
         AdminKey::Flag(key) => {
             command.arg("--admin-key").arg(key);

@@ -1,7 +1,8 @@
 //! A local HTTP server that records every request it receives and answers
-//! each with a fixed status: the "third-party API" of the forward tests, the
-//! target that a denied outbound call must never reach, and the receiver of
-//! the ticker's reports.
+//! each with 200 `{"ok": true}`, or with what a test's responder says: the
+//! "third-party API" of the forward and relay tests, the target that a
+//! denied outbound call must never reach, and the receiver of the ticker's
+//! reports.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex as AsyncMutex, mpsc};
 use tokio::task::JoinHandle;
@@ -74,13 +75,22 @@ impl Drop for Recorder {
 impl Recorder {
     /// Starts a server on `127.0.0.1:0` answering 200 `{"ok": true}`.
     pub async fn start() -> Recorder {
+        Self::start_with(|_| (200, json!({"ok": true}))).await
+    }
+
+    /// Starts a server on `127.0.0.1:0` answering each request with the
+    /// status and JSON body `respond` gives for it.
+    pub async fn start_with(
+        respond: impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static,
+    ) -> Recorder {
+        let respond: Respond = Arc::new(respond);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("cannot bind the recorder");
         let port = listener.local_addr().expect("an address").port();
         let all = Arc::new(Mutex::new(Vec::new()));
         let (sender, arrivals) = mpsc::unbounded_channel();
-        let server = tokio::spawn(serve(listener, Arc::clone(&all), sender));
+        let server = tokio::spawn(serve(listener, Arc::clone(&all), sender, respond));
         Recorder {
             port,
             all,
@@ -113,27 +123,33 @@ impl Recorder {
     }
 }
 
+/// What a [`Recorder`] answers to a request.
+type Respond = Arc<dyn Fn(&Recorded) -> (u16, Value) + Send + Sync>;
+
 async fn serve(
     listener: TcpListener,
     all: Arc<Mutex<Vec<Recorded>>>,
     arrivals: mpsc::UnboundedSender<Recorded>,
+    respond: Respond,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (all, arrivals) = (Arc::clone(&all), arrivals.clone());
+        let (all, arrivals, respond) = (Arc::clone(&all), arrivals.clone(), Arc::clone(&respond));
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
-                let (all, arrivals) = (Arc::clone(&all), arrivals.clone());
+                let (all, arrivals, respond) =
+                    (Arc::clone(&all), arrivals.clone(), Arc::clone(&respond));
                 async move {
                     let recorded = record(request).await;
+                    let (status, body) = respond(&recorded);
                     all.lock().expect("recorder lock").push(recorded.clone());
                     let _ = arrivals.send(recorded);
                     let response = Response::builder()
-                        .status(200)
+                        .status(status)
                         .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from_static(b"{\"ok\":true}")))
+                        .body(Full::new(Bytes::from(body.to_string())))
                         .expect("a response");
                     Ok::<_, Infallible>(response)
                 }

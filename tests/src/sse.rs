@@ -1,7 +1,10 @@
-//! A Server-Sent Events client for `GET /v1/subscribe/{channels}`.
+//! A Server-Sent Events client for `GET /v1/subscribe/{channels}` (with a
+//! token and client id when access control is on), and for any other SSE
+//! endpoint, such as a function's followed log.
 //!
 //! [`Sse`] reads the stream in a task of its own and parses `event:`, `id:`
-//! and `data:` fields (comments, such as keep-alives, are skipped);
+//! and `data:` fields (comments, such as keep-alives, are skipped); a stream
+//! the node ends says why in a final `error` event;
 //! [`Stalled`] connects and then stops reading, to play a slow subscriber.
 
 use std::time::Duration;
@@ -14,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::Answer;
+use crate::auth::Auth;
 use crate::check::{assert_delivered, short};
 use crate::node::Node;
 use crate::wait::{TIMEOUT, within};
@@ -45,7 +49,12 @@ impl Sse {
     /// Opens `/v1/subscribe/{channels}` (with `?since=`), asserting that the
     /// node accepts it.
     pub async fn connect(node: &Node, channels: &str, since: Option<&str>) -> Sse {
-        match Self::open(node, channels, since).await {
+        Self::connect_as(node, channels, since, &Auth::none()).await
+    }
+
+    /// [`Sse::connect`], presenting `auth`.
+    pub async fn connect_as(node: &Node, channels: &str, since: Option<&str>, auth: &Auth) -> Sse {
+        match Self::open_as(node, channels, since, auth).await {
             Ok(sse) => sse,
             Err(answer) => panic!(
                 "subscribe to {channels} refused: {} {}",
@@ -62,14 +71,41 @@ impl Sse {
         (sse, replayed)
     }
 
+    /// A live subscription to `channels` presenting `auth` (after `ready`).
+    pub async fn ready_as(node: &Node, channels: &str, auth: &Auth) -> Sse {
+        let mut sse = Self::connect_as(node, channels, None, auth).await;
+        let replayed = sse.until_ready().await;
+        assert!(
+            replayed.is_empty(),
+            "replayed without `since`: {replayed:?}"
+        );
+        sse
+    }
+
     /// Opens `/v1/subscribe/{channels}`; a refusal is returned as its answer.
     pub async fn open(node: &Node, channels: &str, since: Option<&str>) -> Result<Sse, Answer> {
+        Self::open_as(node, channels, since, &Auth::none()).await
+    }
+
+    /// [`Sse::open`], presenting `auth`.
+    pub async fn open_as(
+        node: &Node,
+        channels: &str,
+        since: Option<&str>,
+        auth: &Auth,
+    ) -> Result<Sse, Answer> {
         let mut request = node
             .http()
             .get(node.url(&format!("/v1/subscribe/{channels}")));
         if let Some(since) = since {
             request = request.query(&[("since", since)]);
         }
+        Self::open_request(auth.apply(request)).await
+    }
+
+    /// Sends `request` (to any SSE endpoint, such as a function's followed
+    /// log); a refusal is returned as its answer.
+    pub async fn open_request(request: reqwest::RequestBuilder) -> Result<Sse, Answer> {
         let response = request
             .send()
             .await
@@ -133,6 +169,27 @@ impl Sse {
                 short(&event.data)
             ),
         }
+    }
+
+    /// The next event, which must be the final `error` event: its data
+    /// (`{"code", "message"}`); then asserts that the stream ends.
+    pub async fn final_error_within(&mut self, limit: Duration) -> Value {
+        let event = self.next_event_within(limit).await;
+        assert_eq!(
+            event.event,
+            "error",
+            "expected the final error event: {}",
+            short(&event.data)
+        );
+        match within("the SSE stream to end", TIMEOUT, self.events.recv()).await {
+            Some(Err(_)) | None => {}
+            Some(Ok(after)) => panic!(
+                "a `{}` event after the error: {}",
+                after.event,
+                short(&after.data)
+            ),
+        }
+        event.data
     }
 
     /// The next `n` messages.

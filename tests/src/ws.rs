@@ -10,9 +10,11 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
+use crate::auth::Auth;
 use crate::check::{assert_delivered, short};
 use crate::node::Node;
 use crate::wait::{TIMEOUT, within};
@@ -36,8 +38,27 @@ pub enum Ended {
 impl Ws {
     /// Connects to the node's `/v1/ws`.
     pub async fn connect(node: &Node) -> Ws {
-        let url = format!("ws://{}/v1/ws", node.authority());
-        let (socket, response) = connect_async(url).await.expect("cannot open the WebSocket");
+        Self::connect_as(node, &Auth::none()).await
+    }
+
+    /// Connects to the node's `/v1/ws` presenting `auth` (checked by the
+    /// node on each subscribe and publish frame).
+    pub async fn connect_as(node: &Node, auth: &Auth) -> Ws {
+        let query: Vec<String> = auth
+            .query()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(v)))
+            .collect();
+        let url = format!("ws://{}/v1/ws?{}", node.authority(), query.join("&"));
+        let mut request = url.into_client_request().expect("a WebSocket request");
+        if let Some(header) = auth.header() {
+            request
+                .headers_mut()
+                .insert("authorization", header.parse().expect("a header value"));
+        }
+        let (socket, response) = connect_async(request)
+            .await
+            .expect("cannot open the WebSocket");
         assert_eq!(
             response.status().as_u16(),
             101,
@@ -80,6 +101,21 @@ impl Ws {
             }
         })
         .await
+    }
+
+    /// Waits until the node closes the connection (message frames that
+    /// arrive meanwhile are skipped); returns the close code and reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            match self.next_frame().await {
+                Ok(frame) if frame["type"] == "message" => continue,
+                Ok(frame) => panic!("expected the connection to close: {}", short(&frame)),
+                Err(Ended::Closed(Some(close))) => {
+                    return (close.code.into(), close.reason.to_string());
+                }
+                Err(ended) => panic!("the connection ended without a close code: {ended:?}"),
+            }
+        }
     }
 
     /// Sends `frame` with a fresh `id` and returns the answer carrying that
@@ -133,4 +169,17 @@ impl Ws {
         assert_delivered(&frame, &channel);
         frame
     }
+}
+
+/// `text` percent-encoded for a query string (tokens are URL-safe already;
+/// client ids may not be).
+fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,0 +1,93 @@
+"""Official PubNub Python SDK clients pointed at a node, and waiting for what
+their listeners receive.
+
+Every wait is bounded by WAIT seconds, a bound for failures only: a passing
+test never waits that long.
+"""
+
+import queue
+import time
+
+from pubnub.callbacks import SubscribeCallback
+from pubnub.enums import PNStatusCategory
+from pubnub.pnconfiguration import PNConfiguration
+from pubnub.pubnub import PubNub
+
+WAIT = 10
+PUBLISH_KEY = "demo"
+SUBSCRIBE_KEY = "demo"
+
+
+def make_client(node, user_id, secret_key=None):
+    """A PubNub client for `node`, as an app would configure it with only
+    the origin changed."""
+    config = PNConfiguration()
+    config.publish_key = PUBLISH_KEY
+    config.subscribe_key = SUBSCRIBE_KEY
+    config.user_id = user_id
+    config.origin = node.origin
+    config.ssl = False
+    config.secret_key = secret_key
+    config.daemon = True  # a stuck long-poll thread must not keep pytest alive
+    config.disable_config_locking = False  # the SDK's future default; silences its warning
+    return PubNub(config)
+
+
+def close_client(client):
+    client.unsubscribe_all()
+    client.stop()
+
+
+class Listener(SubscribeCallback):
+    """Collects what a client's subscription delivers, by kind."""
+
+    def __init__(self):
+        self.events = {kind: queue.Queue() for kind in ("status", "message", "signal", "presence")}
+
+    def status(self, pubnub, status):
+        self.events["status"].put(status)
+
+    def message(self, pubnub, message):
+        self.events["message"].put(message)
+
+    def signal(self, pubnub, signal):
+        self.events["signal"].put(signal)
+
+    def presence(self, pubnub, presence):
+        self.events["presence"].put(presence)
+
+    def next(self, kind, where=lambda _: True):
+        """The next `kind` event satisfying `where` (earlier ones that do
+        not are dropped); fails after WAIT seconds."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                event = self.events[kind].get(timeout=max(0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {kind} event within {WAIT} s") from None
+            if where(event):
+                return event
+
+
+def subscribe(client, channels, with_presence=False):
+    """Subscribes `client` to `channels`; returns its Listener once the
+    subscription is live (the SDK announced it connected)."""
+    listener = Listener()
+    client.add_listener(listener)
+    builder = client.subscribe().channels(channels)
+    if with_presence:
+        builder = builder.with_presence()
+    builder.execute()
+    status = listener.next("status")
+    assert status.category == PNStatusCategory.PNConnectedCategory, \
+        f"subscribe failed: {status.category} {status.error_data and status.error_data.information}"
+    return listener
+
+
+def wait_until(condition, what):
+    """Polls `condition` until it is true; fails after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {WAIT} s")
+        time.sleep(0.02)
