@@ -16,6 +16,12 @@ cd "$root/fuzz"
 
 seconds="${1:-60}"
 shift || true
+# libFuzzer is C++: a compiler is needed to build it.
+if ! command -v c++ >/dev/null; then
+    echo "==> installing a C++ compiler (for libFuzzer)"
+    sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq g++ >/dev/null
+fi
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
 # cargo-fuzz passes -Z flags; stable rustc accepts them with RUSTC_BOOTSTRAP.
 export RUSTC_BOOTSTRAP=1

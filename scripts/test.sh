@@ -3,7 +3,8 @@
 # toolchain, via build-guests.sh; the PubNub SDKs, via tests/sdk/run.sh),
 # builds the example and test guests and the edgefn binary once, then runs
 # the unit tests, the end-to-end suite (which drives the real binary over
-# HTTP, SSE and WebSocket) and the official PubNub SDKs' suites.
+# HTTP, SSE and WebSocket), the official PubNub SDKs' suites, and each fuzz
+# target for a few seconds (EDGEFN_FUZZ_SECONDS, default 10; 0 skips).
 #
 # Usage: scripts/test.sh [extra arguments for `cargo test`]
 set -euo pipefail
@@ -26,3 +27,9 @@ cargo test --release --locked --workspace "$@"
 
 say "running the PubNub SDK suites (Python and JavaScript)"
 tests/sdk/run.sh
+
+fuzz_seconds="${EDGEFN_FUZZ_SECONDS:-10}"
+if [[ "$fuzz_seconds" != 0 ]]; then
+    say "fuzzing each input parser for ${fuzz_seconds}s"
+    scripts/fuzz.sh "$fuzz_seconds"
+fi

@@ -7,15 +7,14 @@
 //! `cargo bench -p edgefn --bench hook` or `scripts/bench.sh`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use edgefn::bus::{Channel, Message, MessageKind};
-use edgefn::config::WasmConfig;
-use edgefn::metrics::Metrics;
-use edgefn::wasm::caps::log::FunctionLogs;
-use edgefn::wasm::{HookDecision, PreparedFunction, Sandbox};
+use edgefn::bus::{Channel, Message, MessageKind, Pattern};
+use edgefn::config::NodeConfig;
+use edgefn::functions::FunctionSpec;
+use edgefn::node::Node;
+use edgefn::wasm::HookDecision;
 
 fn guest(name: &str) -> Vec<u8> {
     let path =
@@ -30,21 +29,18 @@ fn hook(c: &mut Criterion) {
         .build()
         .unwrap();
     let data_dir = std::env::temp_dir().join(format!("edgefn-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let sandbox =
-        Arc::new(Sandbox::new(WasmConfig::default(), &data_dir, Arc::new(Metrics::new())).unwrap());
-    let bytes: Arc<[u8]> = guest("moderate").into();
-    let component = runtime
-        .block_on(sandbox.load("bench-moderate", bytes))
+    let config = NodeConfig::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
+    let node = runtime.block_on(Node::start(config)).unwrap();
+    let mut spec = FunctionSpec::named("moderate");
+    spec.before_publish = vec![Pattern::parse("chat.*").unwrap()];
+    spec.config
+        .insert("banned_words".into(), "spam,scam".into());
+    runtime
+        .block_on(node.functions.deploy(spec, guest("moderate")))
         .unwrap();
-    let function = PreparedFunction {
-        name: "moderate".into(),
-        component,
-        env: vec![("banned_words".into(), "spam,scam".into())],
-        memory_bytes: 32 << 20,
-        outbound: Arc::from([]),
-        logs: Arc::new(FunctionLogs::new("moderate".into(), 16)),
-    };
+    let registry = node.functions.snapshot();
+    let function = &registry.get("moderate").unwrap().prepared;
+    let sandbox = node.functions.sandbox();
     let channel = Channel::parse("chat.lobby").unwrap();
     let timeout = Duration::from_millis(50);
     let cases = [
@@ -60,7 +56,7 @@ fn hook(c: &mut Criterion) {
         c.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| async {
                 let decision = sandbox
-                    .before_publish(&function, &message, timeout)
+                    .before_publish(function, &message, timeout)
                     .await
                     .unwrap();
                 assert!(!matches!(decision, HookDecision::Reject(_)));

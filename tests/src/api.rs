@@ -224,20 +224,7 @@ impl Node {
     /// Deploys `bytes` as `name` with `spec` (the deployment's JSON, without
     /// the name) through `PUT /v1/admin/functions/{name}`.
     pub async fn deploy_bytes(&self, name: &str, spec: &Value, bytes: Vec<u8>) -> Answer {
-        let form = Form::new()
-            .part(
-                "spec",
-                Part::text(spec.to_string())
-                    .mime_str("application/json")
-                    .expect("a mime type"),
-            )
-            .part(
-                "component",
-                Part::bytes(bytes)
-                    .file_name(format!("{name}.wasm"))
-                    .mime_str("application/wasm")
-                    .expect("a mime type"),
-            );
+        let form = deploy_form(name, spec, bytes);
         let url = self.url(&format!("/v1/admin/functions/{name}"));
         self.send(
             self.http()
@@ -298,4 +285,23 @@ impl Node {
         })
         .await
     }
+}
+
+/// The `multipart/form-data` body of a deploy: `spec` (JSON) and
+/// `component` (the `.wasm` bytes, as `{name}.wasm`).
+pub fn deploy_form(name: &str, spec: &Value, bytes: Vec<u8>) -> Form {
+    Form::new()
+        .part(
+            "spec",
+            Part::text(spec.to_string())
+                .mime_str("application/json")
+                .expect("a mime type"),
+        )
+        .part(
+            "component",
+            Part::bytes(bytes)
+                .file_name(format!("{name}.wasm"))
+                .mime_str("application/wasm")
+                .expect("a mime type"),
+        )
 }

@@ -14,6 +14,8 @@
 //! - [`recorder`]: a local HTTP server that records what it receives;
 //! - [`check`]: assertions on delivered messages;
 //! - [`wait`]: bounded waits (timeouts are failure bounds, never delays).
+//! - [`hostile`]: the hardening tests' support (hostile guest, good traffic,
+//!   metrics, resident memory, raw TCP clients).
 //!
 //! Prerequisites (the harness fails with these instructions when missing):
 //! `cargo build --release -p edgefn` and
@@ -24,6 +26,7 @@ pub mod auth;
 pub mod caps;
 pub mod check;
 pub mod cli;
+pub mod hostile;
 pub mod node;
 pub mod paths;
 pub mod recorder;

@@ -200,6 +200,11 @@ impl Node {
             .clone()
     }
 
+    /// The process id of the running node (for /proc checks).
+    pub fn pid(&self) -> u32 {
+        self.process.child.id().expect("the node is running")
+    }
+
     /// Kills the process with SIGKILL (no chance to clean up) and waits for it.
     pub async fn kill9(&mut self) {
         self.process

@@ -149,9 +149,11 @@ pub struct WasmConfig {
     pub max_log_bytes: usize,
     /// Log lines kept per function for `GET /v1/admin/functions/{name}/logs`.
     pub log_lines_per_function: usize,
-    /// After-publish copies waiting to run; more are dropped and counted.
+    /// After-publish copies waiting to run (one function may hold half of
+    /// them); more are dropped and counted.
     pub after_publish_queue: usize,
-    /// After-publish invocations running at once.
+    /// After-publish invocations running at once (one function may run half
+    /// of them).
     pub after_publish_concurrency: usize,
     /// KV calls per invocation, unless the function says otherwise (PubNub
     /// allows 10). Past it, the call fails in the guest with
@@ -160,9 +162,10 @@ pub struct WasmConfig {
     /// Publish, fire and signal calls per invocation, unless the function
     /// says otherwise (PubNub allows 10).
     pub bus_calls: u32,
-    /// Invocations one function may run at once, unless it says otherwise.
-    /// More fail at once with `function_busy` (503 on the publish or
-    /// request that needed them) instead of queueing without bound.
+    /// Invocations one function may run at once, unless it says otherwise;
+    /// never more than half of `max_instances`. More fail at once with
+    /// `function_busy` (503 on the publish or request that needed them)
+    /// instead of queueing without bound.
     pub max_concurrency_per_function: u32,
     /// Outbound HTTP limits.
     pub outbound: OutboundConfig,
@@ -251,6 +254,9 @@ pub struct HttpConfig {
     /// an idle keep-alive connection stays open); slower clients are
     /// disconnected.
     pub header_timeout_secs: u64,
+    /// Longest pause while a client sends a request body, in seconds; a
+    /// client that stops sending mid-body gets 400 and is disconnected.
+    pub body_timeout_secs: u64,
     /// Time a write to a client may stay blocked, in seconds; a client that
     /// stops reading is disconnected after it.
     pub write_timeout_secs: u64,
@@ -276,6 +282,7 @@ impl Default for HttpConfig {
             max_connections: 10_000,
             max_header_bytes: 16 * 1024,
             header_timeout_secs: 30,
+            body_timeout_secs: 30,
             write_timeout_secs: 30,
             shutdown_grace_secs: 10,
             publish_rate_per_address: 0,

@@ -1,13 +1,18 @@
 //! After-publish dispatch: each matching function gets a copy of each
-//! published message through one bounded queue, run by a pool of at most
-//! `after_publish_concurrency` invocations. A full queue drops the copy and
-//! counts it; publishers never wait for after-publish work.
+//! published message. Copies wait in one lane per function (see
+//! [`super::lanes`]) and run, round robin across functions, in a pool of at
+//! most `after_publish_concurrency` invocations. No function may hold more
+//! than half of the queue (`after_publish_queue`) or of the pool, so one
+//! function's flood of slow work never holds up another's. A copy that finds
+//! no room is dropped and counted; publishers never wait for after-publish
+//! work.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore};
 
+use super::lanes::{LaneLimits, Lanes};
 use super::registry::Function;
 use crate::bus::Published;
 use crate::metrics::Metrics;
@@ -18,11 +23,25 @@ struct Job {
     published: Arc<Published>,
 }
 
+/// What the dispatcher and the publishers share.
+struct Queue {
+    lanes: Mutex<Lanes<String, Job>>,
+    /// Wakes the dispatcher when a copy is queued or one ends.
+    changed: Notify,
+}
+
+impl Queue {
+    fn lanes(&self) -> MutexGuard<'_, Lanes<String, Job>> {
+        self.lanes
+            .lock()
+            .expect("after-publish lanes lock poisoned")
+    }
+}
+
 /// The queue of after-publish work.
 pub struct AfterPublish {
-    jobs: mpsc::Sender<Job>,
-    permits: Arc<Semaphore>,
-    concurrency: usize,
+    queue: Arc<Queue>,
+    dispatcher: tokio::task::JoinHandle<()>,
     metrics: Arc<Metrics>,
 }
 
@@ -30,14 +49,20 @@ impl AfterPublish {
     /// Starts the dispatcher.
     pub fn start(sandbox: Arc<Sandbox>, metrics: Arc<Metrics>) -> Self {
         let config = sandbox.config();
-        let (jobs, rx) = mpsc::channel(config.after_publish_queue.max(1));
         let concurrency = config.after_publish_concurrency.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
-        tokio::spawn(dispatch(rx, sandbox, Arc::clone(&permits)));
+        let limits = LaneLimits {
+            capacity: config.after_publish_queue,
+            per_lane: config.after_publish_queue / 2,
+            running_per_lane: concurrency / 2,
+        };
+        let queue = Arc::new(Queue {
+            lanes: Mutex::new(Lanes::new(limits)),
+            changed: Notify::new(),
+        });
+        let dispatcher = tokio::spawn(dispatch(Arc::clone(&queue), sandbox, concurrency));
         Self {
-            jobs,
-            permits,
-            concurrency,
+            queue,
+            dispatcher,
             metrics,
         }
     }
@@ -47,38 +72,56 @@ impl AfterPublish {
     pub async fn drain(&self, grace: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            let queued = self.jobs.max_capacity() - self.jobs.capacity();
-            let running = self.concurrency - self.permits.available_permits();
-            if queued + running == 0 || tokio::time::Instant::now() >= deadline {
-                return queued + running;
+            let pending = self.queue.lanes().pending();
+            if pending == 0 || tokio::time::Instant::now() >= deadline {
+                return pending;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     /// Queues a copy of `published` for `function`, or drops it (counted)
-    /// when the queue is full.
+    /// when there is no room for it.
     pub fn enqueue(&self, function: &Arc<Function>, published: &Arc<Published>) {
         let job = Job {
             function: Arc::clone(function),
             published: Arc::clone(published),
         };
-        if self.jobs.try_send(job).is_err() {
-            self.metrics.after_publish_dropped.inc();
-            tracing::warn!(
-                function = function.name(),
-                "after-publish queue full: copy dropped"
-            );
+        let queued = self.queue.lanes().push(function.name().to_owned(), job);
+        match queued {
+            Ok(()) => self.queue.changed.notify_one(),
+            Err(refused) => {
+                self.metrics.after_publish_dropped.inc();
+                tracing::warn!(
+                    function = function.name(),
+                    ?refused,
+                    "after-publish queue full: copy dropped"
+                );
+            }
         }
     }
 }
 
-async fn dispatch(mut jobs: mpsc::Receiver<Job>, sandbox: Arc<Sandbox>, permits: Arc<Semaphore>) {
-    while let Some(job) = jobs.recv().await {
+impl Drop for AfterPublish {
+    fn drop(&mut self) {
+        self.dispatcher.abort();
+    }
+}
+
+async fn dispatch(queue: Arc<Queue>, sandbox: Arc<Sandbox>, concurrency: usize) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    loop {
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             return;
         };
-        let sandbox = Arc::clone(&sandbox);
+        let (name, job) = loop {
+            let changed = queue.changed.notified();
+            if let Some(next) = queue.lanes().take_next() {
+                break next;
+            }
+            changed.await;
+        };
+        let (queue, sandbox) = (Arc::clone(&queue), Arc::clone(&sandbox));
         tokio::spawn(async move {
             let timeout = job
                 .function
@@ -90,6 +133,8 @@ async fn dispatch(mut jobs: mpsc::Receiver<Job>, sandbox: Arc<Sandbox>, permits:
                 .after_publish(&job.function.prepared, &job.published, timeout)
                 .await;
             drop(permit);
+            queue.lanes().done(&name);
+            queue.changed.notify_one();
         });
     }
 }

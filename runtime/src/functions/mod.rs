@@ -4,12 +4,13 @@
 //! # Layout
 //! - [`spec`]: what a deployment says, and its validation;
 //! - [`registry`]: the current set of functions, swapped atomically;
-//! - [`after`]: the after-publish queue;
+//! - [`after`]: the after-publish queue, fair across functions ([`lanes`]);
 //! - [`interval`]: interval schedules;
 //! - [`secrets`]: function secrets, sealed at rest.
 
 pub mod after;
 pub mod interval;
+pub mod lanes;
 pub mod registry;
 pub mod secrets;
 pub mod spec;
@@ -232,9 +233,12 @@ impl Functions {
                 }),
         );
         let memory_mb = spec.memory_mb.unwrap_or(config.default_memory_mb);
+        // No function may take more than half of the node's instance pool,
+        // so a flood of slow calls to one leaves room for the others.
         let max_concurrency = spec
             .max_concurrency
             .unwrap_or(config.max_concurrency_per_function)
+            .min(config.max_instances / 2)
             .max(1);
         let prepared = PreparedFunction {
             name: spec.name.as_str().into(),

@@ -27,6 +27,7 @@ pub mod ws;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -37,6 +38,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use self::error::ApiError;
 use crate::bus::Timetoken;
@@ -45,6 +47,7 @@ use crate::node::Node;
 /// The API's routes.
 pub fn router(node: Arc<Node>) -> Router {
     let admin = admin::router(&node);
+    let body_timeout = Duration::from_secs(node.config.http.body_timeout_secs.max(1));
     Router::new()
         .route("/v1/publish/{channel}", post(publish::publish))
         .route("/v1/fire/{channel}", post(publish::fire))
@@ -62,6 +65,8 @@ pub fn router(node: Arc<Node>) -> Router {
         // PubNub's SDKs compress POST bodies (deflate, gzip); body limits
         // apply to the decompressed bytes.
         .layer(RequestDecompressionLayer::new())
+        // A client that stops sending mid-body is cut off, not waited for.
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .with_state(node)
 }
 

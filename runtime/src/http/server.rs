@@ -4,7 +4,9 @@
 //!   as soon as they are accepted, and accept errors (such as running out of
 //!   file descriptors) back off instead of spinning;
 //! - a request head of at most `max_header_bytes`, sent within
-//!   `header_timeout_secs` (which also ends idle keep-alive connections);
+//!   `header_timeout_secs` (which also ends idle keep-alive connections),
+//!   and no pause longer than `body_timeout_secs` in a request body (a layer
+//!   of the router, in `http/mod.rs`);
 //! - a write may not stay blocked longer than `write_timeout_secs`, so a
 //!   client that stops reading (a stalled SSE subscriber, say) is cut off
 //!   rather than held open;
@@ -93,6 +95,9 @@ pub async fn serve(
             drop(permit);
         });
     }
+    // Closing the listener makes new connections fail at once instead of
+    // waiting in the kernel's backlog until the drain ends.
+    drop(listener);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await

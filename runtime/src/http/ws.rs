@@ -11,8 +11,9 @@
 //! Server frames: `{"type": "message", ...the message's JSON view}` for each
 //! delivery, and `{"type": "error", "id": ..., "error": {code, message, ...}}`
 //! for a frame that failed (the connection stays open). A subscriber that
-//! does not keep up is closed with code 4008; a shutting-down node closes
-//! with 1001.
+//! does not keep up is closed with code 4008; a frame larger than
+//! `max_ws_frame` closes the connection with 1009; a shutting-down node
+//! closes with 1001.
 //!
 //! With access control on, the token given at connect (`?auth=TOKEN` or
 //! `Authorization: Bearer`; `?uuid=ID` names the client) must grant `read`
@@ -64,6 +65,14 @@ pub async fn upgrade(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| Connection::new(node, socket, client).run()))
+}
+
+/// Whether a receive failed because the client's frame or message was over
+/// the size limit.
+fn too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 /// Query parameters of the WebSocket endpoint.
@@ -147,6 +156,7 @@ impl Connection {
             let sent = tokio::select! {
                 frame = self.socket.recv() => match frame {
                     Some(Ok(Frame::Text(text))) => self.handle(&text).await,
+                    Some(Err(e)) if too_big(&e) => return self.close(1009, "frame too large").await,
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => Ok(()),
                 },

@@ -109,6 +109,7 @@ pub(super) fn new_store(
         log: LogCtx {
             logs: Arc::clone(&function.logs),
             invocation: id,
+            budget: output.clone(),
         },
         limits: InstanceLimits::new(function.memory_bytes),
         output,

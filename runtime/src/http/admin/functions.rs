@@ -78,15 +78,21 @@ pub async fn deploy(
         })?,
         None => json!({}),
     };
-    match spec.get("name") {
+    let Some(fields) = spec.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "invalid_spec",
+            format!("`spec` must be a JSON object, not {spec}"),
+        ));
+    };
+    match fields.get("name") {
         Some(given) if given != name.as_str() => {
             return Err(ApiError::bad_request(
                 "invalid_spec",
                 format!("`spec.name` ({given}) differs from the URL's name `{name}`"),
             ));
         }
-        _ => spec["name"] = name.clone().into(),
-    }
+        _ => fields.insert("name".to_owned(), name.clone().into()),
+    };
     let spec: FunctionSpec = serde_json::from_value(spec)
         .map_err(|e| ApiError::bad_request("invalid_spec", e.to_string()))?;
     let deployment = node.functions.deploy(spec, component.to_vec()).await?;

@@ -1,5 +1,5 @@
 //! Capturing a guest's stdout and stderr during one invocation, within a
-//! byte budget.
+//! byte budget that lines of the `log` interface draw on too.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +22,16 @@ struct Captured {
     budget: usize,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+    /// Bytes of `log` interface lines kept.
+    logged: usize,
     dropped: usize,
+}
+
+impl Captured {
+    fn room(&self) -> usize {
+        self.budget
+            .saturating_sub(self.stdout.len() + self.stderr.len() + self.logged)
+    }
 }
 
 impl LogCapture {
@@ -32,6 +41,7 @@ impl LogCapture {
             budget,
             stdout: Vec::new(),
             stderr: Vec::new(),
+            logged: 0,
             dropped: 0,
         };
         Self {
@@ -72,10 +82,21 @@ impl LogCapture {
         }
     }
 
+    /// Takes `bytes` from the budget for a `log` interface line; false (and
+    /// counted as dropped) when they do not fit.
+    pub fn charge(&self, bytes: usize) -> bool {
+        let mut captured = self.inner.lock().expect("capture lock poisoned");
+        if bytes > captured.room() {
+            captured.dropped += bytes;
+            return false;
+        }
+        captured.logged += bytes;
+        true
+    }
+
     fn write(&self, bytes: &[u8]) {
         let mut captured = self.inner.lock().expect("capture lock poisoned");
-        let used = captured.stdout.len() + captured.stderr.len();
-        let kept = bytes.len().min(captured.budget.saturating_sub(used));
+        let kept = bytes.len().min(captured.room());
         captured.dropped += bytes.len() - kept;
         let buffer = match self.source {
             LogSource::Stderr => &mut captured.stderr,
@@ -169,5 +190,18 @@ mod tests {
         assert_eq!(lines[2], (LogSource::Stderr, "oops".to_owned()));
         assert_eq!(lines[3].0, LogSource::Host);
         assert!(lines[3].1.contains("16 bytes"), "{}", lines[3].1);
+    }
+
+    #[test]
+    fn log_lines_share_the_budget() {
+        let capture = LogCapture::new(16);
+        assert!(capture.charge(10));
+        assert!(!capture.charge(7));
+        capture.write(b"abcdefgh\n");
+        let logs = FunctionLogs::new("f".into(), 10);
+        capture.drain_into(&logs, 1);
+        let texts: Vec<_> = logs.tail(10).into_iter().map(|l| l.text).collect();
+        assert_eq!(texts[0], "abcdef");
+        assert!(texts[1].contains("10 bytes beyond"), "{}", texts[1]);
     }
 }

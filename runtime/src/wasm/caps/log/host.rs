@@ -1,8 +1,10 @@
-//! `edgefn:functions/log`: structured log lines from the guest.
+//! `edgefn:functions/log`: structured log lines from the guest, recorded as
+//! they come, within the invocation's output budget (shared with stdout and
+//! stderr; lines past it are dropped and counted).
 
 use std::sync::Arc;
 
-use super::{FunctionLogs, Level, LogLine, LogSource, now_ms};
+use super::{FunctionLogs, Level, LogCapture, LogLine, LogSource, now_ms};
 use crate::wasm::bindings::log::{Host, Level as WitLevel};
 
 /// Most fields kept per line.
@@ -14,6 +16,8 @@ const MAX_TEXT: usize = 4096;
 pub struct LogCtx {
     pub(crate) logs: Arc<FunctionLogs>,
     pub(crate) invocation: u64,
+    /// The invocation's output budget.
+    pub(crate) budget: LogCapture,
 }
 
 impl Host for LogCtx {
@@ -25,18 +29,23 @@ impl Host for LogCtx {
             WitLevel::Warn => Level::Warn,
             WitLevel::Error => Level::Error,
         };
-        let fields = fields
+        let fields: Vec<_> = fields
             .into_iter()
             .take(MAX_FIELDS)
             .map(|(k, v)| (cut(k), cut(v)))
             .collect();
+        let message = cut(message);
+        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        if !self.budget.charge(size) {
+            return;
+        }
         self.logs.record(LogLine {
             seq: 0,
             time_ms: now_ms(),
             invocation: self.invocation,
             source: LogSource::Log,
             level,
-            text: cut(message),
+            text: message,
             fields,
         });
     }

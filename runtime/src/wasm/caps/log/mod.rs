@@ -3,8 +3,9 @@
 //! invocations, kept per function in a bounded ring with a live feed.
 //!
 //! During an invocation output goes to a [`LogCapture`] that keeps at most
-//! `max_log_bytes` and counts the rest, so a guest that writes megabytes
-//! cannot make the node buffer without bound. When the invocation ends its
+//! `max_log_bytes` and counts the rest (lines of the `log` interface draw on
+//! the same budget), so a guest that writes megabytes cannot make the node
+//! buffer or log without bound. When the invocation ends its
 //! lines go to the function's [`FunctionLogs`] and to the node's tracing
 //! output (target `edgefn::guest`).
 //!
