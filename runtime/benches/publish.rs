@@ -8,175 +8,9 @@
 //! throughput case, default 5), `BENCH_CLIENTS` (default 32),
 //! `BENCH_LATENCY_MESSAGES` (default 2000).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+mod support;
 
-use futures::StreamExt;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The node under test, killed on drop.
-struct Node {
-    child: Child,
-    base: String,
-    _data: PathBuf,
-}
-
-impl Node {
-    fn start() -> Self {
-        let bin = std::env::var("EDGEFN_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo().join("target/release/edgefn"));
-        let data =
-            std::env::temp_dir().join(format!("edgefn-bench-publish-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data);
-        let mut child = Command::new(&bin)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-key",
-                "bench",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .env("EDGEFN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let base = stdout
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("edgefn listening on ")
-                    .map(|rest| rest.split(' ').next().unwrap().to_owned())
-            })
-            .expect("the node did not report its address");
-        Node {
-            child,
-            base,
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._data);
-    }
-}
-
-async fn deploy_moderate(client: &reqwest::Client, node: &Node) {
-    let wasm = std::fs::read(repo().join("target/guests/moderate.wasm"))
-        .expect("run scripts/build-guests.sh first");
-    let spec = r#"{"before_publish":["chat.*"],"config":{"banned_words":"spam,scam"}}"#;
-    let form = reqwest::multipart::Form::new()
-        .text("spec", spec)
-        .part("component", reqwest::multipart::Part::bytes(wasm));
-    let response = client
-        .put(format!("{}/v1/admin/functions/moderate", node.base))
-        .bearer_auth("bench")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "deploy failed: {}",
-        response.text().await.unwrap()
-    );
-}
-
-/// Publishes from `clients` concurrent connections for `seconds`; returns messages per second.
-async fn throughput(
-    client: &reqwest::Client,
-    node: &Node,
-    channel: &str,
-    clients: usize,
-    seconds: u64,
-) -> f64 {
-    let sent = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let url = format!("{}/v1/publish/{channel}", node.base);
-    let tasks: Vec<_> = (0..clients)
-        .map(|i| {
-            let (client, url, sent) = (client.clone(), url.clone(), Arc::clone(&sent));
-            tokio::spawn(async move {
-                let body = format!(r#"{{"text":"  hello   from client {i} ","n":1}}"#);
-                while Instant::now() < until {
-                    let response = client.post(&url).body(body.clone()).send().await.unwrap();
-                    assert!(response.status().is_success());
-                    response.bytes().await.unwrap();
-                    sent.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    sent.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Publishes `count` messages one at a time and measures how long each takes
-/// to arrive on an SSE subscription; returns sorted latencies.
-async fn latency(client: &reqwest::Client, node: &Node, count: usize) -> Vec<Duration> {
-    let response = client
-        .get(format!("{}/v1/subscribe/lat.x", node.base))
-        .send()
-        .await
-        .unwrap();
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut next_data = async move || loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) {
-                if event.contains("event: message") {
-                    return data.trim().to_owned();
-                }
-            }
-            continue;
-        }
-        let chunk = body.next().await.expect("stream ended").unwrap();
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-    };
-    // The `ready` event is not a message: wait for it by publishing a warm-up.
-    let url = format!("{}/v1/publish/lat.x", node.base);
-    let mut samples = Vec::with_capacity(count);
-    for i in 0..count + 50 {
-        let sent = Instant::now();
-        client.post(&url).body(format!("{i}")).send().await.unwrap();
-        let data = next_data().await;
-        assert!(
-            data.contains(&format!("\"message\":{i},")),
-            "out of order: {data}"
-        );
-        if i >= 50 {
-            samples.push(sent.elapsed());
-        }
-    }
-    samples.sort();
-    samples
-}
+use support::{Node, deploy_moderate, env_or, latency, percentile, throughput};
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -184,13 +18,13 @@ fn main() {
     let clients = env_or("BENCH_CLIENTS", 32);
     let messages = env_or("BENCH_LATENCY_MESSAGES", 2000);
     runtime.block_on(async {
-        let node = Node::start();
+        let node = Node::start(&[]);
         let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
         deploy_moderate(&client, &node).await;
         let plain = throughput(&client, &node, "plain.x", clients, seconds).await;
         let hooked = throughput(&client, &node, "chat.x", clients, seconds).await;
-        let lat = latency(&client, &node, messages).await;
-        let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
+        let lat = latency(&client, &node, &node, "lat.x", messages).await;
+        let pct = |p: f64| percentile(&lat, p);
         println!("publish throughput, no hook:         {plain:>9.0} msg/s ({clients} clients, {seconds} s)");
         println!("publish throughput, moderate hook:   {hooked:>9.0} msg/s ({clients} clients, {seconds} s)");
         println!("publish-to-SSE latency, sequential:  p50 {:.0} µs, p99 {:.0} µs ({} messages)", pct(0.5), pct(0.99), lat.len());

@@ -14,11 +14,13 @@
 //!   interval scheduling;
 //! - [`wasm`]: the sandbox (Wasmtime) and the host capabilities;
 //! - [`store`]: durable state (redb);
+//! - [`kv`]: the functions' key-value store, local or clustered;
 //! - [`http`]: the native HTTP API;
 //! - [`pubnub`]: the PubNub-compatible API;
 //! - [`presence`]: who is on which channel;
 //! - [`cli`]: the `edgefn` command line;
 //! - [`config`]: every limit, and the config file;
+//! - [`cluster`]: cluster mode over NATS;
 //! - [`metrics`]: Prometheus metrics.
 
 #![deny(missing_docs)]
@@ -26,9 +28,11 @@
 pub mod access;
 pub mod bus;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod functions;
 pub mod http;
+pub mod kv;
 pub mod metrics;
 pub mod node;
 pub mod presence;

@@ -12,15 +12,24 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
 use crate::access::Access;
+use crate::access::revocations::RevocationLog;
 use crate::bus::{Bus, Message, MessageError, MessageKind, Published, SequencerError, Timetoken};
+use crate::cluster::deployments::NatsDeployments;
+use crate::cluster::kv::NatsKv;
+use crate::cluster::log::ClusterLog;
+use crate::cluster::nodes::{self, NodeStatus};
+use crate::cluster::{Cluster, shared};
 use crate::config::NodeConfig;
+use crate::functions::Deployment;
+use crate::functions::records::Records;
 use crate::functions::secrets::SecretBox;
 use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
+use crate::kv::Kv;
 use crate::metrics::Metrics;
 use crate::presence::{self, Presence, PresenceEvent};
 use crate::pubnub::groups::Groups;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::wasm::caps::bus::{Publisher, Refusal};
 use crate::wasm::caps::log::now_ms;
 use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
@@ -72,6 +81,14 @@ pub struct Node {
     pub access: Arc<Access>,
     /// Its store.
     pub store: Arc<Store>,
+    /// The functions' key-value store (local, or the cluster's).
+    pub kv: Kv,
+    /// Its cluster connection, in cluster mode.
+    pub cluster: Option<Arc<Cluster>>,
+    /// Its end of the cluster log, in cluster mode.
+    cluster_log: Option<Arc<ClusterLog>>,
+    /// When it started, in milliseconds since the Unix epoch.
+    started_ms: u64,
     /// Its channel groups (PubNub API).
     pub groups: Groups,
     /// Who is on which channel.
@@ -118,11 +135,38 @@ impl Node {
                 .with_context(|| format!("cannot open the store in {}", dir.display()))?,
         );
         let metrics = Arc::new(Metrics::new());
-        let bus = Bus::start(Arc::clone(&store), config.bus.clone(), Arc::clone(&metrics))?;
-        let access = Arc::new(Access::open(Arc::clone(&store), config.secret_key.clone())?);
+        let cluster = match &config.nats {
+            Some(nats) => {
+                let id = node_id(&config);
+                Some(Arc::new(
+                    Cluster::connect(nats, id, config.bus.history_per_channel).await?,
+                ))
+            }
+            None => None,
+        };
+        let log = match &cluster {
+            Some(cluster) => Some(ClusterLog::open(Arc::clone(cluster)).await?),
+            None => None,
+        };
+        let cluster_log = log.clone();
+        let bus = Bus::start(
+            Arc::clone(&store),
+            config.bus.clone(),
+            Arc::clone(&metrics),
+            log,
+        )?;
+        let revocations = match &cluster {
+            Some(cluster) => RevocationLog::Cluster(Arc::clone(cluster)),
+            None => RevocationLog::Local(Arc::clone(&store)),
+        };
+        let access = Arc::new(Access::open(revocations, config.secret_key.clone())?);
         let publisher = Arc::new(NodePublisher::default());
+        let kv = match &cluster {
+            Some(cluster) => Kv::Cluster(Arc::new(NatsKv::open(Arc::clone(cluster)).await?)),
+            None => Kv::Local(Arc::clone(&store)),
+        };
         let services = HostServices {
-            store: Arc::clone(&store),
+            kv: kv.clone(),
             access: Arc::clone(&access),
             publisher: Arc::clone(&publisher) as Arc<dyn Publisher>,
         };
@@ -132,10 +176,21 @@ impl Node {
             services,
             Arc::clone(&metrics),
         )?);
-        let secrets = SecretBox::open(dir)?;
-        let functions =
-            Functions::start(sandbox, Arc::clone(&store), secrets, Arc::clone(&metrics)).await?;
-        let groups = Groups::load(Arc::clone(&store))?;
+        let (records, secrets, remote_deployments) = match &cluster {
+            Some(cluster) => {
+                let deployments = Arc::new(NatsDeployments::new(Arc::clone(cluster)));
+                let secrets = SecretBox::with_key(&deployments.secrets_key().await?);
+                let changes = deployments.watch();
+                (Records::Cluster(deployments), secrets, Some(changes))
+            }
+            None => (
+                Records::Local(Arc::clone(&store)),
+                SecretBox::open(dir)?,
+                None,
+            ),
+        };
+        let functions = Functions::start(sandbox, records, secrets, Arc::clone(&metrics)).await?;
+        let groups = Groups::load(Arc::clone(&store), cluster.clone())?;
         let (presence, presence_events) = Presence::new();
         let limits = PublishLimits::new(&config.http);
         let node = Arc::new(Self {
@@ -146,6 +201,10 @@ impl Node {
             groups,
             presence,
             limits,
+            kv,
+            cluster,
+            cluster_log,
+            started_ms: crate::wasm::caps::log::now_ms(),
             store,
             metrics,
             admin_key,
@@ -155,8 +214,50 @@ impl Node {
         });
         let _ = publisher.node.set(Arc::downgrade(&node));
         tokio::spawn(purge_expired(Arc::downgrade(&node)));
+        if let Some(changes) = remote_deployments {
+            tokio::spawn(follow_deployments(Arc::downgrade(&node), changes));
+        }
+        if let Some(cluster) = &node.cluster {
+            let changes = shared::watch(Arc::clone(cluster), shared::REVOKED);
+            tokio::spawn(follow_revocations(Arc::downgrade(&node), changes));
+            let changes = shared::watch(Arc::clone(cluster), shared::GROUPS);
+            tokio::spawn(follow_groups(Arc::downgrade(&node), changes));
+            tokio::spawn(announce_status(Arc::downgrade(&node)));
+        }
         tokio::spawn(publish_presence(Arc::downgrade(&node), presence_events));
         Ok(node)
+    }
+
+    /// What this node says about itself in `edgefn cluster status`.
+    pub async fn status(&self) -> NodeStatus {
+        let (log_applied, lag) = match &self.cluster_log {
+            Some(log) => log.position().await,
+            None => (0, Some(0)),
+        };
+        NodeStatus {
+            node: self
+                .cluster
+                .as_ref()
+                .map_or_else(|| self.config.listen.to_string(), |c| c.node_id.clone()),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_ms: self.started_ms,
+            connected: self.cluster.as_ref().is_none_or(|c| c.connected()),
+            functions: self
+                .functions
+                .snapshot()
+                .iter()
+                .map(|f| (f.name().to_owned(), f.deployment.version))
+                .collect(),
+            log_applied,
+            lag: lag.unwrap_or(0),
+            subscribers: self.bus.subscriber_count(),
+        }
+    }
+
+    /// Whether the node can take publishes: always alone; in a cluster,
+    /// while NATS is reachable.
+    pub fn healthy(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.connected())
     }
 
     /// Tells long-lived streams (SSE, WebSocket) to end.
@@ -265,14 +366,64 @@ async fn purge_expired(node: Weak<Node>) {
     loop {
         ticks.tick().await;
         let Some(node) = node.upgrade() else { return };
-        let store = Arc::clone(&node.store);
-        if let Err(e) = store::blocking(move || store.kv_purge(now_ms())).await {
+        if let Err(e) = node.kv.purge(now_ms()).await {
             tracing::warn!(error = %e, "purging expired KV entries failed");
         }
         if let Err(e) = node.access.purge_expired().await {
             tracing::warn!(error = %e, "purging expired revocations failed");
         }
         node.limits.prune();
+    }
+}
+
+/// Writes this node's status to the cluster's node list every few seconds.
+async fn announce_status(node: Weak<Node>) {
+    let mut ticks = tokio::time::interval(nodes::ANNOUNCE_EVERY);
+    loop {
+        ticks.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        let Some(cluster) = node.cluster.clone() else {
+            return;
+        };
+        if let Err(e) = nodes::announce(&cluster, &node.status().await).await {
+            tracing::debug!(error = %e, "cannot announce this node's status");
+        }
+    }
+}
+
+/// Installs, replaces and removes functions as other nodes of the cluster
+/// deploy them.
+async fn follow_deployments(
+    node: Weak<Node>,
+    mut changes: mpsc::Receiver<(String, Option<Deployment>)>,
+) {
+    while let Some((name, record)) = changes.recv().await {
+        let Some(node) = node.upgrade() else { return };
+        node.functions.apply_remote(name, record).await;
+    }
+}
+
+/// Applies revocations made on other nodes of the cluster.
+async fn follow_revocations(node: Weak<Node>, mut changes: mpsc::Receiver<shared::Change>) {
+    while let Some((id, expires)) = changes.recv().await {
+        let Some(node) = node.upgrade() else { return };
+        let parsed = hex::decode(&id)
+            .ok()
+            .zip(expires.and_then(|e| std::str::from_utf8(&e).ok()?.parse().ok()));
+        if let Some((id, expires)) = parsed {
+            node.access.apply_revocation(id.into(), expires);
+        }
+    }
+}
+
+/// Applies channel-group changes made on other nodes of the cluster.
+async fn follow_groups(node: Weak<Node>, mut changes: mpsc::Receiver<shared::Change>) {
+    while let Some((group, channels)) = changes.recv().await {
+        let Some(node) = node.upgrade() else { return };
+        let channels = channels
+            .and_then(|c| serde_json::from_slice::<Vec<String>>(&c).ok())
+            .unwrap_or_default();
+        node.groups.apply(&group, &channels);
     }
 }
 
@@ -306,6 +457,14 @@ async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceE
             Err(e) => tracing::warn!(error = %e, "presence event not published"),
         }
     }
+}
+
+/// A name for this node in the cluster: its listen address and a random
+/// suffix (two nodes on one machine stay distinct).
+fn node_id(config: &NodeConfig) -> String {
+    let mut suffix = [0u8; 3];
+    let _ = getrandom::fill(&mut suffix);
+    format!("{}-{}", config.listen, hex::encode(suffix))
 }
 
 fn load_or_generate_admin_key(dir: &Path) -> anyhow::Result<(String, bool)> {

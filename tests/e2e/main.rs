@@ -12,6 +12,7 @@ mod bad_input;
 mod budgets;
 mod chat;
 mod cli;
+mod cluster;
 mod crash;
 mod delivery;
 mod endpoints;

@@ -4,6 +4,8 @@
 //!
 //! - [`paths`]: where the binary and the guest components are;
 //! - [`node`]: a running node (start, `kill -9`, restart on the same data);
+//! - [`nats`]: a NATS server for cluster tests (start, kill, restart), and
+//!   nodes joined to it;
 //! - [`api`]: the HTTP API (publish, history, admin) and its JSON answers;
 //! - [`auth`]: tokens and client ids as clients present them; granting,
 //!   revoking and forging tokens;
@@ -19,7 +21,9 @@
 //!
 //! Prerequisites (the harness fails with these instructions when missing):
 //! `cargo build --release -p edgefn` and
-//! `scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml`.
+//! `scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml`;
+//! for the cluster tests, `EDGEFN_NATS_SERVER` naming a nats-server >= 2.10
+//! (`scripts/test.sh` installs one).
 
 pub mod api;
 pub mod auth;
@@ -27,6 +31,7 @@ pub mod caps;
 pub mod check;
 pub mod cli;
 pub mod hostile;
+pub mod nats;
 pub mod node;
 pub mod paths;
 pub mod recorder;
@@ -37,6 +42,7 @@ pub mod ws;
 
 pub use api::{Answer, Op};
 pub use auth::Auth;
+pub use nats::NatsServer;
 pub use node::{AdminKey, Node, NodeOptions};
 pub use recorder::Recorder;
 pub use sse::Sse;

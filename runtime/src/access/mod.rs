@@ -12,10 +12,12 @@
 //! # Layout
 //! - [`token`]: the token format and its signature;
 //! - [`permissions`]: permission bits;
-//! - [`grant`]: what may be granted, and its validation.
+//! - [`grant`]: what may be granted, and its validation;
+//! - [`revocations`]: where revocations are kept (local store or cluster).
 
 pub mod grant;
 pub mod permissions;
+pub mod revocations;
 pub mod token;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,8 +29,9 @@ use tokio::sync::broadcast;
 
 pub use self::grant::GrantRequest;
 pub use self::permissions::Permissions;
+use self::revocations::RevocationLog;
 pub use self::token::{Malformed, Token};
-use crate::store::{self, Store, StoreError};
+use crate::store::StoreError;
 
 /// Verified tokens kept in memory (their compiled patterns are the costly part).
 const CACHE_SIZE: usize = 10_000;
@@ -83,6 +86,9 @@ pub enum AccessError {
     /// The store failed.
     #[error("{0}")]
     Store(Arc<StoreError>),
+    /// The cluster could not take the revocation.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 impl AccessError {
@@ -99,6 +105,7 @@ impl AccessError {
             Self::NoKey => "no_secret_key",
             Self::BadGrant(_) => "invalid_grant",
             Self::Store(_) => "storage_error",
+            Self::Cluster(_) => "unavailable",
         }
     }
 }
@@ -159,7 +166,7 @@ impl Verified {
 /// The node's access control.
 pub struct Access {
     key: Option<Vec<u8>>,
-    store: Arc<Store>,
+    log: RevocationLog,
     /// Revoked token ids and when they would have expired anyway.
     revoked: RwLock<HashMap<Arc<[u8]>, u64>>,
     feed: broadcast::Sender<Arc<[u8]>>,
@@ -168,19 +175,19 @@ pub struct Access {
 
 impl Access {
     /// Access control keyed by `secret_key` (off when `None`), with the
-    /// revocations recorded in `store`.
+    /// revocations recorded in `log`.
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub fn open(store: Arc<Store>, secret_key: Option<String>) -> Result<Self, StoreError> {
-        let revoked = store
-            .revocations()?
+    pub fn open(log: RevocationLog, secret_key: Option<String>) -> Result<Self, AccessError> {
+        let revoked = log
+            .initial()?
             .into_iter()
             .map(|(id, exp)| (Arc::from(id), exp))
             .collect();
         Ok(Self {
             key: secret_key.map(String::into_bytes),
-            store,
+            log,
             revoked: RwLock::new(revoked),
             feed: broadcast::channel(1024).0,
             cache: Mutex::default(),
@@ -214,16 +221,24 @@ impl Access {
         if expires <= now() {
             return Err(AccessError::Expired { at: expires });
         }
-        let (store, id) = (Arc::clone(&self.store), verified.id.to_vec());
-        store::blocking(move || store.revoke(&id, expires))
-            .await
-            .map_err(|e| AccessError::Store(Arc::new(e)))?;
-        self.revoked
+        self.log.record(&verified.id, expires).await?;
+        self.apply_revocation(Arc::clone(&verified.id), expires);
+        Ok(())
+    }
+
+    /// Marks token `id` revoked until `expires` and ends the subscriptions
+    /// using it (for revocations made here, or by another node of the
+    /// cluster).
+    pub fn apply_revocation(&self, id: Arc<[u8]>, expires: u64) {
+        let new = self
+            .revoked
             .write()
             .expect("revocations lock poisoned")
-            .insert(Arc::clone(&verified.id), expires);
-        let _ = self.feed.send(Arc::clone(&verified.id));
-        Ok(())
+            .insert(Arc::clone(&id), expires)
+            .is_none();
+        if new {
+            let _ = self.feed.send(id);
+        }
     }
 
     /// Checks whether a verified token has been revoked since.
@@ -297,10 +312,17 @@ impl Access {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn purge_expired(&self) -> Result<(), StoreError> {
-        let store = Arc::clone(&self.store);
+    pub async fn purge_expired(&self) -> Result<(), AccessError> {
         let now = now();
-        store::blocking(move || store.purge_revocations(now)).await?;
+        let expired: Vec<Arc<[u8]>> = {
+            let revoked = self.revoked.read().expect("revocations lock poisoned");
+            revoked
+                .iter()
+                .filter(|(_, exp)| **exp <= now)
+                .map(|(id, _)| Arc::clone(id))
+                .collect()
+        };
+        self.log.purge(now, expired).await?;
         self.revoked
             .write()
             .expect("revocations lock poisoned")

@@ -23,6 +23,7 @@ pub use self::hub::{Closed, Hub, Subscription};
 pub use self::message::{Delivery, Message, MessageError, MessageKind, MessageView, Published};
 pub use self::sequencer::{Sequencer, SequencerError};
 pub use self::timetoken::Timetoken;
+use crate::cluster::log::ClusterLog;
 use crate::config::BusConfig;
 use crate::metrics::Metrics;
 use crate::store::history::HistoryQuery;
@@ -34,10 +35,13 @@ pub struct Bus {
     sequencer: Sequencer,
     store: Arc<Store>,
     config: BusConfig,
+    /// In a cluster: the shared log that orders every channel.
+    log: Option<Arc<ClusterLog>>,
 }
 
 impl Bus {
-    /// Starts the bus over `store`.
+    /// Starts the bus over `store`; in a cluster, following `log` from the
+    /// last entry applied here.
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -45,6 +49,7 @@ impl Bus {
         store: Arc<Store>,
         config: BusConfig,
         metrics: Arc<Metrics>,
+        log: Option<Arc<ClusterLog>>,
     ) -> Result<Self, StoreError> {
         let recent = recent::Recent::new(config.recent_messages, config.recent_bytes);
         let hub = Hub::new(config.subscriber_queue, recent, metrics);
@@ -56,20 +61,37 @@ impl Bus {
             config.history_per_channel,
             config.publish_queue,
         );
+        if let Some(log) = &log {
+            Arc::clone(log).follow(sequencer.clone(), store.log_position()?);
+        }
         Ok(Self {
             hub,
             sequencer,
             store,
             config,
+            log,
         })
     }
 
     /// Commits a message that passed its hooks: timetoken, history, delivery.
+    /// In a cluster it returns once the cluster log has it; local
+    /// subscribers get it when this node applies the log.
     ///
     /// # Errors
     /// [`SequencerError`] when it could not be stored; it was not delivered.
     pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
-        self.sequencer.commit(message).await
+        match &self.log {
+            None => self.sequencer.commit(message).await,
+            // Fires are never stored or delivered: they need no order.
+            Some(_) if message.kind == MessageKind::Fire => Ok(Arc::new(Published {
+                timetoken: Timetoken::now(),
+                message,
+            })),
+            Some(log) => match log.append(message).await {
+                Ok(published) => Ok(Arc::new(published)),
+                Err(e) => Err(SequencerError::Cluster(e.to_string())),
+            },
+        }
     }
 
     /// A new local subscriber with no patterns yet.

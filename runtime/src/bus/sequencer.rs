@@ -1,5 +1,7 @@
 //! The sequencer: the one place where messages get their timetokens, are
-//! written to history and are fanned out, in that order.
+//! written to history and are fanned out, in that order. In a cluster the
+//! timetokens and the order come from the cluster log instead, and the
+//! sequencer applies that order here (history, then fan-out).
 //!
 //! Running these three steps in one task, batch by batch, gives every channel
 //! a single order that history and all subscribers agree on, makes a message
@@ -18,8 +20,17 @@ use crate::store::{self, Store, StoreError};
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// What to sequence.
+enum Entry {
+    /// A new message: it gets the next timetoken here.
+    New(Message),
+    /// A message the cluster log already ordered (with its timetoken);
+    /// `position` is its place in the log.
+    Ordered { published: Published, position: u64 },
+}
+
 struct Job {
-    message: Message,
+    entry: Entry,
     done: oneshot::Sender<Result<Arc<Published>, SequencerError>>,
 }
 
@@ -32,7 +43,13 @@ pub enum SequencerError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
+    /// The cluster could not take the message (NATS unreachable).
+    #[error("{0}")]
+    Cluster(String),
 }
+
+/// The outcome of an entry queued with [`Sequencer::enqueue_apply`].
+pub type Applied = oneshot::Receiver<Result<Arc<Published>, SequencerError>>;
 
 /// Handle to the sequencer task.
 #[derive(Clone)]
@@ -61,9 +78,37 @@ impl Sequencer {
     /// # Errors
     /// [`SequencerError`] when it could not be stored; it was not delivered.
     pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
+        self.submit(Entry::New(message)).await
+    }
+
+    /// Queues a message the cluster log already ordered, to be stored (when
+    /// asked to) and delivered, recording `position` as the last log entry
+    /// applied here; returns at once with a receiver for the outcome, so
+    /// many can be in flight. Entries must come in log order.
+    ///
+    /// # Errors
+    /// [`SequencerError::Stopped`] when the node is shutting down.
+    pub async fn enqueue_apply(
+        &self,
+        published: Published,
+        position: u64,
+    ) -> Result<Applied, SequencerError> {
+        let (done, result) = oneshot::channel();
+        let entry = Entry::Ordered {
+            published,
+            position,
+        };
+        self.jobs
+            .send(Job { entry, done })
+            .await
+            .map_err(|_| SequencerError::Stopped)?;
+        Ok(result)
+    }
+
+    async fn submit(&self, entry: Entry) -> Result<Arc<Published>, SequencerError> {
         let (done, result) = oneshot::channel();
         self.jobs
-            .send(Job { message, done })
+            .send(Job { entry, done })
             .await
             .map_err(|_| SequencerError::Stopped)?;
         result.await.map_err(|_| SequencerError::Stopped)?
@@ -77,24 +122,51 @@ async fn run(
     mut last: Timetoken,
     history_per_channel: usize,
 ) {
+    // The last log entry applied here: one seen again (a follower resuming
+    // from an older position) is acknowledged without a second delivery.
+    let mut applied = store.log_position().unwrap_or(0);
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let mut batch = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
+        let mut position = None;
+        let applied_before = applied;
         for job in jobs.drain(..) {
-            last = Timetoken::next_after(last);
-            batch.push(Arc::new(Published {
-                timetoken: last,
-                message: job.message,
-            }));
+            let published = match job.entry {
+                Entry::New(message) => {
+                    last = Timetoken::next_after(last);
+                    Published {
+                        timetoken: last,
+                        message,
+                    }
+                }
+                Entry::Ordered {
+                    published,
+                    position: at,
+                } if at <= applied => {
+                    let _ = job.done.send(Ok(Arc::new(published)));
+                    continue;
+                }
+                Entry::Ordered {
+                    published,
+                    position: at,
+                } => {
+                    applied = at;
+                    last = last.max(published.timetoken);
+                    position = Some(at);
+                    published
+                }
+            };
+            batch.push(Arc::new(published));
             replies.push(job.done);
         }
         let to_store: Vec<_> = batch.iter().filter(|p| p.message.store).cloned().collect();
-        let stored = if to_store.is_empty() {
+        let stored = if to_store.is_empty() && position.is_none() {
             Ok(())
         } else {
             let store = Arc::clone(&store);
-            store::blocking(move || store.append_history(&to_store, history_per_channel)).await
+            store::blocking(move || store.append_history(&to_store, history_per_channel, position))
+                .await
         };
         match stored {
             Ok(()) => {
@@ -106,6 +178,7 @@ async fn run(
                 }
             }
             Err(e) => {
+                applied = applied_before;
                 tracing::error!(error = %e, messages = batch.len(), "could not store messages");
                 let e = SequencerError::Store(Arc::new(e));
                 for reply in replies {

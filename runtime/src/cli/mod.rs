@@ -9,6 +9,7 @@
 //! - [`client`]: the HTTP client they share, with errors that say what to do.
 
 pub mod client;
+pub mod cluster;
 pub mod functions;
 pub mod kv;
 pub mod pubsub;
@@ -79,6 +80,9 @@ pub enum Command {
     /// Read and write the functions' key-value store.
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// Show the nodes of a cluster.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Runs the command line.
@@ -94,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Subscribe(args) => pubsub::subscribe(args).await,
         Command::History(args) => pubsub::history(args).await,
         Command::Token(command) => token::run(command).await,
+        Command::Cluster(command) => cluster::run(command).await,
         Command::Kv(command) => kv::run(command).await,
     }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use crate::config::file::ConfigFile;
-use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, NodeConfig};
+use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, NatsConfig, NodeConfig};
 use crate::node::Node;
 
 /// Arguments of `edgefn serve`.
@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// The subscribe key PubNub clients must use [default: demo].
     #[arg(long, env = "EDGEFN_SUBSCRIBE_KEY")]
     pub subscribe_key: Option<String>,
+    /// Join a cluster through this NATS server (with JetStream), e.g.
+    /// nats://127.0.0.1:4222. Without it the node runs alone.
+    #[arg(long, env = "EDGEFN_NATS")]
+    pub nats: Option<String>,
 }
 
 /// Runs a node.
@@ -68,7 +72,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.wasm = file.wasm.unwrap_or(config.wasm);
         config.http = file.http.unwrap_or(config.http);
         config.pubnub = file.pubnub.unwrap_or(config.pubnub);
+        config.nats = file.nats;
         functions = file.functions;
+    }
+    if let Some(url) = args.nats {
+        config.nats = Some(NatsConfig {
+            url,
+            ..config.nats.unwrap_or_else(|| NatsConfig::new(""))
+        });
     }
     if let Some(key) = args.publish_key {
         config.pubnub.publish_key = key;

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::{BusConfig, HttpConfig, PubNubConfig, WasmConfig};
+use super::{BusConfig, HttpConfig, NatsConfig, PubNubConfig, WasmConfig};
 use crate::functions::FunctionSpec;
 
 /// The parsed file.
@@ -49,6 +49,9 @@ pub struct ConfigFile {
     /// The PubNub-compatible API's keys and timings.
     #[serde(default)]
     pub pubnub: Option<PubNubConfig>,
+    /// The NATS cluster to join; `--nats` wins.
+    #[serde(default)]
+    pub nats: Option<NatsConfig>,
     /// Functions to deploy at startup.
     #[serde(default, deserialize_with = "functions")]
     pub functions: Vec<FunctionFile>,

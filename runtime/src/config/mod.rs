@@ -37,6 +37,43 @@ pub struct NodeConfig {
     pub http: HttpConfig,
     /// The PubNub-compatible API.
     pub pubnub: PubNubConfig,
+    /// Cluster mode: the NATS server to join (none: a single node).
+    pub nats: Option<NatsConfig>,
+}
+
+/// How a node joins a cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// The NATS server (or one of a NATS cluster's servers), e.g.
+    /// `nats://127.0.0.1:4222`; needs JetStream (`nats-server -js`).
+    pub url: String,
+    /// Copies JetStream keeps of each stream and bucket (1 for one NATS
+    /// server; 3 for a three-server NATS cluster).
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// How long to keep trying to reach NATS at startup, in seconds.
+    #[serde(default = "thirty")]
+    pub connect_timeout_secs: u64,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn thirty() -> u64 {
+    30
+}
+
+impl NatsConfig {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            replicas: one(),
+            connect_timeout_secs: thirty(),
+        }
+    }
 }
 
 impl NodeConfig {
@@ -51,6 +88,7 @@ impl NodeConfig {
             wasm: WasmConfig::default(),
             http: HttpConfig::default(),
             pubnub: PubNubConfig::default(),
+            nats: None,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Interval functions: one task per deployed version of a function with
 //! `every`, running it every N seconds, one run at a time. A task ends by
 //! itself once its deployment (generation) is no longer the current one.
+//! In a cluster every node ticks at the wall clock's multiples of `every`,
+//! and the node that claims the period (Unix time divided by `every`) first
+//! runs it: once per period cluster-wide.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::time::MissedTickBehavior;
 
 use super::registry::Registry;
+use crate::cluster::deployments::NatsDeployments;
 use crate::wasm::Sandbox;
 
 /// Starts the interval task for deployment `generation` of function `name`.
@@ -18,10 +22,20 @@ pub fn spawn(
     name: String,
     generation: u64,
     every: u64,
+    cluster: Option<Arc<NatsDeployments>>,
 ) {
     tokio::spawn(async move {
         let period = Duration::from_secs(every);
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        // In a cluster every node ticks on the wall clock's multiples of
+        // the period, so all of them compete for the same period.
+        let first = match &cluster {
+            Some(_) => {
+                let every_ms = every.max(1) * 1000;
+                Duration::from_millis(every_ms - crate::wasm::caps::log::now_ms() % every_ms)
+            }
+            None => period,
+        };
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
@@ -29,6 +43,15 @@ pub fn spawn(
             let Some(function) = current.get(&name).filter(|f| f.generation == generation) else {
                 return;
             };
+            if let Some(cluster) = &cluster {
+                let period = crate::wasm::caps::log::now_ms() / 1000 / every.max(1);
+                if !cluster
+                    .claim_run(&name, function.deployment.version, period)
+                    .await
+                {
+                    continue;
+                }
+            }
             let timeout = function
                 .deployment
                 .spec

@@ -6,11 +6,13 @@
 //! - [`registry`]: the current set of functions, swapped atomically;
 //! - [`after`]: the after-publish queue, fair across functions ([`lanes`]);
 //! - [`interval`]: interval schedules;
+//! - [`records`]: where deployments are kept (local store or cluster);
 //! - [`secrets`]: function secrets, sealed at rest.
 
 pub mod after;
 pub mod interval;
 pub mod lanes;
+pub mod records;
 pub mod registry;
 pub mod secrets;
 pub mod spec;
@@ -24,12 +26,14 @@ use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use self::after::AfterPublish;
+use self::records::Records;
 pub use self::registry::{Function, Registry};
 use self::secrets::{SecretBox, Unsealable};
 pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
 use crate::bus::Published;
+use crate::cluster::Unavailable;
 use crate::metrics::Metrics;
-use crate::store::{self, Store, StoreError};
+use crate::store::StoreError;
 use crate::wasm::caps::log::FunctionLogs;
 use crate::wasm::component::exports;
 use crate::wasm::{Budgets, ComponentError, LoadedComponent, PreparedFunction, Sandbox};
@@ -51,13 +55,16 @@ pub enum DeployError {
     /// A stored deployment's secrets do not decrypt.
     #[error(transparent)]
     Secrets(#[from] Unsealable),
+    /// The cluster could not take or give the deployment.
+    #[error(transparent)]
+    Cluster(#[from] Unavailable),
 }
 
 /// The node's deployed functions.
 pub struct Functions {
     registry: Arc<ArcSwap<Registry>>,
     sandbox: Arc<Sandbox>,
-    store: Arc<Store>,
+    records: Records,
     secrets: SecretBox,
     after: AfterPublish,
     /// Logs by function name; kept across redeploys.
@@ -76,21 +83,21 @@ impl Functions {
     /// When the store cannot be read.
     pub async fn start(
         sandbox: Arc<Sandbox>,
-        store: Arc<Store>,
+        records: Records,
         secrets: SecretBox,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, DeployError> {
+        let deployments = records.initial().await?;
         let functions = Self {
             registry: Arc::default(),
             after: AfterPublish::start(Arc::clone(&sandbox), metrics),
             sandbox,
-            store: Arc::clone(&store),
+            records,
             secrets,
             logs: Mutex::default(),
             changes: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(1),
         };
-        let deployments = store::blocking(move || store.deployments()).await?;
         for deployment in deployments {
             let name = deployment.spec.name.clone();
             match functions.restore(deployment).await {
@@ -104,11 +111,7 @@ impl Functions {
     }
 
     async fn restore(&self, deployment: Deployment) -> Result<(), DeployError> {
-        let store = Arc::clone(&self.store);
-        let hash = deployment.component.clone();
-        let bytes: Arc<[u8]> = store::blocking(move || store.component(&hash))
-            .await?
-            .into();
+        let bytes = self.records.component(&deployment.component).await?;
         let component = self.sandbox.load(&deployment.component, bytes).await?;
         let secrets = self.secrets.unseal_all(&deployment.sealed_secrets)?;
         self.install(deployment, component, secrets);
@@ -166,9 +169,7 @@ impl Functions {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         };
-        let store = Arc::clone(&self.store);
-        let record = deployment.clone();
-        store::blocking(move || store.put_deployment(&record, &bytes)).await?;
+        self.records.put(&deployment, bytes).await?;
         self.install(deployment.clone(), loaded, secrets);
         Ok(deployment)
     }
@@ -177,13 +178,48 @@ impl Functions {
     ///
     /// # Errors
     /// When the store fails; the function stays deployed then.
-    pub async fn remove(&self, name: &str) -> Result<bool, StoreError> {
+    pub async fn remove(&self, name: &str) -> Result<bool, DeployError> {
         let _change = self.changes.lock().await;
-        let store = Arc::clone(&self.store);
-        let key = name.to_owned();
-        let removed = store::blocking(move || store.remove_deployment(&key)).await?;
+        if self.snapshot().get(name).is_none() {
+            return Ok(false);
+        }
+        self.records.remove(name).await?;
         self.registry.rcu(|registry| registry.without(name));
-        Ok(removed)
+        Ok(true)
+    }
+
+    /// Applies a deployment change made on another node of the cluster
+    /// (`None`: removed): installs, replaces or removes the function here.
+    /// A record this node already runs is left alone.
+    pub async fn apply_remote(&self, name: String, record: Option<Deployment>) {
+        let _change = self.changes.lock().await;
+        let current = self.snapshot().get(&name).map(|f| f.deployment.clone());
+        let Some(record) = record else {
+            if current.is_some() {
+                self.registry.rcu(|registry| registry.without(&name));
+                tracing::info!(function = name, "function removed (by another node)");
+            }
+            return;
+        };
+        let same = |c: &Deployment| {
+            c.version == record.version
+                && c.component == record.component
+                && c.deployed_at_ms == record.deployed_at_ms
+        };
+        if current.as_ref().is_some_and(same) {
+            return;
+        }
+        let version = record.version;
+        match self.restore(record).await {
+            Ok(()) => tracing::info!(
+                function = name,
+                version,
+                "function deployed (by another node)"
+            ),
+            Err(e) => {
+                tracing::error!(function = name, error = %e, "deployment from the cluster cannot be loaded")
+            }
+        }
     }
 
     /// Queues after-publish copies of `published` for the functions bound to
@@ -278,6 +314,7 @@ impl Functions {
                 name,
                 generation,
                 every,
+                self.records.cluster(),
             );
         }
     }

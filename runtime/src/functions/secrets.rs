@@ -61,6 +61,13 @@ impl SecretBox {
         })
     }
 
+    /// A box sealing with `key` (in a cluster, the key all nodes share).
+    pub fn with_key(key: &[u8; 32]) -> Self {
+        Self {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+        }
+    }
+
     /// Seals every secret (name → value) for storage.
     pub fn seal_all(&self, secrets: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         secrets

@@ -26,7 +26,7 @@ pub fn presented_token(headers: &HeaderMap, auth: Option<String>) -> Option<Stri
 impl From<AccessError> for ApiError {
     fn from(e: AccessError) -> Self {
         let status = match &e {
-            AccessError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AccessError::Store(_) | AccessError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
             AccessError::BadGrant(_) => StatusCode::BAD_REQUEST,
             AccessError::NoKey => StatusCode::CONFLICT,
             _ => StatusCode::FORBIDDEN,

@@ -214,6 +214,11 @@ impl From<DeployError> for ApiError {
             DeployError::Spec(e) => Self::bad_request("invalid_spec", e.to_string()),
             DeployError::Component(e) => Self::bad_request("invalid_component", e.to_string()),
             DeployError::Store(e) => e.into(),
+            DeployError::Cluster(e) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
             DeployError::Secrets(e) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "secrets_unreadable",

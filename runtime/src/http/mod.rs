@@ -31,11 +31,11 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -122,12 +122,21 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     })
 }
 
-async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
+/// `GET /healthz`: 200 `ok`, or 503 `degraded` while a cluster node cannot
+/// reach NATS (its publishes fail fast meanwhile).
+async fn health(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    let (status, code) = if node.healthy() {
+        ("ok", StatusCode::OK)
+    } else {
+        ("degraded", StatusCode::SERVICE_UNAVAILABLE)
+    };
+    let body = Json(json!({
+        "status": status,
+        "cluster": node.cluster.is_some(),
         "functions": node.functions.snapshot().iter().count(),
         "subscribers": node.bus.subscriber_count(),
-    }))
+    }));
+    (code, body)
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {

@@ -22,6 +22,7 @@ use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key};
 use crate::access::Permissions;
 use crate::bus::Channel;
+use crate::cluster::{Cluster, shared};
 use crate::http::extract::Path;
 use crate::node::Node;
 use crate::store::{self, Store, StoreError};
@@ -32,6 +33,8 @@ pub const MAX_CHANNELS_PER_GROUP: usize = 2000;
 /// The node's channel groups.
 pub struct Groups {
     store: Arc<Store>,
+    /// In a cluster, where groups are kept instead (mirrored by every node).
+    cluster: Option<Arc<Cluster>>,
     groups: RwLock<BTreeMap<String, BTreeSet<Channel>>>,
     /// Serialises changes so the store and memory stay in step.
     changes: tokio::sync::Mutex<()>,
@@ -42,9 +45,14 @@ impl Groups {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub fn load(store: Arc<Store>) -> Result<Self, StoreError> {
+    pub fn load(store: Arc<Store>, cluster: Option<Arc<Cluster>>) -> Result<Self, StoreError> {
         let mut groups = BTreeMap::new();
-        for (name, channels) in store.groups()? {
+        let local = if cluster.is_some() {
+            Vec::new()
+        } else {
+            store.groups()?
+        };
+        for (name, channels) in local {
             let channels = channels
                 .iter()
                 .filter_map(|c| Channel::parse(c).ok())
@@ -53,6 +61,7 @@ impl Groups {
         }
         Ok(Self {
             store,
+            cluster,
             groups: RwLock::new(groups),
             changes: tokio::sync::Mutex::new(()),
         })
@@ -86,7 +95,7 @@ impl Groups {
         group: &str,
         add: Vec<Channel>,
         remove: &[Channel],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), String> {
         let _change = self.changes.lock().await;
         let mut channels: BTreeSet<Channel> = self.channels(group).into_iter().collect();
         channels.extend(add);
@@ -98,22 +107,47 @@ impl Groups {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn delete(&self, group: &str) -> Result<(), StoreError> {
+    pub async fn delete(&self, group: &str) -> Result<(), String> {
         let _change = self.changes.lock().await;
         self.save(group, BTreeSet::new()).await
     }
 
-    async fn save(&self, group: &str, channels: BTreeSet<Channel>) -> Result<(), StoreError> {
+    async fn save(&self, group: &str, channels: BTreeSet<Channel>) -> Result<(), String> {
         let names: Vec<String> = channels.iter().map(Channel::to_string).collect();
-        let (store, key) = (Arc::clone(&self.store), group.to_owned());
-        store::blocking(move || store.put_group(&key, &names)).await?;
+        match &self.cluster {
+            Some(cluster) if names.is_empty() => shared::delete(cluster, shared::GROUPS, group)
+                .await
+                .map_err(|e| e.to_string())?,
+            Some(cluster) => {
+                let record = serde_json::to_vec(&names).expect("a list of strings serializes");
+                shared::put(cluster, shared::GROUPS, group, record.into())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            None => {
+                let (store, key, list) = (Arc::clone(&self.store), group.to_owned(), names.clone());
+                store::blocking(move || store.put_group(&key, &list))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        self.apply(group, &names);
+        Ok(())
+    }
+
+    /// Sets `group`'s channels in memory (for changes made here, or by
+    /// another node of the cluster); an empty list removes it.
+    pub fn apply(&self, group: &str, channels: &[String]) {
+        let channels: BTreeSet<Channel> = channels
+            .iter()
+            .filter_map(|c| Channel::parse(c).ok())
+            .collect();
         let mut groups = self.groups.write().expect("groups lock poisoned");
         if channels.is_empty() {
             groups.remove(group);
         } else {
             groups.insert(group.to_owned(), channels);
         }
-        Ok(())
     }
 }
 
@@ -123,10 +157,10 @@ fn ok_answer() -> Response {
     )
 }
 
-fn storage(e: StoreError) -> PnError {
+fn storage(e: String) -> PnError {
     PnError::new(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        e.to_string(),
+        e,
         Shape::Object,
     )
 }

@@ -79,7 +79,7 @@ fn error(status: StatusCode, message: &str, source: &str) -> Response {
 
 fn access_error(e: AccessError, source: &str) -> Response {
     let status = match e {
-        AccessError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AccessError::Store(_) | AccessError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
         AccessError::NoKey => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };

@@ -98,7 +98,7 @@ impl PnError {
     /// A refused access check, for resource `channel` when one is named.
     pub fn access(e: AccessError, shape: Shape) -> Self {
         let status = match &e {
-            AccessError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AccessError::Store(_) | AccessError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::FORBIDDEN,
         };
         let (message, payload) = match &e {

@@ -10,6 +10,8 @@ use super::{COUNTERS, HISTORY, HISTORY_COUNTS, Result, Store, StoreError, db_err
 use crate::bus::{Channel, Message, MessageKind, Pattern, Published, Timetoken};
 
 const LAST_TIMETOKEN: &str = "last_timetoken";
+/// In a cluster: the last entry of the cluster log applied here.
+const LOG_POSITION: &str = "log_position";
 
 /// A history record as written.
 #[derive(Serialize)]
@@ -60,14 +62,17 @@ impl Store {
 
     /// Appends `batch` (in timetoken order) to history in one durable
     /// transaction, trimming each channel to its newest `per_channel`
-    /// messages.
+    /// messages, and records `position` as the last cluster-log entry
+    /// applied, when given.
     ///
     /// # Errors
     /// When the transaction cannot be committed; nothing is written then.
-    pub fn append_history(&self, batch: &[Arc<Published>], per_channel: usize) -> Result<()> {
-        let Some(last) = batch.last() else {
-            return Ok(());
-        };
+    pub fn append_history(
+        &self,
+        batch: &[Arc<Published>],
+        per_channel: usize,
+        position: Option<u64>,
+    ) -> Result<()> {
         let txn = self.write()?;
         {
             let mut history = txn.open_table(HISTORY).map_err(db_err)?;
@@ -105,11 +110,33 @@ impl Store {
                 counts.insert(channel, count).map_err(db_err)?;
             }
             let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
-            counters
-                .insert(LAST_TIMETOKEN, last.timetoken.0)
-                .map_err(db_err)?;
+            if let Some(last) = batch.iter().map(|p| p.timetoken).max() {
+                let stored = counters
+                    .get(LAST_TIMETOKEN)
+                    .map_err(db_err)?
+                    .map_or(0, |v| v.value());
+                counters
+                    .insert(LAST_TIMETOKEN, last.0.max(stored))
+                    .map_err(db_err)?;
+            }
+            if let Some(position) = position {
+                counters.insert(LOG_POSITION, position).map_err(db_err)?;
+            }
         }
         txn.commit().map_err(db_err)
+    }
+
+    /// The last cluster-log entry applied here (0: none).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn log_position(&self) -> Result<u64> {
+        let txn = self.read()?;
+        let counters = txn.open_table(COUNTERS).map_err(db_err)?;
+        Ok(counters
+            .get(LOG_POSITION)
+            .map_err(db_err)?
+            .map_or(0, |v| v.value()))
     }
 
     /// Reads part of one channel's history, oldest first.

@@ -42,8 +42,8 @@ pub use self::invoke::{HookDecision, InvokeError};
 use self::state::InvocationState;
 use crate::access::Access;
 use crate::config::{OutboundConfig, WasmConfig};
+use crate::kv::Kv;
 use crate::metrics::Metrics;
-use crate::store::Store;
 
 /// How often the engine's epoch advances: the granularity of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -89,8 +89,8 @@ pub struct Budgets {
 /// What the node lends the sandbox's capabilities.
 #[derive(Clone)]
 pub struct HostServices {
-    /// The store behind the KV capability.
-    pub store: Arc<Store>,
+    /// The KV store behind the KV capability.
+    pub kv: Kv,
     /// Access control, for the tokens capability.
     pub access: Arc<Access>,
     /// The node's publish path, for the bus capability.

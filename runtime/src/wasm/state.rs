@@ -89,7 +89,7 @@ pub(super) fn new_store(
             invocation: id,
         },
         kv: KvCtx {
-            store: Arc::clone(&services.store),
+            kv: services.kv.clone(),
             budget: budget("KV", function.budgets.kv),
         },
         bus: BusCtx {

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{Path, Query};
+use crate::kv::KvFailure;
 use crate::node::Node;
 use crate::store::kv::{KvError, MAX_PAGE, MAX_VALUE_BYTES, check_key};
-use crate::store::{self, Store, StoreError};
 use crate::wasm::caps::log::now_ms;
 
 /// Query parameters of the list endpoint.
@@ -34,12 +35,13 @@ pub struct SetParams {
     ttl: Option<u64>,
 }
 
-async fn run<T: Send + 'static>(
-    node: &Node,
-    op: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = Arc::clone(&node.store);
-    Ok(store::blocking(move || op(&store)).await?)
+fn failure(e: KvFailure) -> ApiError {
+    match e {
+        KvFailure::Invalid(e) => invalid(e),
+        KvFailure::Unavailable(e) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
+        }
+    }
 }
 
 fn invalid(e: KvError) -> ApiError {
@@ -56,10 +58,11 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = params.limit.unwrap_or(MAX_PAGE);
-    let page = run(&node, move |s| {
-        s.kv_list(&params.prefix, params.cursor.as_deref(), limit, now_ms())
-    })
-    .await?;
+    let page = node
+        .kv
+        .list(params.prefix, params.cursor, limit, now_ms())
+        .await
+        .map_err(failure)?;
     Ok(Json(json!({ "keys": page.keys, "cursor": page.cursor })))
 }
 
@@ -69,8 +72,7 @@ pub async fn get(
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key).map_err(invalid)?;
-    let lookup = key.clone();
-    let value = run(&node, move |s| s.kv_get(&lookup, now_ms())).await?;
+    let value = node.kv.get(key.clone(), now_ms()).await.map_err(failure)?;
     let value = value.ok_or_else(|| ApiError::not_found(format!("no value under `{key}`")))?;
     Ok(Json(json!({ "key": key, "value": value })))
 }
@@ -89,8 +91,10 @@ pub async fn set(
     let value = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("invalid_value", "the value must be UTF-8 text"))?;
     let expires = params.ttl.map_or(0, |s| now_ms() + s.max(1) * 1000);
-    let stored = key.clone();
-    run(&node, move |s| s.kv_set(&stored, &value, expires)).await?;
+    node.kv
+        .set(key.clone(), value, expires)
+        .await
+        .map_err(failure)?;
     Ok(Json(json!({ "key": key })))
 }
 
@@ -100,6 +104,6 @@ pub async fn delete(
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key).map_err(invalid)?;
-    let deleted = run(&node, move |s| s.kv_delete(&key, now_ms())).await?;
+    let deleted = node.kv.delete(key, now_ms()).await.map_err(failure)?;
     Ok(Json(json!({ "deleted": deleted })))
 }

@@ -5,8 +5,10 @@
 //! # Layout
 //! - [`functions`]: deploy, list, show, remove, logs;
 //! - [`tokens`]: grant, inspect and revoke access tokens;
-//! - [`kv`]: read and write the functions' key-value store.
+//! - [`kv`]: read and write the functions' key-value store;
+//! - [`cluster`]: the nodes of the cluster.
 
+pub mod cluster;
 pub mod functions;
 pub mod kv;
 pub mod tokens;
@@ -42,6 +44,7 @@ pub fn router(node: &Arc<Node>) -> Router<Arc<Node>> {
             "/tokens/{token}",
             get(tokens::inspect).delete(tokens::revoke),
         )
+        .route("/cluster", get(cluster::status))
         .route("/kv", get(kv::list))
         .route("/kv/{*key}", get(kv::get).put(kv::set).delete(kv::delete))
         .layer(DefaultBodyLimit::max(node.config.http.max_deploy_body))

@@ -1,10 +1,8 @@
 //! `edgefn:functions/kv`.
 
-use std::sync::Arc;
-
 use super::KvCtx;
+use crate::kv::KvFailure;
 use crate::store::kv::{KvError, MAX_PAGE, MAX_VALUE_BYTES, check_key};
-use crate::store::{self, StoreError};
 use crate::wasm::bindings::kv::{Host, KeyPage};
 use crate::wasm::bindings::types::Error;
 use crate::wasm::caps::log::now_ms;
@@ -14,22 +12,12 @@ impl KvCtx {
         self.budget.spend().map_err(Error::BudgetExhausted)?;
         check_key(key).map_err(kv_error)
     }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        op: impl FnOnce(&store::Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, Error> {
-        let store = Arc::clone(&self.store);
-        store::blocking(move || op(&store))
-            .await
-            .map_err(|e| Error::Unavailable(e.to_string()))
-    }
 }
 
 impl Host for KvCtx {
     async fn get(&mut self, key: String) -> Result<Option<String>, Error> {
         self.begin(&key)?;
-        self.run(move |s| s.kv_get(&key, now_ms())).await
+        self.kv.get(key, now_ms()).await.map_err(failure)
     }
 
     async fn set(
@@ -43,19 +31,17 @@ impl Host for KvCtx {
             return Err(kv_error(KvError::TooLarge(value.len())));
         }
         let expires = ttl_seconds.map_or(0, |s| now_ms() + u64::from(s.max(1)) * 1000);
-        self.run(move |s| s.kv_set(&key, &value, expires)).await
+        self.kv.set(key, value, expires).await.map_err(failure)
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, Error> {
         self.begin(&key)?;
-        self.run(move |s| s.kv_delete(&key, now_ms())).await
+        self.kv.delete(key, now_ms()).await.map_err(failure)
     }
 
     async fn incr(&mut self, key: String, delta: i64) -> Result<i64, Error> {
         self.begin(&key)?;
-        self.run(move |s| s.kv_incr(&key, delta, now_ms()))
-            .await?
-            .map_err(kv_error)
+        self.kv.incr(key, delta, now_ms()).await.map_err(failure)
     }
 
     async fn list_keys(
@@ -67,12 +53,21 @@ impl Host for KvCtx {
         self.budget.spend().map_err(Error::BudgetExhausted)?;
         let limit = limit.map_or(MAX_PAGE, |l| l as usize);
         let page = self
-            .run(move |s| s.kv_list(&prefix, cursor.as_deref(), limit, now_ms()))
-            .await?;
+            .kv
+            .list(prefix, cursor, limit, now_ms())
+            .await
+            .map_err(failure)?;
         Ok(KeyPage {
             keys: page.keys,
             cursor: page.cursor,
         })
+    }
+}
+
+fn failure(e: KvFailure) -> Error {
+    match e {
+        KvFailure::Invalid(e) => kv_error(e),
+        KvFailure::Unavailable(e) => Error::Unavailable(e),
     }
 }
 

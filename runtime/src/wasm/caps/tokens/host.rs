@@ -111,7 +111,7 @@ fn access_error(e: AccessError) -> Error {
         }
         AccessError::Expired { .. } | AccessError::Revoked => Error::Invalid(e.to_string()),
         AccessError::NoKey => Error::Denied(e.to_string()),
-        AccessError::Store(_) => Error::Unavailable(e.to_string()),
+        AccessError::Store(_) | AccessError::Cluster(_) => Error::Unavailable(e.to_string()),
         AccessError::Missing | AccessError::Forbidden { .. } | AccessError::WrongUser { .. } => {
             Error::Denied(e.to_string())
         }

@@ -1,0 +1,151 @@
+//! Cluster benchmark on loopback: one `nats-server -js` and two nodes
+//! joined through it, next to a node running alone and to raw NATS
+//! publish/subscribe between two connections of this process (what the
+//! network layer alone allows):
+//! - publish-to-SSE latency p50/p99: alone; in the cluster on the same
+//!   node; from node A to a subscriber on node B; raw NATS;
+//! - publish throughput: alone, and on a cluster node (with a subscriber
+//!   on the other node).
+//!
+//! Needs `target/release/edgefn` (or `EDGEFN_BIN`), `target/guests/
+//! moderate.wasm`, and a nats-server 2.10 or newer (`EDGEFN_NATS_SERVER`,
+//! default `target/tools/nats-server`, which `scripts/test.sh` installs).
+//! Run with `scripts/bench.sh` or `cargo bench -p edgefn --bench cluster`.
+//! Knobs: `BENCH_SECONDS`, `BENCH_CLIENTS`, `BENCH_LATENCY_MESSAGES`.
+
+#[allow(dead_code)] // each benchmark uses part of it
+mod support;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use support::{Node, env_or, latency, percentile, repo, throughput};
+
+/// A `nats-server -js` on a free loopback port, killed on drop.
+struct Nats {
+    child: Child,
+    url: String,
+    store: PathBuf,
+}
+
+impl Nats {
+    fn start() -> Self {
+        let bin = std::env::var("EDGEFN_NATS_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo().join("target/tools/nats-server"));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = std::env::temp_dir().join(format!("edgefn-bench-nats-{}", std::process::id()));
+        let child = Command::new(&bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e}; run scripts/test.sh once to install it",
+                    bin.display()
+                )
+            });
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            store,
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// Sequential publish → receive over two NATS connections; sorted latencies.
+async fn raw_nats(url: &str, count: usize) -> Vec<Duration> {
+    let publisher = async_nats::connect(url).await.unwrap();
+    let subscriber = async_nats::connect(url).await.unwrap();
+    let mut messages = subscriber.subscribe("bench.raw").await.unwrap();
+    subscriber.flush().await.unwrap();
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count + 50 {
+        let sent = Instant::now();
+        publisher
+            .publish("bench.raw", format!("{i}").into())
+            .await
+            .unwrap();
+        publisher.flush().await.unwrap();
+        messages.next().await.expect("the subscription ended");
+        if i >= 50 {
+            samples.push(sent.elapsed());
+        }
+    }
+    samples.sort();
+    samples
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seconds = env_or("BENCH_SECONDS", 5);
+    let clients = env_or("BENCH_CLIENTS", 32);
+    let messages = env_or("BENCH_LATENCY_MESSAGES", 2000);
+    runtime.block_on(async {
+        let nats = Nats::start();
+        let alone = Node::start(&[]);
+        let a = Node::start(&["--nats", &nats.url]);
+        let b = Node::start(&["--nats", &nats.url]);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(clients)
+            .build()
+            .unwrap();
+        let rows = [
+            (
+                "alone",
+                latency(&client, &alone, &alone, "lat.alone", messages).await,
+            ),
+            (
+                "cluster, same node",
+                latency(&client, &a, &a, "lat.same", messages).await,
+            ),
+            (
+                "cluster, node A → node B",
+                latency(&client, &a, &b, "lat.cross", messages).await,
+            ),
+            ("raw NATS pub → sub", raw_nats(&nats.url, messages).await),
+        ];
+        let raw_p50 = percentile(&rows[3].1, 0.5);
+        println!("publish-to-delivery latency, sequential ({messages} messages):");
+        for (what, samples) in &rows {
+            let (p50, p99) = (percentile(samples, 0.5), percentile(samples, 0.99));
+            println!(
+                "  {what:<26} p50 {p50:>7.0} µs  p99 {p99:>7.0} µs  (p50 {:.1}× raw NATS)",
+                p50 / raw_p50
+            );
+        }
+        let single = throughput(&client, &alone, "plain.x", clients, seconds).await;
+        let clustered = throughput(&client, &a, "plain.x", clients, seconds).await;
+        println!("publish throughput ({clients} clients, {seconds} s):");
+        println!("  alone                      {single:>9.0} msg/s");
+        println!(
+            "  cluster node               {clustered:>9.0} msg/s  ({:.2}× alone)",
+            clustered / single
+        );
+    });
+}

@@ -1,0 +1,215 @@
+//! Cluster mode: several nodes joined through one NATS server or cluster
+//! (`edgefn serve --nats nats://HOST:PORT`). Without it nothing here runs
+//! and the node keeps its embedded single-node path.
+//!
+//! What is shared, and where it lives in JetStream:
+//! - messages: the stream `EDGEFN_MESSAGES`, one subject per channel, is the
+//!   cluster's log: it orders every channel once for all nodes, holds the
+//!   history, and every node applies it to its local copy and subscribers
+//!   ([`log`]);
+//! - deployments: the KV bucket `edgefn_deployments` and the object store
+//!   `edgefn_components`, watched by every node ([`deployments`]);
+//! - the functions' KV store (`edgefn_kv`), revocations
+//!   (`edgefn_revoked`) and channel groups (`edgefn_groups`) ([`kv`],
+//!   [`shared`]);
+//! - after-publish copies run on the node that took the publish (once);
+//!   interval runs are claimed once per period in `edgefn_runs`
+//!   ([`deployments`]);
+//! - the node list for `edgefn cluster status` (`edgefn_nodes`) ([`nodes`]).
+
+pub mod deployments;
+pub mod kv;
+pub mod log;
+pub mod nodes;
+pub mod shared;
+pub mod subject;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::connection::State;
+use async_nats::jetstream::{self, kv as nats_kv, object_store, stream};
+
+use crate::config::NatsConfig;
+
+/// How long a JetStream request may take before it counts as failed (and
+/// the publish or call answers 503).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The node's connection to the cluster and the JetStream names it uses.
+pub struct Cluster {
+    /// The NATS connection (reconnects by itself).
+    pub client: async_nats::Client,
+    /// JetStream on it.
+    pub js: jetstream::Context,
+    /// This node's id in the cluster.
+    pub node_id: String,
+    /// Replicas for streams and buckets.
+    replicas: usize,
+    /// Messages kept per channel in the log.
+    history_per_channel: usize,
+    /// Counts reconnections to NATS: consumers and watchers start over on
+    /// each (the server may have lost them), rather than waiting for a
+    /// missed heartbeat.
+    reconnects: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// Why a cluster call failed: NATS unreachable, or JetStream refused.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the cluster is unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+impl Unavailable {
+    /// Wraps any error.
+    pub fn from(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl Cluster {
+    /// Connects to NATS (retrying for up to `connect_timeout`), and creates
+    /// the streams and buckets the cluster uses if they do not exist.
+    ///
+    /// # Errors
+    /// When NATS cannot be reached in time or JetStream is not enabled.
+    pub async fn connect(
+        config: &NatsConfig,
+        node_id: String,
+        history_per_channel: usize,
+    ) -> anyhow::Result<Self> {
+        let name = node_id.clone();
+        let reconnects = Arc::new(tokio::sync::watch::Sender::new(0u64));
+        let counter = Arc::clone(&reconnects);
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("edgefn {name}"))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(2))
+            .event_callback(move |event| {
+                let (name, counter) = (name.clone(), Arc::clone(&counter));
+                async move {
+                    match event {
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!(node = name, "lost the connection to NATS; reconnecting")
+                        }
+                        async_nats::Event::Connected => {
+                            tracing::info!(node = name, "connected to NATS");
+                            counter.send_modify(|n| *n += 1);
+                        }
+                        other => tracing::info!(node = name, event = %other, "NATS"),
+                    }
+                }
+            })
+            .connect(config.url.as_str())
+            .await
+            .with_context(|| format!("cannot connect to NATS at {}", config.url))?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .build(client.clone());
+        let cluster = Self {
+            client,
+            js,
+            node_id,
+            replicas: config.replicas.max(1),
+            history_per_channel,
+            reconnects,
+        };
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(config.connect_timeout_secs);
+        loop {
+            match cluster.create_jetstream_state().await {
+                Ok(()) => return Ok(cluster),
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "NATS not ready yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "cannot set up JetStream on {} (is it started with -js?)",
+                        config.url
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Changes each time the connection to NATS is made again.
+    pub fn reconnected(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reconnects.subscribe()
+    }
+
+    /// Whether the connection to NATS is up.
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
+    /// Refuses at once when NATS is down, rather than letting a call hang.
+    ///
+    /// # Errors
+    /// [`Unavailable`] while disconnected.
+    pub fn ensure_connected(&self) -> Result<(), Unavailable> {
+        if self.connected() {
+            Ok(())
+        } else {
+            Err(Unavailable(
+                "NATS is unreachable; retry when the node reports healthy".into(),
+            ))
+        }
+    }
+
+    async fn create_jetstream_state(&self) -> anyhow::Result<()> {
+        let messages = log::stream_config(self.replicas, self.history_per_channel);
+        self.js.get_or_create_stream(messages).await?;
+        for bucket in [
+            kv::BUCKET,
+            deployments::BUCKET,
+            shared::REVOKED,
+            shared::GROUPS,
+        ] {
+            self.bucket(bucket, Duration::ZERO).await?;
+        }
+        self.bucket(deployments::RUNS, deployments::RUNS_MAX_AGE)
+            .await?;
+        self.bucket(nodes::BUCKET, nodes::MAX_AGE).await?;
+        if self
+            .js
+            .get_object_store(deployments::COMPONENTS)
+            .await
+            .is_err()
+        {
+            let components = object_store::Config {
+                bucket: deployments::COMPONENTS.into(),
+                num_replicas: self.replicas,
+                ..Default::default()
+            };
+            self.js.create_object_store(components).await?;
+        }
+        Ok(())
+    }
+
+    /// The KV bucket `name`, created with `max_age` (zero: keep forever)
+    /// when missing.
+    async fn bucket(&self, name: &str, max_age: Duration) -> anyhow::Result<nats_kv::Store> {
+        if let Ok(store) = self.js.get_key_value(name).await {
+            return Ok(store);
+        }
+        let config = nats_kv::Config {
+            bucket: name.into(),
+            history: 1,
+            max_age,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        };
+        Ok(self.js.create_key_value(config).await?)
+    }
+
+    /// The KV bucket `name` (created at connect).
+    ///
+    /// # Errors
+    /// [`Unavailable`] when JetStream cannot be reached.
+    pub async fn kv(&self, name: &str) -> Result<nats_kv::Store, Unavailable> {
+        self.js.get_key_value(name).await.map_err(Unavailable::from)
+    }
+}

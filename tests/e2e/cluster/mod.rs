@@ -1,0 +1,128 @@
+//! Cluster mode: three nodes joined through one NATS server (JetStream)
+//! share message order and history, deployments, the functions' KV store
+//! and token revocations; after-publish hooks run once per message and
+//! interval functions once per period.
+//!
+//! Needs `EDGEFN_NATS_SERVER` naming a nats-server >= 2.10 (see
+//! `edgefn_e2e::nats`; `scripts/test.sh` installs one).
+//!
+//! - [`order`]: delivery across nodes in one order, history equal to it;
+//! - [`after_publish`]: an after-publish hook counts each message once;
+//! - [`deploys`]: deploy, redeploy and remove seen on every node;
+//! - [`interval`]: an interval function runs once per period cluster-wide;
+//! - [`kv`]: the functions' KV store through any node;
+//! - [`revocation`]: a token revoked on one node refused on the others;
+//! - [`nats_outage`]: NATS killed and restarted under load;
+//! - [`outage_resume`]: delivery across nodes resumes soon after NATS is back;
+//! - [`node_kill`]: a node killed under load, then restarted;
+//! - [`load`]: the writers the two crash tests use.
+
+mod after_publish;
+mod deploys;
+mod interval;
+mod kv;
+mod load;
+mod nats_outage;
+mod node_kill;
+mod order;
+mod outage_resume;
+mod revocation;
+
+use std::collections::HashMap;
+
+use edgefn_e2e::check::short;
+use edgefn_e2e::wait::{TIMEOUT, eventually};
+use edgefn_e2e::*;
+
+/// Nodes per test cluster.
+pub const NODES: usize = 3;
+
+/// A fresh NATS server and [`NODES`] nodes joined to it, each configured
+/// with `top` (top-level config keys and tables) before the `[nats]` section.
+pub async fn cluster(top: &str) -> (NatsServer, Vec<Node>) {
+    let nats = NatsServer::start().await;
+    let nodes = nats.start_nodes(NODES, top).await;
+    (nats, nodes)
+}
+
+/// The `(timetoken, message)` of each delivered or stored view: what must
+/// be the same on every node (other fields, such as a wildcard's
+/// `subscription`, depend on the subscriber).
+#[track_caller]
+pub fn entries(views: &[Value]) -> Vec<(u64, Value)> {
+    views
+        .iter()
+        .map(|view| {
+            let timetoken = view["timetoken"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("no timetoken in {}", short(view)));
+            (timetoken, view["message"].clone())
+        })
+        .collect()
+}
+
+/// The whole history of `channel` on `node` (up to `limit`), as [`entries`].
+pub async fn history(node: &Node, channel: &str, limit: usize) -> Vec<(u64, Value)> {
+    entries(&node.history(channel, &format!("limit={limit}")).await)
+}
+
+/// Asserts that the timetokens of `entries` strictly increase.
+#[track_caller]
+pub fn assert_increasing(what: &str, entries: &[(u64, Value)]) {
+    for pair in entries.windows(2) {
+        assert!(
+            pair[0].0 < pair[1].0,
+            "{what}: timetokens do not increase: {} ({}) then {} ({})",
+            pair[0].0,
+            pair[0].1,
+            pair[1].0,
+            pair[1].1
+        );
+    }
+}
+
+/// Waits until every node's history of `channel` holds each of
+/// `acknowledged` (timetoken → message) and all are as long (each node has
+/// applied the whole log); then asserts that they are equal, in strictly
+/// increasing timetoken order.
+pub async fn assert_same_histories(
+    nodes: &[&Node],
+    channel: &str,
+    limit: usize,
+    acknowledged: &HashMap<u64, Value>,
+) {
+    let what = format!(
+        "every node's history of {channel} to hold the {} acknowledged publishes, and to be as long",
+        acknowledged.len()
+    );
+    let histories = eventually(&what, TIMEOUT, || async {
+        let mut histories = Vec::new();
+        for node in nodes {
+            let stored = history(node, channel, limit).await;
+            let held = stored
+                .iter()
+                .filter(|(tt, m)| acknowledged.get(tt) == Some(m))
+                .count();
+            if held < acknowledged.len() {
+                return None;
+            }
+            histories.push(stored);
+        }
+        histories
+            .iter()
+            .all(|h| h.len() == histories[0].len())
+            .then_some(histories)
+    })
+    .await;
+    for (i, stored) in histories.iter().enumerate() {
+        assert_increasing(&format!("history on {}", nodes[i].base()), stored);
+        assert_eq!(
+            stored,
+            &histories[0],
+            "the history on {} differs from the one on {}",
+            nodes[i].base(),
+            nodes[0].base()
+        );
+    }
+}

