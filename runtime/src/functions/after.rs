@@ -25,13 +25,15 @@ struct Job {
 
 /// What the dispatcher and the publishers share.
 struct Queue {
-    lanes: Mutex<Lanes<String, Job>>,
+    /// Keyed by function name (the prepared function's shared name, so
+    /// queueing a copy allocates nothing).
+    lanes: Mutex<Lanes<Arc<str>, Job>>,
     /// Wakes the dispatcher when a copy is queued or one ends.
     changed: Notify,
 }
 
 impl Queue {
-    fn lanes(&self) -> MutexGuard<'_, Lanes<String, Job>> {
+    fn lanes(&self) -> MutexGuard<'_, Lanes<Arc<str>, Job>> {
         self.lanes
             .lock()
             .expect("after-publish lanes lock poisoned")
@@ -87,7 +89,10 @@ impl AfterPublish {
             function: Arc::clone(function),
             published: Arc::clone(published),
         };
-        let queued = self.queue.lanes().push(function.name().to_owned(), job);
+        let queued = self
+            .queue
+            .lanes()
+            .push(Arc::clone(&function.prepared.name), job);
         match queued {
             Ok(()) => self.queue.changed.notify_one(),
             Err(refused) => {
