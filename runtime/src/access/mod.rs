@@ -284,13 +284,13 @@ impl Access {
             return Ok(None);
         }
         let verified = self.verify(token.ok_or(AccessError::Missing)?)?;
-        if let (Some(bound), Some(used)) = (&verified.token.authorized_uuid, user) {
-            if bound != used {
-                return Err(AccessError::WrongUser {
-                    bound: bound.clone(),
-                    used: used.to_owned(),
-                });
-            }
+        if let (Some(bound), Some(used)) = (&verified.token.authorized_uuid, user)
+            && bound != used
+        {
+            return Err(AccessError::WrongUser {
+                bound: bound.clone(),
+                used: used.to_owned(),
+            });
         }
         for channel in channels {
             if !verified.allows(wanted, channel) {

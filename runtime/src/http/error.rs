@@ -22,9 +22,13 @@ use crate::node::PublishError;
 use crate::store::StoreError;
 use crate::wasm::InvokeError;
 
-/// An error answer.
+/// An error answer (boxed, as it travels in the `Err` of every handler's
+/// results).
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Answer>);
+
+#[derive(Debug)]
+struct Answer {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -40,7 +44,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `status`, stable `code` and a human `message`.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Answer {
             status,
             code,
             message: message.into(),
@@ -48,7 +52,7 @@ impl ApiError {
             details: Map::new(),
             closing: false,
             retry_after: None,
-        }
+        }))
     }
 
     /// 429: a rate limit was hit; the answer says when to retry.
@@ -59,7 +63,7 @@ impl ApiError {
             limited.by
         );
         let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-        error.retry_after = Some(Duration::from_secs(seconds));
+        error.0.retry_after = Some(Duration::from_secs(seconds));
         error
     }
 
@@ -67,7 +71,7 @@ impl ApiError {
     /// `Connection: close`), for errors raised before the request body was
     /// read to its end.
     pub fn closing(mut self) -> Self {
-        self.closing = true;
+        self.0.closing = true;
         self
     }
 
@@ -88,35 +92,35 @@ impl ApiError {
 
     /// Adds a field next to `code` and `message`.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.details.insert(key.to_owned(), value.into());
+        self.0.details.insert(key.to_owned(), value.into());
         self
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut error = Map::new();
-        error.insert("code".into(), self.code.into());
-        error.insert("message".into(), self.message.clone().into());
-        error.insert("retryable".into(), self.retryable.into());
-        error.extend(self.details.clone());
+        error.insert("code".into(), self.0.code.into());
+        error.insert("message".into(), self.0.message.clone().into());
+        error.insert("retryable".into(), self.0.retryable.into());
+        error.extend(self.0.details.clone());
         json!({ "error": error })
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body())).into_response();
-        if self.closing {
+        let mut response = (self.0.status, Json(self.body())).into_response();
+        if self.0.closing {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        if let Some(after) = self.retry_after {
+        if let Some(after) = self.0.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));

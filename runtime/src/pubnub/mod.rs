@@ -16,7 +16,7 @@
 //! - [`subscribe`]: `/v2/subscribe` long-polls and their envelopes;
 //! - [`filter`]: subscribe filter expressions;
 //! - [`groups`]: channel groups;
-//! - [`history`]: `/v3/history`;
+//! - [`history`]: history, `/v3/history`;
 //! - [`pam`]: Access Manager v3 grant and revoke;
 //! - [`presence`]: here now, heartbeat, leave, where now, state;
 //! - [`blocks`]: `/v1/blocks/sub-key/{sub}/{path}`, the On Request functions.

@@ -32,9 +32,13 @@ fn with_headers(status: StatusCode, body: Value) -> Response {
     response
 }
 
-/// An error, in the shape of the endpoint family it comes from.
+/// An error, in the shape of the endpoint family it comes from (boxed, as
+/// it travels in the `Err` of every handler's results).
 #[derive(Debug)]
-pub struct PnError {
+pub struct PnError(Box<PnAnswer>);
+
+#[derive(Debug)]
+struct PnAnswer {
     status: StatusCode,
     message: String,
     shape: Shape,
@@ -55,31 +59,31 @@ pub enum Shape {
 impl PnError {
     /// An error answered with `status` and `message`.
     pub fn new(status: StatusCode, message: impl Into<String>, shape: Shape) -> Self {
-        Self {
+        Self(Box::new(PnAnswer {
             status,
             message: message.into(),
             shape,
             payload: None,
             service: "Balancer",
             retry_after: None,
-        }
+        }))
     }
 
     /// Sets the `service` field of object errors.
     pub fn service(mut self, service: &'static str) -> Self {
-        self.service = service;
+        self.0.service = service;
         self
     }
 
     /// Sets the `payload` field of object errors.
     pub fn payload(mut self, payload: Value) -> Self {
-        self.payload = Some(payload);
+        self.0.payload = Some(payload);
         self
     }
 
     /// The same error in another shape.
     pub fn shaped(mut self, shape: Shape) -> Self {
-        self.shape = shape;
+        self.0.shape = shape;
         self
     }
 
@@ -91,7 +95,7 @@ impl PnError {
             "Too Many Requests",
             Shape::Array,
         );
-        error.retry_after = Some(seconds);
+        error.0.retry_after = Some(seconds);
         error
     }
 
@@ -115,23 +119,23 @@ impl PnError {
 
 impl IntoResponse for PnError {
     fn into_response(self) -> Response {
-        let body = match self.shape {
-            Shape::Array => json!([0, self.message]),
+        let body = match self.0.shape {
+            Shape::Array => json!([0, self.0.message]),
             Shape::Object => {
                 let mut body = json!({
-                    "status": self.status.as_u16(),
+                    "status": self.0.status.as_u16(),
                     "error": true,
-                    "message": self.message,
-                    "service": self.service,
+                    "message": self.0.message,
+                    "service": self.0.service,
                 });
-                if let Some(payload) = self.payload {
+                if let Some(payload) = self.0.payload {
                     body["payload"] = payload;
                 }
                 body
             }
         };
-        let mut response = with_headers(self.status, body);
-        if let Some(seconds) = self.retry_after {
+        let mut response = with_headers(self.0.status, body);
+        if let Some(seconds) = self.0.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -88,13 +88,13 @@ impl PnRequest {
             let verified =
                 node.access
                     .authorize(token, self.uuid(), wanted, channels.iter().copied())?;
-            if let Some(verified) = &verified {
-                if let Some(group) = groups.iter().find(|g| !verified.allows_group(wanted, g)) {
-                    return Err(AccessError::Forbidden {
-                        permission: wanted.to_string(),
-                        channel: (*group).to_owned(),
-                    });
-                }
+            if let Some(verified) = &verified
+                && let Some(group) = groups.iter().find(|g| !verified.allows_group(wanted, g))
+            {
+                return Err(AccessError::Forbidden {
+                    permission: wanted.to_string(),
+                    channel: (*group).to_owned(),
+                });
             }
             Ok(verified)
         };

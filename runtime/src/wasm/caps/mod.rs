@@ -9,10 +9,10 @@
 //!
 //! # Layout
 //! - [`outbound`]: `wasi:http/outgoing-handler`, allow-listed;
-//! - [`kv`]: `edgefn:functions/kv`;
-//! - [`bus`]: `edgefn:functions/bus`;
-//! - [`tokens`]: `edgefn:functions/tokens`;
-//! - [`secrets`]: `edgefn:functions/secrets`;
+//! - [`kv`]: the `edgefn:functions/kv` interface;
+//! - [`bus`]: the `edgefn:functions/bus` interface;
+//! - [`tokens`]: the `edgefn:functions/tokens` interface;
+//! - [`secrets`]: the `edgefn:functions/secrets` interface;
 //! - [`log`]: `edgefn:functions/log`, plus captured stdout/stderr.
 
 pub mod bus;
