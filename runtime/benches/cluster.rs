@@ -5,10 +5,15 @@
 //! - publish-to-SSE latency p50/p99: alone; in the cluster on the same
 //!   node; from node A to a subscriber on node B; raw NATS;
 //! - publish throughput: alone, and on a cluster node (with a subscriber
-//!   on the other node).
+//!   on the other node);
+//! - after-publish copies: a function (the `sleepy` test guest, not
+//!   sleeping) bound to a channel published to at full speed; how many of
+//!   its copies ran and how fast (alone: the node's bounded queue, which
+//!   drops what does not fit; in the cluster: the function's work queue,
+//!   run by both nodes, which drops nothing).
 //!
 //! Needs `target/release/edgefn` (or `EDGEFN_BIN`), `target/guests/
-//! moderate.wasm`, and a nats-server 2.10 or newer (`EDGEFN_NATS_SERVER`,
+//! sleepy.wasm` (`scripts/build-guests.sh --manifest tests/guests/Cargo.toml`), and a nats-server 2.10 or newer (`EDGEFN_NATS_SERVER`,
 //! default `target/tools/nats-server`, which `scripts/test.sh` installs).
 //! Run with `scripts/bench.sh` or `cargo bench -p edgefn --bench cluster`.
 //! Knobs: `BENCH_SECONDS`, `BENCH_CLIENTS`, `BENCH_LATENCY_MESSAGES`.
@@ -22,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use support::{Node, env_or, latency, percentile, repo, throughput};
+use support::{Node, deploy, env_or, latency, percentile, publish_for, repo, throughput};
 
 /// A `nats-server -js` on a free loopback port, killed on drop.
 struct Nats {
@@ -101,6 +106,78 @@ async fn raw_nats(url: &str, count: usize) -> Vec<Duration> {
     samples
 }
 
+/// What an after-publish flood came to.
+struct AfterPublishRun {
+    /// Messages acknowledged (each with one copy to run).
+    sent: u64,
+    /// Their publish rate, msg/s.
+    published: f64,
+    /// Copies run (whatever their outcome), and dropped for want of room.
+    ran: u64,
+    dropped: u64,
+    /// Copies run per second, from the first publish to the last copy.
+    rate: f64,
+}
+
+/// Publishes to `after.x` through `nodes[0]` for `seconds` with the `sleepy`
+/// guest (no sleep) bound to it; waits until every copy has run (on any of
+/// `nodes`) or was dropped.
+async fn after_publish(
+    client: &reqwest::Client,
+    nodes: &[&Node],
+    clients: usize,
+    seconds: u64,
+) -> AfterPublishRun {
+    let spec = r#"{"after_publish":["after.*"],"config":{"after_sleep_ms":"0"}}"#;
+    deploy(client, nodes[0], "sleepy", "sleepy", spec).await;
+    let started = Instant::now();
+    let (sent, took) = publish_for(client, nodes[0], "after.x", clients, seconds).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (ran, dropped) = loop {
+        let ran = metric(
+            client,
+            nodes,
+            "edgefn_function_invocations_total{",
+            "function=\"sleepy\"",
+        )
+        .await;
+        let dropped = metric(client, nodes, "edgefn_after_publish_dropped_total", "").await;
+        if ran + dropped >= sent || Instant::now() > deadline {
+            break (ran, dropped);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    AfterPublishRun {
+        sent,
+        published: sent as f64 / took.as_secs_f64(),
+        ran,
+        dropped,
+        rate: ran as f64 / started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The sum over `nodes` of the `/metrics` samples whose line starts with
+/// `name` and contains `label`.
+async fn metric(client: &reqwest::Client, nodes: &[&Node], name: &str, label: &str) -> u64 {
+    let mut sum = 0;
+    for node in nodes {
+        let text = client
+            .get(format!("{}/metrics", node.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        sum += text
+            .lines()
+            .filter(|line| line.starts_with(name) && line.contains(label))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64;
+    }
+    sum
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seconds = env_or("BENCH_SECONDS", 5);
@@ -147,5 +224,14 @@ fn main() {
             "  cluster node               {clustered:>9.0} msg/s  ({:.2}× alone)",
             clustered / single
         );
+        let single = after_publish(&client, &[&alone], clients, seconds).await;
+        let clustered = after_publish(&client, &[&a, &b], clients, seconds).await;
+        println!("after-publish copies (one function on the published channel, {clients} clients, {seconds} s):");
+        for (what, run) in [("alone", &single), ("cluster, 2 nodes", &clustered)] {
+            println!(
+                "  {what:<26} {:>9.0} msg/s published; {} of {} copies ran ({} dropped), {:>7.0} copies/s",
+                run.published, run.ran, run.sent, run.dropped, run.rate
+            );
+        }
     });
 }

@@ -14,10 +14,12 @@ use tokio::sync::{mpsc, watch};
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
 use crate::bus::{Bus, Message, MessageError, MessageKind, Published, SequencerError, Timetoken};
+use crate::cluster::after_publish::AfterPublishQueues;
 use crate::cluster::deployments::NatsDeployments;
 use crate::cluster::kv::NatsKv;
 use crate::cluster::log::ClusterLog;
 use crate::cluster::nodes::{self, NodeStatus};
+use crate::cluster::presence::{self as cluster_presence, Claim};
 use crate::cluster::{Cluster, shared};
 use crate::config::NodeConfig;
 use crate::functions::Deployment;
@@ -27,7 +29,7 @@ use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
-use crate::presence::{self, Presence, PresenceEvent};
+use crate::presence::{self, MemberWrite, Presence, PresenceEvent};
 use crate::pubnub::groups::Groups;
 use crate::store::Store;
 use crate::wasm::caps::bus::{Publisher, Refusal};
@@ -176,6 +178,13 @@ impl Node {
             services,
             Arc::clone(&metrics),
         )?);
+        let cluster_after = match (&cluster, &config.nats) {
+            (Some(cluster), Some(nats)) => {
+                let ack_wait = Duration::from_secs(nats.after_publish_ack_wait_secs);
+                Some(AfterPublishQueues::open(cluster, ack_wait).await?)
+            }
+            _ => None,
+        };
         let (records, secrets, remote_deployments) = match &cluster {
             Some(cluster) => {
                 let deployments = Arc::new(NatsDeployments::new(Arc::clone(cluster)));
@@ -189,9 +198,25 @@ impl Node {
                 None,
             ),
         };
-        let functions = Functions::start(sandbox, records, secrets, Arc::clone(&metrics)).await?;
+        let functions = Functions::start(
+            sandbox,
+            records,
+            secrets,
+            Arc::clone(&metrics),
+            cluster_after,
+        )
+        .await?;
         let groups = Groups::load(Arc::clone(&store), cluster.clone())?;
-        let (presence, presence_events) = Presence::new();
+        let (presence, presence_events, presence_writes) = match &cluster {
+            Some(_) => {
+                let (presence, events, writes) = Presence::shared();
+                (presence, events, Some(writes))
+            }
+            None => {
+                let (presence, events) = Presence::new();
+                (presence, events, None)
+            }
+        };
         let limits = PublishLimits::new(&config.http);
         let node = Arc::new(Self {
             config,
@@ -223,6 +248,11 @@ impl Node {
             let changes = shared::watch(Arc::clone(cluster), shared::GROUPS);
             tokio::spawn(follow_groups(Arc::downgrade(&node), changes));
             tokio::spawn(announce_status(Arc::downgrade(&node)));
+            let members = cluster_presence::watch(Arc::clone(cluster));
+            tokio::spawn(follow_presence(Arc::downgrade(&node), members));
+        }
+        if let (Some(cluster), Some(writes)) = (&node.cluster, presence_writes) {
+            tokio::spawn(write_presence(Arc::clone(cluster), writes));
         }
         tokio::spawn(publish_presence(Arc::downgrade(&node), presence_events));
         Ok(node)
@@ -427,8 +457,26 @@ async fn follow_groups(node: Weak<Node>, mut changes: mpsc::Receiver<shared::Cha
     }
 }
 
-/// Expires silent presence members every second and publishes presence
-/// events on `{channel}-pnpres`, not stored, past the hooks.
+/// Applies presence changes from the cluster's table.
+async fn follow_presence(node: Weak<Node>, mut changes: mpsc::Receiver<cluster_presence::Change>) {
+    while let Some((channel, uuid, member)) = changes.recv().await {
+        let Some(node) = node.upgrade() else { return };
+        node.presence.apply_remote(&channel, &uuid, member);
+    }
+}
+
+/// Writes this node's presence changes to the cluster's table, in order.
+async fn write_presence(cluster: Arc<Cluster>, mut writes: mpsc::Receiver<MemberWrite>) {
+    while let Some(change) = writes.recv().await {
+        if let Err(e) = cluster_presence::write(&cluster, &change).await {
+            tracing::warn!(error = %e, ?change, "presence change not written to the cluster");
+        }
+    }
+}
+
+/// Times out silent presence members every second (in a cluster, those
+/// this node claims) and publishes presence events on `{channel}-pnpres`,
+/// not stored, past the hooks.
 async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceEvent>) {
     let mut ticks = tokio::time::interval(PRESENCE_SWEEP);
     loop {
@@ -436,7 +484,7 @@ async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceE
             event = events.recv() => event,
             _ = ticks.tick() => {
                 let Some(node) = node.upgrade() else { return };
-                node.presence.expire();
+                time_out_members(&node).await;
                 continue;
             }
         };
@@ -455,6 +503,24 @@ async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceE
                 }
             }
             Err(e) => tracing::warn!(error = %e, "presence event not published"),
+        }
+    }
+}
+
+/// Times out the presence members whose heartbeats stopped: alone, all of
+/// them; in a cluster, those whose entry this node deletes first.
+async fn time_out_members(node: &Node) {
+    let expired = node.presence.expire();
+    let Some(cluster) = &node.cluster else { return };
+    for (channel, uuid) in expired {
+        match cluster_presence::claim_timeout(cluster, &channel, &uuid, now_ms()).await {
+            Ok(Claim::Won) => node.presence.timed_out(&channel, &uuid),
+            Ok(Claim::Lost) => {}
+            Ok(Claim::Gone) => node.presence.apply_remote(&channel, &uuid, None),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot time out presence members now");
+                return;
+            }
         }
     }
 }

@@ -6,26 +6,37 @@
 //! "timestamp": unix_seconds, "uuid": ..., "occupancy": n, "state"?}`),
 //! never stored, delivered like any message.
 //!
-//! Single-node and in memory: a restart forgets who was present, and
-//! clients announce themselves again with their next heartbeat.
+//! The table is in memory: alone, a restart forgets who was present, and
+//! clients announce themselves again with their next heartbeat. In a
+//! cluster every node holds the whole cluster's table: the node that sees
+//! a change writes it out ([`MemberWrite`], to the cluster's presence
+//! bucket, see [`crate::cluster::presence`]) and publishes its event, and
+//! every node applies the changes it watches ([`Presence::apply_remote`]).
+//! There a heartbeat is written only when it moves a member's expiry by
+//! more than a tenth of its timeout (at most 10 s), and a member whose
+//! heartbeats stopped is timed out by the one node that deletes its entry.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::access::now;
 use crate::bus::Channel;
 use crate::bus::channel::PRESENCE_SUFFIX;
+use crate::wasm::caps::log::now_ms;
 
 /// Events waiting to be published; beyond this they are dropped (counted in
 /// the log) rather than block heartbeats.
 const EVENT_QUEUE: usize = 10_000;
 /// Shortest and longest presence timeout a client may ask for, in seconds.
 pub const TIMEOUT_RANGE: (u64, u64) = (20, 3600);
+
+/// The members of one channel and their states.
+pub type Members = Vec<(String, Option<Map<String, Value>>)>;
 
 /// A presence change, to be published on `{channel}-pnpres`.
 #[derive(Debug, Clone)]
@@ -36,15 +47,30 @@ pub struct PresenceEvent {
     pub payload: Value,
 }
 
-struct Member {
-    expires: Instant,
-    state: Option<Map<String, Value>>,
+/// One member of one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// When it times out unless it heartbeats, in ms since the Unix epoch.
+    pub expires_ms: u64,
+    /// Its state on the channel.
+    pub state: Option<Map<String, Value>>,
+}
+
+/// A change to write to the cluster's presence table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberWrite {
+    /// A member (channel, uuid) joined, heartbeat or changed its state.
+    Put(Channel, String, Member),
+    /// A member (channel, uuid) left.
+    Delete(Channel, String),
 }
 
 /// The node's presence table.
 pub struct Presence {
     channels: Mutex<HashMap<Channel, BTreeMap<String, Member>>>,
     events: mpsc::Sender<PresenceEvent>,
+    /// In a cluster: where member changes go to be written out.
+    writes: Option<mpsc::Sender<MemberWrite>>,
 }
 
 impl Presence {
@@ -54,8 +80,33 @@ impl Presence {
         let presence = Self {
             channels: Mutex::default(),
             events,
+            writes: None,
         };
         (presence, feed)
+    }
+
+    /// An empty table for a node of a cluster, the feed of its events, and
+    /// the feed of the member changes to write to the cluster's table.
+    pub fn shared() -> (
+        Self,
+        mpsc::Receiver<PresenceEvent>,
+        mpsc::Receiver<MemberWrite>,
+    ) {
+        let (mut presence, events) = Self::new();
+        let (writes, feed) = mpsc::channel(EVENT_QUEUE);
+        presence.writes = Some(writes);
+        (presence, events, feed)
+    }
+
+    /// How much later than its recorded expiry a heartbeat must move a
+    /// member's before it is written out: alone, any; in a cluster, a
+    /// tenth of the timeout, at most 10 s (a busy subscriber heartbeats
+    /// with every poll).
+    fn refresh_after(&self, timeout: Duration) -> u64 {
+        match self.writes {
+            None => 0,
+            Some(_) => (timeout.as_millis() as u64 / 10).min(10_000),
+        }
     }
 
     /// `uuid` is present on `channels` for `timeout` more; `state`, when
@@ -67,19 +118,29 @@ impl Presence {
         timeout: Duration,
         state: Option<&Map<String, Value>>,
     ) {
-        let expires = Instant::now() + timeout;
+        let expires_ms = now_ms() + timeout.as_millis() as u64;
+        let refresh_after = self.refresh_after(timeout);
         let mut table = self.channels.lock().expect("presence lock poisoned");
         for channel in channels.iter().filter(|c| !c.is_presence()) {
             let members = table.entry(channel.clone()).or_default();
             let joined = !members.contains_key(uuid);
             let member = members.entry(uuid.to_owned()).or_insert(Member {
-                expires,
+                expires_ms: 0,
                 state: None,
             });
-            member.expires = expires;
+            let moved = member.expires_ms + refresh_after < expires_ms;
+            if !(joined || moved || state.is_some()) {
+                continue;
+            }
+            member.expires_ms = member.expires_ms.max(expires_ms);
             if let Some(state) = state {
                 member.state = Some(state.clone());
             }
+            self.write(MemberWrite::Put(
+                channel.clone(),
+                uuid.to_owned(),
+                member.clone(),
+            ));
             if joined {
                 let occupancy = members.len();
                 self.emit(channel, "join", uuid, occupancy, state);
@@ -91,14 +152,8 @@ impl Presence {
     pub fn leave(&self, uuid: &str, channels: &[Channel]) {
         let mut table = self.channels.lock().expect("presence lock poisoned");
         for channel in channels {
-            let Some(members) = table.get_mut(channel) else {
-                continue;
-            };
-            if members.remove(uuid).is_some() {
-                let occupancy = members.len();
-                if members.is_empty() {
-                    table.remove(channel);
-                }
+            if let Some(occupancy) = remove(&mut table, channel, uuid) {
+                self.write(MemberWrite::Delete(channel.clone(), uuid.to_owned()));
                 self.emit(channel, "leave", uuid, occupancy, None);
             }
         }
@@ -123,26 +178,26 @@ impl Presence {
 
     /// `uuid`'s state on each of `channels` where it has one.
     pub fn state(&self, uuid: &str, channels: &[Channel]) -> Vec<(Channel, Map<String, Value>)> {
+        let now = now_ms();
         let table = self.channels.lock().expect("presence lock poisoned");
         channels
             .iter()
             .filter_map(|c| {
-                let state = table.get(c)?.get(uuid)?.state.clone()?;
-                Some((c.clone(), state))
+                let member = table.get(c)?.get(uuid).filter(|m| m.expires_ms > now)?;
+                Some((c.clone(), member.state.clone()?))
             })
             .collect()
     }
 
     /// Who is on each of `channels` (all channels with anyone when `None`),
     /// with their state.
-    pub fn here_now(
-        &self,
-        channels: Option<&[Channel]>,
-    ) -> Vec<(Channel, Vec<(String, Option<Map<String, Value>>)>)> {
+    pub fn here_now(&self, channels: Option<&[Channel]>) -> Vec<(Channel, Members)> {
+        let now = now_ms();
         let table = self.channels.lock().expect("presence lock poisoned");
         let members = |members: &BTreeMap<String, Member>| {
             members
                 .iter()
+                .filter(|(_, m)| m.expires_ms > now)
                 .map(|(uuid, m)| (uuid.clone(), m.state.clone()))
                 .collect::<Vec<_>>()
         };
@@ -151,36 +206,85 @@ impl Presence {
                 .iter()
                 .map(|c| (c.clone(), table.get(c).map(members).unwrap_or_default()))
                 .collect(),
-            None => table.iter().map(|(c, m)| (c.clone(), members(m))).collect(),
+            None => table
+                .iter()
+                .map(|(c, m)| (c.clone(), members(m)))
+                .filter(|(_, m)| !m.is_empty())
+                .collect(),
         }
     }
 
     /// The channels `uuid` is present on.
     pub fn where_now(&self, uuid: &str) -> Vec<Channel> {
+        let now = now_ms();
         let table = self.channels.lock().expect("presence lock poisoned");
         table
             .iter()
-            .filter(|(_, m)| m.contains_key(uuid))
+            .filter(|(_, m)| m.get(uuid).is_some_and(|m| m.expires_ms > now))
             .map(|(c, _)| c.clone())
             .collect()
     }
 
-    /// Removes members whose heartbeats stopped; emits `timeout` for each.
-    pub fn expire(&self) {
-        let now = Instant::now();
-        let mut table = self.channels.lock().expect("presence lock poisoned");
-        table.retain(|channel, members| {
-            let gone: Vec<String> = members
+    /// The members whose heartbeats stopped. Alone, each is removed at
+    /// once, with a `timeout` event, and none are returned; in a cluster
+    /// they are returned, for the node to claim each from the cluster's
+    /// table and call [`Self::timed_out`] for those it claimed.
+    pub fn expire(&self) -> Vec<(Channel, String)> {
+        let now = now_ms();
+        let expired: Vec<(Channel, String)> = {
+            let table = self.channels.lock().expect("presence lock poisoned");
+            table
                 .iter()
-                .filter(|(_, m)| m.expires <= now)
-                .map(|(u, _)| u.clone())
-                .collect();
-            for uuid in gone {
-                members.remove(&uuid);
-                self.emit(channel, "timeout", &uuid, members.len(), None);
+                .flat_map(|(channel, members)| {
+                    members
+                        .iter()
+                        .filter(|(_, m)| m.expires_ms <= now)
+                        .map(|(uuid, _)| (channel.clone(), uuid.clone()))
+                })
+                .collect()
+        };
+        if self.writes.is_some() {
+            return expired;
+        }
+        for (channel, uuid) in expired {
+            self.timed_out(&channel, &uuid);
+        }
+        Vec::new()
+    }
+
+    /// Removes `uuid` from `channel`, whose heartbeats stopped, with a
+    /// `timeout` event (also when, in a cluster, the watch already removed
+    /// it after this node claimed its timeout).
+    pub fn timed_out(&self, channel: &Channel, uuid: &str) {
+        let mut table = self.channels.lock().expect("presence lock poisoned");
+        remove(&mut table, channel, uuid);
+        let occupancy = table.get(channel).map_or(0, BTreeMap::len);
+        self.emit(channel, "timeout", uuid, occupancy, None);
+    }
+
+    /// Applies a change another node (or this one) wrote to the cluster's
+    /// table: `member` for `uuid` on `channel`, or its removal (`None`).
+    /// Its event was published by the node that made it.
+    pub fn apply_remote(&self, channel: &Channel, uuid: &str, member: Option<Member>) {
+        let mut table = self.channels.lock().expect("presence lock poisoned");
+        match member {
+            Some(member) => {
+                table
+                    .entry(channel.clone())
+                    .or_default()
+                    .insert(uuid.to_owned(), member);
             }
-            !members.is_empty()
-        });
+            None => {
+                remove(&mut table, channel, uuid);
+            }
+        }
+    }
+
+    fn write(&self, change: MemberWrite) {
+        let Some(writes) = &self.writes else { return };
+        if writes.try_send(change).is_err() {
+            tracing::warn!("presence change not shared with the cluster: the write queue is full");
+        }
     }
 
     fn emit(
@@ -206,6 +310,22 @@ impl Presence {
     }
 }
 
+/// Removes `uuid` from `channel` in `table`; returns the channel's
+/// occupancy after, if it was there.
+fn remove(
+    table: &mut HashMap<Channel, BTreeMap<String, Member>>,
+    channel: &Channel,
+    uuid: &str,
+) -> Option<usize> {
+    let members = table.get_mut(channel)?;
+    members.remove(uuid)?;
+    let occupancy = members.len();
+    if occupancy == 0 {
+        table.remove(channel);
+    }
+    Some(occupancy)
+}
+
 /// The channel `channel`'s presence events go to.
 pub fn events_channel(channel: &Channel) -> Option<Channel> {
     Channel::parse(&format!("{channel}{PRESENCE_SUFFIX}")).ok()
@@ -225,13 +345,18 @@ mod tests {
         let long = Duration::from_secs(60);
         presence.heartbeat("a", &[ch("room"), ch("room-pnpres")], long, None);
         presence.heartbeat("a", &[ch("room")], long, None);
-        presence.heartbeat("b", &[ch("room")], Duration::ZERO, None);
+        presence.heartbeat("b", &[ch("room")], Duration::from_millis(100), None);
         let join = feed.recv().await.unwrap();
         assert_eq!(join.payload["action"], "join");
         assert_eq!(join.payload["occupancy"], 1);
         assert_eq!(feed.recv().await.unwrap().payload["occupancy"], 2);
         assert_eq!(presence.here_now(Some(&[ch("room")]))[0].1.len(), 2);
-        presence.expire();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(presence.here_now(Some(&[ch("room")]))[0].1.len(), 1);
+        assert!(
+            presence.expire().is_empty(),
+            "alone, expired members are removed at once"
+        );
         let timeout = feed.recv().await.unwrap();
         assert_eq!(
             (
@@ -244,5 +369,50 @@ mod tests {
         assert_eq!(feed.recv().await.unwrap().payload["action"], "leave");
         assert!(presence.here_now(None).is_empty());
         assert!(presence.where_now("a").is_empty());
+    }
+
+    #[tokio::test]
+    async fn in_a_cluster_changes_are_written_out_and_timeouts_claimed() {
+        let (presence, mut events, mut writes) = Presence::shared();
+        let timeout = Duration::from_secs(60);
+        presence.heartbeat("a", &[ch("room")], timeout, None);
+        let Ok(MemberWrite::Put(channel, uuid, member)) = writes.try_recv() else {
+            panic!("a join is written out");
+        };
+        assert_eq!((channel.as_str(), uuid.as_str()), ("room", "a"));
+        assert_eq!(events.recv().await.unwrap().payload["action"], "join");
+        // A heartbeat that moves the expiry by less than a tenth of the
+        // timeout is not written; a state change is.
+        presence.heartbeat("a", &[ch("room")], timeout, None);
+        assert!(writes.try_recv().is_err());
+        let state = Map::from_iter([("k".to_owned(), json!(1))]);
+        presence.heartbeat("a", &[ch("room")], timeout, Some(&state));
+        assert!(matches!(writes.try_recv(), Ok(MemberWrite::Put(..))));
+
+        // Another node's member: in the table, no event of this node's.
+        let expired = Member {
+            expires_ms: member.expires_ms - 120_000,
+            state: None,
+        };
+        presence.apply_remote(&ch("room"), "b", Some(expired));
+        assert!(events.try_recv().is_err());
+        assert_eq!(presence.here_now(None)[0].1.len(), 1, "b has expired");
+        assert_eq!(presence.expire(), [(ch("room"), "b".to_owned())]);
+        // The claim's own deletion may reach the table first.
+        presence.apply_remote(&ch("room"), "b", None);
+        presence.timed_out(&ch("room"), "b");
+        let timeout = events.recv().await.unwrap();
+        assert_eq!(
+            (
+                timeout.payload["action"].as_str(),
+                timeout.payload["occupancy"].as_u64()
+            ),
+            (Some("timeout"), Some(1))
+        );
+        presence.leave("a", &[ch("room")]);
+        assert_eq!(
+            writes.try_recv().ok(),
+            Some(MemberWrite::Delete(ch("room"), "a".to_owned()))
+        );
     }
 }

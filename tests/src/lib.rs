@@ -4,8 +4,9 @@
 //!
 //! - [`paths`]: where the binary and the guest components are;
 //! - [`node`]: a running node (start, `kill -9`, restart on the same data);
-//! - [`nats`]: a NATS server for cluster tests (start, kill, restart), and
-//!   nodes joined to it;
+//! - [`nats`]: a NATS server or a NATS cluster for cluster tests (start,
+//!   kill, restart), and nodes joined to it;
+//! - [`tcp_proxy`]: a proxy that can be cut, to partition a node from NATS;
 //! - [`api`]: the HTTP API (publish, history, admin) and its JSON answers;
 //! - [`auth`]: tokens and client ids as clients present them; granting,
 //!   revoking and forging tokens;
@@ -36,6 +37,7 @@ pub mod node;
 pub mod paths;
 pub mod recorder;
 pub mod sse;
+pub mod tcp_proxy;
 pub mod tempdir;
 pub mod wait;
 pub mod ws;

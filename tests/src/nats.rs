@@ -6,8 +6,9 @@
 //! `target/tools/nats-server`) on a free loopback port with a store dir of
 //! its own, and waits until it accepts connections. It can be killed with
 //! SIGKILL and restarted on the same port and store; it is killed when
-//! dropped. [`NatsServer::start_nodes`] starts edgefn nodes joined to it,
-//! each with its own data dir.
+//! dropped. [`NatsServer::start_cluster`] starts several joined in one NATS
+//! cluster (JetStream replicated across them). [`NatsServer::start_nodes`]
+//! starts edgefn nodes joined to it, each with its own data dir.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -82,6 +83,8 @@ fn check_version(path: &std::path::Path) {
 pub struct NatsServer {
     dir: TempDir,
     port: u16,
+    /// Its cluster arguments (none when alone).
+    cluster: Vec<String>,
     child: Option<Child>,
 }
 
@@ -89,10 +92,41 @@ impl NatsServer {
     /// Starts a server on a free loopback port with a fresh store dir and
     /// waits until it accepts connections.
     pub async fn start() -> NatsServer {
-        let port = free_port();
+        Self::start_with(free_port(), Vec::new()).await
+    }
+
+    /// Starts `n` servers on free loopback ports, joined in one NATS
+    /// cluster (each routes to the others; JetStream is clustered across
+    /// them), and waits until each accepts connections.
+    pub async fn start_cluster(n: usize) -> Vec<NatsServer> {
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let route = |port: u16| format!("nats://127.0.0.1:{port}");
+        let servers = ports.iter().enumerate().map(|(i, &(port, cluster_port))| {
+            let routes: Vec<String> = ports
+                .iter()
+                .filter(|&&(p, _)| p != port)
+                .map(|&(_, c)| route(c))
+                .collect();
+            let cluster = vec![
+                "-n".to_owned(),
+                format!("nats-{i}"),
+                "--cluster_name".to_owned(),
+                "edgefn-test".to_owned(),
+                "--cluster".to_owned(),
+                route(cluster_port),
+                "--routes".to_owned(),
+                routes.join(","),
+            ];
+            Self::start_with(port, cluster)
+        });
+        futures::future::join_all(servers).await
+    }
+
+    async fn start_with(port: u16, cluster: Vec<String>) -> NatsServer {
         let mut server = NatsServer {
             dir: TempDir::new(),
             port,
+            cluster,
             child: None,
         };
         server.spawn().await;
@@ -142,6 +176,7 @@ impl NatsServer {
             .arg(&store)
             .arg("-l")
             .arg(self.dir.path().join("nats.log"))
+            .args(&self.cluster)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -165,7 +200,7 @@ impl NatsServer {
     /// tables of the node's config, e.g. `secret_key = "..."` or `[bus]`),
     /// then the `[nats]` section.
     pub fn node_config(&self, top: &str) -> String {
-        format!("{top}\n[nats]\nurl = \"{}\"\n", self.url())
+        node_config(top, &self.url())
     }
 
     /// Starts `n` nodes (concurrently) joined to this server, each with its
@@ -173,13 +208,25 @@ impl NatsServer {
     /// until each reports itself healthy (connected to NATS).
     pub async fn start_nodes(&self, n: usize, top: &str) -> Vec<Node> {
         let config = self.node_config(top);
-        let nodes =
-            futures::future::join_all((0..n).map(|_| Node::start_with_config(&config))).await;
-        for node in &nodes {
-            wait_healthy(node, TIMEOUT).await;
-        }
-        nodes
+        start_nodes(&vec![config; n]).await
     }
+}
+
+/// Starts one node per config (TOML, see [`node_config`]), concurrently,
+/// each with its own data dir; waits until each reports itself healthy.
+pub async fn start_nodes(configs: &[String]) -> Vec<Node> {
+    let nodes = futures::future::join_all(configs.iter().map(|c| Node::start_with_config(c))).await;
+    for node in &nodes {
+        wait_healthy(node, TIMEOUT).await;
+    }
+    nodes
+}
+
+/// The TOML of a node joined to NATS at `url` (one or more servers,
+/// comma-separated): `top`, then the `[nats]` section, which more keys
+/// may follow.
+pub fn node_config(top: &str, url: &str) -> String {
+    format!("{top}\n[nats]\nurl = \"{url}\"\n")
 }
 
 /// Waits until `GET /healthz` on `node` answers 200 (in a cluster: while

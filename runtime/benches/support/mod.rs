@@ -81,15 +81,15 @@ impl Drop for Node {
     }
 }
 
-pub async fn deploy_moderate(client: &reqwest::Client, node: &Node) {
-    let wasm = std::fs::read(repo().join("target/guests/moderate.wasm"))
+/// Deploys `target/guests/{guest}.wasm` as `name` with `spec` on `node`.
+pub async fn deploy(client: &reqwest::Client, node: &Node, name: &str, guest: &str, spec: &str) {
+    let wasm = std::fs::read(repo().join(format!("target/guests/{guest}.wasm")))
         .expect("run scripts/build-guests.sh first");
-    let spec = r#"{"before_publish":["chat.*"],"config":{"banned_words":"spam,scam"}}"#;
     let form = reqwest::multipart::Form::new()
-        .text("spec", spec)
+        .text("spec", spec.to_owned())
         .part("component", reqwest::multipart::Part::bytes(wasm));
     let response = client
-        .put(format!("{}/v1/admin/functions/moderate", node.base))
+        .put(format!("{}/v1/admin/functions/{name}", node.base))
         .bearer_auth("bench")
         .multipart(form)
         .send()
@@ -102,6 +102,12 @@ pub async fn deploy_moderate(client: &reqwest::Client, node: &Node) {
     );
 }
 
+/// Deploys the `moderate` example as a before-publish hook on `chat.*`.
+pub async fn deploy_moderate(client: &reqwest::Client, node: &Node) {
+    let spec = r#"{"before_publish":["chat.*"],"config":{"banned_words":"spam,scam"}}"#;
+    deploy(client, node, "moderate", "moderate", spec).await;
+}
+
 /// Publishes from `clients` concurrent connections for `seconds`; returns messages per second.
 pub async fn throughput(
     client: &reqwest::Client,
@@ -110,6 +116,19 @@ pub async fn throughput(
     clients: usize,
     seconds: u64,
 ) -> f64 {
+    let (sent, took) = publish_for(client, node, channel, clients, seconds).await;
+    sent as f64 / took.as_secs_f64()
+}
+
+/// Publishes from `clients` concurrent connections for `seconds`; returns
+/// how many were acknowledged, and how long that took.
+pub async fn publish_for(
+    client: &reqwest::Client,
+    node: &Node,
+    channel: &str,
+    clients: usize,
+    seconds: u64,
+) -> (u64, Duration) {
     let sent = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(seconds);
     let url = format!("{}/v1/publish/{channel}", node.base);
@@ -131,7 +150,7 @@ pub async fn throughput(
     for task in tasks {
         task.await.unwrap();
     }
-    sent.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    (sent.load(Ordering::Relaxed), started.elapsed())
 }
 
 /// Publishes `count` messages one at a time on `channel` of `publisher` and

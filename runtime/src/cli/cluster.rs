@@ -1,5 +1,6 @@
 //! `edgefn cluster status`: the nodes of the cluster, their versions, the
-//! functions each runs, and how far behind the cluster log each is.
+//! functions each runs, how far behind the cluster log each is, and what
+//! each after-publish function's work queue holds.
 
 use clap::Subcommand;
 use reqwest::Method;
@@ -58,6 +59,22 @@ pub async fn run(command: ClusterCommand) -> anyhow::Result<()> {
                 ""
             },
             functions(&node["functions"]),
+        );
+    }
+    let queues = answer["after_publish"].as_object().into_iter().flatten();
+    for (i, (name, backlog)) in queues.enumerate() {
+        if i == 0 {
+            println!(
+                "\n{:<28} {:>9} {:>9} {:>11}",
+                "after-publish queue", "waiting", "running", "redelivered"
+            );
+        }
+        println!(
+            "{:<28} {:>9} {:>9} {:>11}",
+            name,
+            text(&backlog["waiting"]),
+            text(&backlog["running"]),
+            text(&backlog["redelivered"]),
         );
     }
     Ok(())

@@ -39,7 +39,8 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGEFN_SUBSCRIBE_KEY")]
     pub subscribe_key: Option<String>,
     /// Join a cluster through this NATS server (with JetStream), e.g.
-    /// nats://127.0.0.1:4222. Without it the node runs alone.
+    /// nats://127.0.0.1:4222, or a NATS cluster's servers, comma-separated,
+    /// in order of preference. Without it the node runs alone.
     #[arg(long, env = "EDGEFN_NATS")]
     pub nats: Option<String>,
 }

@@ -27,14 +27,15 @@ use async_nats::jetstream::stream::{self, DirectGetErrorKind};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
 
-use super::{Cluster, Unavailable, subject};
+use super::{Cluster, Unavailable, stall, subject};
+use crate::bus::sequencer::Applied;
 use crate::bus::{Channel, Message, MessageKind, Published, Sequencer, Timetoken};
 
 /// The stream's name.
 pub const STREAM: &str = "EDGEFN_MESSAGES";
-const SUBJECTS: &str = "edgefn.msg";
+/// The prefix of its subjects: `edgefn.msg.<channel>`.
+pub const SUBJECTS: &str = "edgefn.msg";
 /// Appends tried before giving up on a channel under heavy contention.
 const MAX_ATTEMPTS: usize = 64;
 /// Log entries handed to the sequencer before waiting for them to be applied.
@@ -69,6 +70,10 @@ struct Entry<'a> {
     kind: MessageKind,
     store: bool,
     custom_type: Option<&'a str>,
+    /// How many function hops led to it (so after-publish copies run on
+    /// another node keep the chain's limit).
+    #[serde(default)]
+    depth: u8,
 }
 
 impl<'a> Entry<'a> {
@@ -83,6 +88,7 @@ impl<'a> Entry<'a> {
             kind: message.kind,
             store: message.store,
             custom_type: message.custom_type.as_deref(),
+            depth: message.depth,
         }
     }
 
@@ -104,11 +110,22 @@ impl<'a> Entry<'a> {
                 publisher: self.publisher.map(str::to_owned),
                 kind: self.kind,
                 store: self.store,
-                depth: 0,
+                depth: self.depth,
                 custom_type: self.custom_type.map(str::to_owned),
             },
         })
     }
+}
+
+/// Reads a log entry (a JetStream message's payload) as the message it
+/// published.
+///
+/// # Errors
+/// What is wrong with an unreadable entry.
+pub fn read_entry(payload: &[u8]) -> Result<Published, String> {
+    serde_json::from_slice::<Entry>(payload)
+        .map_err(|e| e.to_string())
+        .and_then(Entry::into_published)
 }
 
 /// A channel's last log entry: its stream sequence and timetoken.
@@ -244,13 +261,14 @@ impl ClusterLog {
     /// it has yet to apply (`None` when the log's end cannot be read).
     pub async fn position(&self) -> (u64, Option<u64>) {
         let applied = self.applied.load(Ordering::Relaxed);
-        let last = self
-            .stream
-            .get_info()
-            .await
-            .ok()
-            .map(|info| info.state.last_sequence);
+        let last = self.end().await;
         (applied, last.map(|last| last.saturating_sub(applied)))
+    }
+
+    /// The log's last position (`None` when it cannot be read now).
+    async fn end(&self) -> Option<u64> {
+        let info = self.stream.get_info().await.ok()?;
+        Some(info.state.last_sequence)
     }
 
     /// Follows the log from after `position` for as long as the node runs,
@@ -266,6 +284,10 @@ impl ClusterLog {
                     ended = self.apply_from(&sequencer, position) => ended,
                     _ = reconnects.changed() => {
                         tracing::info!(position, "reconnected to NATS; following the cluster log anew");
+                        continue;
+                    }
+                    () = stall::stalled(|| self.applied.load(Ordering::Relaxed), || self.end()) => {
+                        tracing::warn!(position, "the cluster log stopped arriving; following it anew");
                         continue;
                     }
                 };
@@ -297,21 +319,47 @@ impl ClusterLog {
             .messages()
             .await
             .map_err(|e| (position, e.to_string()))?;
-        let mut pending = VecDeque::new();
+        let mut pending: VecDeque<(u64, Applied)> = VecDeque::new();
         let mut applied = position;
-        while let Some(entry) = entries.next().await {
-            let entry = entry.map_err(|e| (applied, e.to_string()))?;
+        loop {
+            // Note each entry as the sequencer applies it, even while no
+            // new one comes (the stall watch compares this with the log's
+            // end); wait for it when too far ahead.
+            let behind = pending.len();
+            let step = match pending.front_mut() {
+                Some((_, done)) if behind > APPLY_WINDOW => Step::Applied(done.await),
+                Some((_, done)) => tokio::select! {
+                    biased;
+                    entry = entries.next() => Step::Entry(entry),
+                    result = done => Step::Applied(result),
+                },
+                None => Step::Entry(entries.next().await),
+            };
+            let entry = match step {
+                Step::Applied(result) => {
+                    let (at, _) = pending.pop_front().expect("a pending entry");
+                    result
+                        .map_err(|_| (applied, stopping()))?
+                        .map_err(|e| (applied, e.to_string()))?;
+                    applied = at;
+                    self.applied.store(applied, Ordering::Relaxed);
+                    continue;
+                }
+                Step::Entry(None) => break,
+                Step::Entry(Some(entry)) => entry.map_err(|e| (applied, e.to_string()))?,
+            };
             let sequence = entry
                 .info()
                 .map_err(|e| (applied, e.to_string()))?
                 .stream_sequence;
-            let published = serde_json::from_slice::<Entry>(&entry.payload)
-                .map_err(|e| e.to_string())
-                .and_then(Entry::into_published);
-            let published = match published {
+            let published = match read_entry(&entry.payload) {
                 Ok(published) => published,
                 Err(e) => {
                     tracing::error!(sequence, error = %e, "skipping an unreadable cluster-log entry");
+                    if pending.is_empty() {
+                        applied = sequence;
+                        self.applied.store(applied, Ordering::Relaxed);
+                    }
                     continue;
                 }
             };
@@ -321,25 +369,6 @@ impl ClusterLog {
                 .await
                 .map_err(|e| (applied, e.to_string()))?;
             pending.push_back((sequence, done));
-            // Note what has been applied meanwhile; wait when too far ahead.
-            loop {
-                let behind = pending.len();
-                let Some((at, done)) = pending.front_mut() else {
-                    break;
-                };
-                let result = match done.try_recv() {
-                    Ok(result) => result,
-                    Err(oneshot::error::TryRecvError::Empty) if behind <= APPLY_WINDOW => break,
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        done.await.map_err(|_| (applied, stopping()))?
-                    }
-                    Err(oneshot::error::TryRecvError::Closed) => return Err((applied, stopping())),
-                };
-                result.map_err(|e| (applied, e.to_string()))?;
-                applied = *at;
-                self.applied.store(applied, Ordering::Relaxed);
-                pending.pop_front();
-            }
         }
         for (at, done) in pending {
             done.await
@@ -350,6 +379,13 @@ impl ClusterLog {
         }
         Ok(applied)
     }
+}
+
+/// What following the log did next: took an entry (`None`: the consumer
+/// ended), or saw the oldest pending one applied.
+enum Step<E, A> {
+    Entry(Option<E>),
+    Applied(A),
 }
 
 fn stopping() -> String {

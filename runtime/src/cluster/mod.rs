@@ -12,16 +12,23 @@
 //! - the functions' KV store (`edgefn_kv`), revocations
 //!   (`edgefn_revoked`) and channel groups (`edgefn_groups`) ([`kv`],
 //!   [`shared`]);
-//! - after-publish copies run on the node that took the publish (once);
-//!   interval runs are claimed once per period in `edgefn_runs`
+//! - after-publish copies: one durable consumer per function on the log,
+//!   shared by every node as a work queue, so each copy runs on one node
+//!   and a dead node's copies go to another ([`after_publish`]);
+//! - interval runs are claimed once per period in `edgefn_runs`
 //!   ([`deployments`]);
+//! - presence: one entry per member of a channel in `edgefn_presence`,
+//!   mirrored on every node ([`presence`]);
 //! - the node list for `edgefn cluster status` (`edgefn_nodes`) ([`nodes`]).
 
+pub mod after_publish;
 pub mod deployments;
 pub mod kv;
 pub mod log;
 pub mod nodes;
+pub mod presence;
 pub mod shared;
+pub mod stall;
 pub mod subject;
 
 use std::sync::Arc;
@@ -78,12 +85,24 @@ impl Cluster {
         node_id: String,
         history_per_channel: usize,
     ) -> anyhow::Result<Self> {
+        let servers = config
+            .url
+            .split(',')
+            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| {
+                format!(
+                    "`{}` is not a NATS URL or a comma-separated list of them (nats://HOST:PORT)",
+                    config.url
+                )
+            })?;
         let name = node_id.clone();
         let reconnects = Arc::new(tokio::sync::watch::Sender::new(0u64));
         let counter = Arc::clone(&reconnects);
         let client = async_nats::ConnectOptions::new()
             .name(format!("edgefn {name}"))
             .retry_on_initial_connect()
+            .retain_servers_order()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
             .event_callback(move |event| {
@@ -101,7 +120,7 @@ impl Cluster {
                     }
                 }
             })
-            .connect(config.url.as_str())
+            .connect(servers)
             .await
             .with_context(|| format!("cannot connect to NATS at {}", config.url))?;
         let js = jetstream::ContextBuilder::new()
@@ -172,6 +191,7 @@ impl Cluster {
         self.bucket(deployments::RUNS, deployments::RUNS_MAX_AGE)
             .await?;
         self.bucket(nodes::BUCKET, nodes::MAX_AGE).await?;
+        self.bucket(presence::BUCKET, presence::MAX_AGE).await?;
         if self
             .js
             .get_object_store(deployments::COMPONENTS)

@@ -5,10 +5,12 @@
 //!
 //! A watcher reads a bucket's current entries, then every change, and
 //! passes each on in order; if the connection drops it starts over (at
-//! once on reconnection), which replays the current entries (applying an
-//! entry twice is harmless).
+//! once on reconnection, or when it falls behind the bucket without
+//! progress: see [`super::stall`]), which replays the current entries
+//! (applying an entry twice is harmless).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::kv::{Operation, Store as Bucket};
@@ -16,7 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::{Cluster, Unavailable};
+use super::{Cluster, Unavailable, stall};
 
 /// Revoked tokens: hex(token id) → when the token expires (Unix s, as text).
 pub const REVOKED: &str = "edgefn_revoked";
@@ -32,11 +34,17 @@ pub fn watch(cluster: Arc<Cluster>, name: &'static str) -> mpsc::Receiver<Change
     let (changes, received) = mpsc::channel(1024);
     tokio::spawn(async move {
         let mut reconnects = cluster.reconnected();
+        // The bucket's stream sequence of the last change passed on.
+        let seen = AtomicU64::new(0);
         loop {
             let ended = tokio::select! {
-                ended = follow(&cluster, name, &changes) => ended,
+                ended = follow(&cluster, name, &changes, &seen) => ended,
                 // The server may have lost the watcher: start over at once.
                 _ = reconnects.changed() => continue,
+                () = stall::stalled(|| seen.load(Ordering::Relaxed), || end(&cluster, name)) => {
+                    tracing::warn!(bucket = name, "a cluster bucket's changes stopped arriving; watching it anew");
+                    continue;
+                }
             };
             match ended {
                 Ok(()) if changes.is_closed() => return,
@@ -51,10 +59,18 @@ pub fn watch(cluster: Arc<Cluster>, name: &'static str) -> mpsc::Receiver<Change
     received
 }
 
+/// The stream sequence of the newest entry of bucket `name`, if it has any.
+async fn end(cluster: &Cluster, name: &str) -> Option<u64> {
+    let stream = cluster.js.get_stream(format!("KV_{name}")).await.ok()?;
+    let state = &stream.cached_info().state;
+    (state.messages > 0).then_some(state.last_sequence)
+}
+
 async fn follow(
     cluster: &Cluster,
     name: &str,
     changes: &mpsc::Sender<Change>,
+    seen: &AtomicU64,
 ) -> Result<(), Unavailable> {
     let bucket = cluster.kv(name).await?;
     let mut watch = bucket
@@ -63,6 +79,7 @@ async fn follow(
         .map_err(Unavailable::from)?;
     while let Some(entry) = watch.next().await {
         let entry = entry.map_err(Unavailable::from)?;
+        seen.fetch_max(entry.revision, Ordering::Relaxed);
         let value = (entry.operation == Operation::Put).then_some(entry.value);
         if changes
             .send((super::kv::decode(&entry.key), value))

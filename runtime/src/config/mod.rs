@@ -45,8 +45,10 @@ pub struct NodeConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
-    /// The NATS server (or one of a NATS cluster's servers), e.g.
-    /// `nats://127.0.0.1:4222`; needs JetStream (`nats-server -js`).
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`, or servers of a NATS
+    /// cluster, comma-separated, tried in that order (the node also learns
+    /// the cluster's other servers from the one it reaches); needs
+    /// JetStream (`nats-server -js`).
     pub url: String,
     /// Copies JetStream keeps of each stream and bucket (1 for one NATS
     /// server; 3 for a three-server NATS cluster).
@@ -55,6 +57,12 @@ pub struct NatsConfig {
     /// How long to keep trying to reach NATS at startup, in seconds.
     #[serde(default = "thirty")]
     pub connect_timeout_secs: u64,
+    /// How long an after-publish copy taken by a node may stay
+    /// unacknowledged before JetStream gives it to another node (the node
+    /// died or was cut off), in seconds; never less than twice the
+    /// function's timeout.
+    #[serde(default = "thirty")]
+    pub after_publish_ack_wait_secs: u64,
 }
 
 fn one() -> usize {
@@ -72,6 +80,7 @@ impl NatsConfig {
             url: url.into(),
             replicas: one(),
             connect_timeout_secs: thirty(),
+            after_publish_ack_wait_secs: thirty(),
         }
     }
 }

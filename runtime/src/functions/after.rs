@@ -6,21 +6,31 @@
 //! function's flood of slow work never holds up another's. A copy that finds
 //! no room is dropped and counted; publishers never wait for after-publish
 //! work.
+//!
+//! In a cluster the copies come from the cluster's work queue instead
+//! ([`crate::cluster::after_publish`]): a node takes only as many as its
+//! lane can start soon ([`AfterPublish::room`]) and acknowledges each once
+//! it has run ([`AfterPublish::enqueue_taken`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, oneshot};
 
 use super::lanes::{LaneLimits, Lanes};
 use super::registry::Function;
 use crate::bus::Published;
 use crate::metrics::Metrics;
-use crate::wasm::Sandbox;
+use crate::wasm::{InvokeError, Sandbox};
 
 struct Job {
     function: Arc<Function>,
     published: Arc<Published>,
+    /// Told when the copy has run (cluster mode: then it is acknowledged),
+    /// or could not start because its function was at its concurrency
+    /// limit (`false`: hand it back to run later).
+    ran: Option<oneshot::Sender<bool>>,
 }
 
 /// What the dispatcher and the publishers share.
@@ -30,6 +40,11 @@ struct Queue {
     lanes: Mutex<Lanes<Arc<str>, Job>>,
     /// Wakes the dispatcher when a copy is queued or one ends.
     changed: Notify,
+    /// Wakes everyone waiting for room when a copy ends.
+    ended: Notify,
+    /// Set when the node stops: copies taken from the cluster are handed
+    /// back rather than queued.
+    closed: AtomicBool,
 }
 
 impl Queue {
@@ -60,6 +75,8 @@ impl AfterPublish {
         let queue = Arc::new(Queue {
             lanes: Mutex::new(Lanes::new(limits)),
             changed: Notify::new(),
+            ended: Notify::new(),
+            closed: AtomicBool::new(false),
         });
         let dispatcher = tokio::spawn(dispatch(Arc::clone(&queue), sandbox, concurrency));
         Self {
@@ -69,9 +86,11 @@ impl AfterPublish {
         }
     }
 
-    /// Waits until every queued copy has run, for at most `grace`. Returns
-    /// how many copies were still queued or running when it gave up.
+    /// Takes no more copies from the cluster, then waits until every queued
+    /// copy has run, for at most `grace`. Returns how many copies were
+    /// still queued or running when it gave up.
     pub async fn drain(&self, grace: Duration) -> usize {
+        self.queue.closed.store(true, Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + grace;
         loop {
             let pending = self.queue.lanes().pending();
@@ -88,7 +107,52 @@ impl AfterPublish {
         let job = Job {
             function: Arc::clone(function),
             published: Arc::clone(published),
+            ran: None,
         };
+        self.push(job);
+    }
+
+    /// Waits until `function`'s lane has room for copies that would start
+    /// soon (fewer queued than it may run at once); returns how many. Never
+    /// returns once the node stops.
+    pub async fn room(&self, function: &Function) -> usize {
+        loop {
+            if self.queue.closed.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+            let ended = self.queue.ended.notified();
+            let room = self.queue.lanes().room_to_start(&function.prepared.name);
+            if room > 0 {
+                return room;
+            }
+            ended.await;
+        }
+    }
+
+    /// Queues a copy taken from the cluster's work queue; the receiver is
+    /// told `true` once it has run, `false` when its function was too busy
+    /// to start it (it errs when the copy was dropped for want of room):
+    /// unless it ran, it must go back to the queue.
+    pub fn enqueue_taken(
+        &self,
+        function: &Arc<Function>,
+        published: Published,
+    ) -> oneshot::Receiver<bool> {
+        let (ran, told) = oneshot::channel();
+        if self.queue.closed.load(Ordering::Relaxed) {
+            return told;
+        }
+        let job = Job {
+            function: Arc::clone(function),
+            published: Arc::new(published),
+            ran: Some(ran),
+        };
+        self.push(job);
+        told
+    }
+
+    fn push(&self, job: Job) {
+        let function = Arc::clone(&job.function);
         let queued = self
             .queue
             .lanes()
@@ -134,12 +198,16 @@ async fn dispatch(queue: Arc<Queue>, sandbox: Arc<Sandbox>, concurrency: usize) 
                 .spec
                 .timeout(sandbox.config().default_timeout());
             // Failures are already logged to the function's log and counted.
-            let _ = sandbox
+            let result = sandbox
                 .after_publish(&job.function.prepared, &job.published, timeout)
                 .await;
+            if let Some(ran) = job.ran {
+                let _ = ran.send(!matches!(result, Err(InvokeError::Busy { .. })));
+            }
             drop(permit);
             queue.lanes().done(&name);
             queue.changed.notify_one();
+            queue.ended.notify_waiters();
         });
     }
 }

@@ -116,6 +116,16 @@ impl<K: Hash + Eq + Clone, T> Lanes<K, T> {
         }
     }
 
+    /// How many more items `key`'s lane may queue before it holds as many
+    /// as it may run at once.
+    pub fn room_to_start(&self, key: &K) -> usize {
+        let queued = self.lanes.get(key).map_or(0, |lane| lane.items.len());
+        self.limits
+            .running_per_lane
+            .saturating_sub(queued)
+            .min(self.limits.capacity - self.queued)
+    }
+
     /// Items queued or running.
     pub fn pending(&self) -> usize {
         self.queued + self.running
@@ -174,6 +184,21 @@ mod tests {
         q.push("b", 4).unwrap();
         assert_eq!(q.push("c", 5), Err(Refused::Full));
         assert_eq!(q.pending(), 3);
+    }
+
+    #[test]
+    fn room_to_start_is_what_a_lane_may_queue_below_its_running_share() {
+        let mut q = lanes(5, 5, 2);
+        assert_eq!(q.room_to_start(&"a"), 2);
+        q.push("a", 1).unwrap();
+        assert_eq!(q.room_to_start(&"a"), 1);
+        q.push("a", 2).unwrap();
+        q.push("a", 3).unwrap();
+        assert_eq!(q.room_to_start(&"a"), 0);
+        q.push("b", 4).unwrap();
+        assert_eq!(q.room_to_start(&"b"), 1, "b's share");
+        q.push("c", 5).unwrap();
+        assert_eq!(q.room_to_start(&"d"), 0, "the whole queue is full");
     }
 
     #[test]

@@ -32,6 +32,7 @@ use self::secrets::{SecretBox, Unsealable};
 pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
 use crate::bus::Published;
 use crate::cluster::Unavailable;
+use crate::cluster::after_publish::{AfterPublishQueues, Backlog};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::wasm::caps::log::FunctionLogs;
@@ -66,7 +67,10 @@ pub struct Functions {
     sandbox: Arc<Sandbox>,
     records: Records,
     secrets: SecretBox,
-    after: AfterPublish,
+    after: Arc<AfterPublish>,
+    /// In a cluster: where after-publish copies come from (alone, they are
+    /// queued by the node's own publishes).
+    cluster_after: Option<Arc<AfterPublishQueues>>,
     /// Logs by function name; kept across redeploys.
     logs: Mutex<HashMap<String, Arc<FunctionLogs>>>,
     /// Serialises deploys and removals.
@@ -77,7 +81,9 @@ pub struct Functions {
 impl Functions {
     /// Loads every stored deployment (from the compiled cache when possible)
     /// and starts the after-publish queue and interval schedules. A stored
-    /// deployment that no longer loads is logged and skipped.
+    /// deployment that no longer loads is logged and skipped. In a cluster
+    /// (`cluster_after`), after-publish copies are taken from the cluster's
+    /// work queues.
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -86,11 +92,13 @@ impl Functions {
         records: Records,
         secrets: SecretBox,
         metrics: Arc<Metrics>,
+        cluster_after: Option<Arc<AfterPublishQueues>>,
     ) -> Result<Self, DeployError> {
         let deployments = records.initial().await?;
         let functions = Self {
             registry: Arc::default(),
-            after: AfterPublish::start(Arc::clone(&sandbox), metrics),
+            after: Arc::new(AfterPublish::start(Arc::clone(&sandbox), metrics)),
+            cluster_after,
             sandbox,
             records,
             secrets,
@@ -169,9 +177,27 @@ impl Functions {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         };
+        self.bind_after_publish(&deployment.spec).await?;
         self.records.put(&deployment, bytes).await?;
         self.install(deployment.clone(), loaded, secrets);
         Ok(deployment)
+    }
+
+    /// In a cluster, makes or updates the after-publish queue of the
+    /// function `spec` describes (before its record is written, so every
+    /// node that runs it finds it), or deletes it when it has no
+    /// after-publish bindings any more.
+    async fn bind_after_publish(&self, spec: &FunctionSpec) -> Result<(), DeployError> {
+        let Some(queues) = &self.cluster_after else {
+            return Ok(());
+        };
+        if spec.after_publish.is_empty() {
+            queues.unbind(&spec.name).await?;
+        } else {
+            let timeout = spec.timeout(self.sandbox.config().default_timeout());
+            queues.bind(spec, timeout).await?;
+        }
+        Ok(())
     }
 
     /// Removes the function called `name`. Returns whether it existed.
@@ -185,6 +211,11 @@ impl Functions {
         }
         self.records.remove(name).await?;
         self.registry.rcu(|registry| registry.without(name));
+        if let Some(queues) = &self.cluster_after
+            && let Err(e) = queues.unbind(name).await
+        {
+            tracing::warn!(function = name, error = %e, "the function's after-publish queue could not be deleted");
+        }
         Ok(true)
     }
 
@@ -223,8 +254,12 @@ impl Functions {
     }
 
     /// Queues after-publish copies of `published` for the functions bound to
-    /// its channel in `registry`.
+    /// its channel in `registry` (alone: in a cluster, copies come from the
+    /// cluster's work queues, on whichever node takes them).
     pub fn after_publish(&self, registry: &Registry, published: &Arc<Published>) {
+        if self.cluster_after.is_some() {
+            return;
+        }
         for function in registry.after_publish(&published.message.channel) {
             self.after.enqueue(function, published);
         }
@@ -243,6 +278,12 @@ impl Functions {
             .expect("logs lock poisoned")
             .get(name)
             .cloned()
+    }
+
+    /// What function `name`'s after-publish queue holds cluster-wide (in a
+    /// cluster, for a function with after-publish bindings).
+    pub async fn after_publish_backlog(&self, name: &str) -> Option<Backlog> {
+        self.cluster_after.as_ref()?.backlog(name).await
     }
 
     /// The sandbox functions run in.
@@ -300,6 +341,7 @@ impl Functions {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let every = spec.every;
         let name = spec.name.clone();
+        let timeout = spec.timeout(config.default_timeout());
         let function = Arc::new(Function {
             deployment,
             prepared: Arc::new(prepared),
@@ -307,6 +349,13 @@ impl Functions {
         });
         self.registry
             .rcu(|registry| registry.with(Arc::clone(&function)));
+        if let Some(queues) = &self.cluster_after
+            && !function.deployment.spec.after_publish.is_empty()
+        {
+            let (registry, name) = (Arc::clone(&self.registry), name.clone());
+            let live = move || registry.load().get(&name).cloned();
+            Arc::clone(queues).serve(function, timeout, Arc::clone(&self.after), live);
+        }
         if let Some(every) = every {
             interval::spawn(
                 Arc::clone(&self.registry),

@@ -22,7 +22,7 @@ use crate::access::Permissions;
 use crate::bus::{Channel, Pattern};
 use crate::http::extract::Path;
 use crate::node::Node;
-use crate::presence::TIMEOUT_RANGE;
+use crate::presence::{Members, TIMEOUT_RANGE};
 
 fn bad(message: String) -> PnError {
     PnError::new(StatusCode::BAD_REQUEST, message, Shape::Object).service("Presence")
@@ -115,9 +115,11 @@ pub async fn global_here_now(
     ))
 }
 
-type Occupants = Vec<(Channel, Vec<(String, Option<Map<String, Value>>)>)>;
-
-fn here_now_answer(request: &PnRequest, occupants: Occupants, single: bool) -> Response {
+fn here_now_answer(
+    request: &PnRequest,
+    occupants: Vec<(Channel, Members)>,
+    single: bool,
+) -> Response {
     let with_uuids = !request.flag("disable_uuids");
     let with_state = request.flag("state");
     let describe = |members: &[(String, Option<Map<String, Value>>)]| {

@@ -5,12 +5,22 @@
 //! does not answer (killed, crashed, hanging past the client's timeout) is
 //! an outcome without a status, for the test to judge.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use edgefn_e2e::check::short;
+use edgefn_e2e::wait::{TIMEOUT, eventually};
 use edgefn_e2e::*;
 use tokio::task::JoinHandle;
+
+/// Node config giving history room for everything the writers publish.
+pub const ROOMY_HISTORY: &str = "[bus]\nhistory_per_channel = 100000\n";
+/// How much history to read back.
+pub const HISTORY_LIMIT: usize = 100_000;
+/// The longest a publish may take to be answered, during faults too.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 /// How long a writer waits for an answer before recording none.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -81,6 +91,19 @@ impl Load {
             .count()
     }
 
+    /// Waits until each of `writers` has `n` publishes sent after `since`
+    /// acknowledged.
+    pub async fn wait_acked(&self, writers: &[usize], since: Instant, n: usize) {
+        let what = format!("writers {writers:?} to have {n} publishes acknowledged");
+        eventually(&what, TIMEOUT, || async {
+            writers
+                .iter()
+                .all(|&w| self.count_since(w, since, Some(200)) >= n)
+                .then_some(())
+        })
+        .await;
+    }
+
     /// Stops the writers, waits for their last answers, and returns every
     /// outcome, per writer.
     pub async fn stop(self) -> Vec<Vec<Outcome>> {
@@ -93,6 +116,34 @@ impl Load {
             .map(|o| o.lock().expect("outcomes lock").clone())
             .collect()
     }
+}
+
+/// Every acknowledged publish of `outcomes` (timetoken → message), after
+/// asserting that each was answered within `within` with a success or a
+/// 503, and that no timetoken was given twice.
+#[track_caller]
+pub fn acknowledged(outcomes: &[Vec<Outcome>], within: Duration) -> HashMap<u64, Value> {
+    let mut acknowledged = HashMap::new();
+    for outcome in outcomes.iter().flatten() {
+        let answer = format!(
+            "writer {}'s publish answered {:?} after {:?}: {}",
+            outcome.writer,
+            outcome.status,
+            outcome.took,
+            short(&outcome.body)
+        );
+        assert!(outcome.took <= within, "{answer}: later than {within:?}");
+        match outcome.status {
+            Some(200) => {
+                let timetoken = outcome.timetoken().expect("a timetoken");
+                let previous = acknowledged.insert(timetoken, outcome.message.clone());
+                assert!(previous.is_none(), "timetoken {timetoken} given twice");
+            }
+            Some(503) => {}
+            _ => panic!("{answer}"),
+        }
+    }
+    acknowledged
 }
 
 async fn write(

@@ -1,7 +1,9 @@
-//! Cluster mode: three nodes joined through one NATS server (JetStream)
-//! share message order and history, deployments, the functions' KV store
-//! and token revocations; after-publish hooks run once per message and
-//! interval functions once per period.
+//! Cluster mode: three nodes joined through one NATS server (JetStream),
+//! or a three-server NATS cluster, share message order and history,
+//! deployments, the functions' KV store, token revocations and presence;
+//! after-publish hooks run once per message (a dead node's copies on the
+//! others) and interval functions once per period; NATS faults, a killed
+//! node and a node cut off from NATS lose nothing acknowledged.
 //!
 //! Needs `EDGEFN_NATS_SERVER` naming a nats-server >= 2.10 (see
 //! `edgefn_e2e::nats`; `scripts/test.sh` installs one).
@@ -12,21 +14,31 @@
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
 //! - [`revocation`]: a token revoked on one node refused on the others;
+//! - [`presence`]: here-now and `-pnpres` events across nodes, and
+//!   timeouts of a killed node's members;
 //! - [`nats_outage`]: NATS killed and restarted under load;
+//! - [`nats_failover`]: one server of a three-server NATS cluster killed
+//!   under load;
 //! - [`outage_resume`]: delivery across nodes resumes soon after NATS is back;
+//! - [`partition`]: one node cut off from NATS under load, then healed;
 //! - [`node_kill`]: a node killed under load, then restarted;
-//! - [`load`]: the writers the two crash tests use.
+//! - [`takeover`]: a killed node's after-publish copies run on the others;
+//! - [`load`]: the writers the fault tests use.
 
 mod after_publish;
 mod deploys;
 mod interval;
 mod kv;
 mod load;
+mod nats_failover;
 mod nats_outage;
 mod node_kill;
 mod order;
 mod outage_resume;
+mod partition;
+mod presence;
 mod revocation;
+mod takeover;
 
 use std::collections::HashMap;
 

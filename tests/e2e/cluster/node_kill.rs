@@ -8,16 +8,13 @@ use std::time::Instant;
 
 use edgefn_e2e::check::short;
 use edgefn_e2e::nats::wait_healthy;
-use edgefn_e2e::wait::{TIMEOUT, eventually};
+use edgefn_e2e::wait::TIMEOUT;
 use edgefn_e2e::*;
 
-use super::load::Load;
+use super::load::{HISTORY_LIMIT, Load, ROOMY_HISTORY};
 use super::{assert_same_histories, cluster};
 
 const CHANNEL: &str = "kill.x";
-/// Room in history for everything the writers manage to publish.
-const CONFIG: &str = "[bus]\nhistory_per_channel = 100000\n";
-const HISTORY_LIMIT: usize = 100_000;
 /// Acknowledged publishes each writer makes before the kill and after it.
 const ACKED: usize = 30;
 /// The node killed.
@@ -25,30 +22,15 @@ const VICTIM: usize = 2;
 
 #[tokio::test]
 async fn a_killed_node_loses_nothing_it_acknowledged_and_catches_up() {
-    let (_nats, mut nodes) = cluster(CONFIG).await;
+    let (_nats, mut nodes) = cluster(ROOMY_HISTORY).await;
     let load = Load::start(&nodes, CHANNEL);
-    let started = Instant::now();
-    eventually("every writer to be acknowledged", TIMEOUT, || async {
-        (0..nodes.len())
-            .all(|w| load.count_since(w, started, Some(200)) >= ACKED)
-            .then_some(())
-    })
-    .await;
+    let writers: Vec<usize> = (0..nodes.len()).collect();
+    load.wait_acked(&writers, Instant::now(), ACKED).await;
 
     nodes[VICTIM].kill9().await;
     let killed = Instant::now();
-    let survivors: Vec<usize> = (0..nodes.len()).filter(|&i| i != VICTIM).collect();
-    eventually(
-        "the other nodes to go on acknowledging",
-        TIMEOUT,
-        || async {
-            survivors
-                .iter()
-                .all(|&w| load.count_since(w, killed, Some(200)) >= ACKED)
-                .then_some(())
-        },
-    )
-    .await;
+    let survivors: Vec<usize> = writers.into_iter().filter(|&i| i != VICTIM).collect();
+    load.wait_acked(&survivors, killed, ACKED).await;
     let outcomes = load.stop().await;
 
     // The survivors answered every publish with success; the victim did

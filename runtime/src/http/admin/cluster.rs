@@ -1,5 +1,6 @@
-//! `GET /v1/admin/cluster`: the nodes of the cluster and what each runs
-//! (`edgefn cluster status`). A node running alone lists itself.
+//! `GET /v1/admin/cluster`: the nodes of the cluster and what each runs,
+//! and each after-publish function's work queue (`edgefn cluster status`).
+//! A node running alone lists itself.
 
 use std::sync::Arc;
 
@@ -27,7 +28,16 @@ pub async fn status(State(node): State<Arc<Node>>) -> Result<Json<Value>, ApiErr
             e.to_string(),
         )
     })?;
-    Ok(Json(
-        json!({ "cluster": true, "node": this.node, "nodes": nodes }),
-    ))
+    let mut after_publish = serde_json::Map::new();
+    for function in node.functions.snapshot().iter() {
+        if let Some(backlog) = node.functions.after_publish_backlog(function.name()).await {
+            after_publish.insert(function.name().to_owned(), json!(backlog));
+        }
+    }
+    Ok(Json(json!({
+        "cluster": true,
+        "node": this.node,
+        "nodes": nodes,
+        "after_publish": after_publish,
+    })))
 }

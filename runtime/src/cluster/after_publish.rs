@@ -1,0 +1,245 @@
+//! After-publish work in a cluster: for each function with after-publish
+//! bindings, one durable JetStream consumer on the cluster log
+//! (`after_{function}`, filtered to the channels it is bound to), shared by
+//! every node as a work queue.
+//!
+//! Each node takes copies from it only as fast as its lane for the function
+//! can start them, runs each, and acknowledges it once it has run. So each
+//! copy runs on one node; the copies a node took but did not finish (it
+//! died, or lost NATS) go to another node once their acknowledgement is
+//! `ack_wait` late; a node that stops hands back what it had not started.
+//! Delivery is at least once: a copy that ran, but whose acknowledgement
+//! was lost with its node, runs again.
+//!
+//! The consumer is made (delivering what is published from then on) or
+//! updated by the node that deploys the function, before the deployment is
+//! recorded, and deleted by the node that removes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::stream::{self, ConsumerErrorKind};
+use async_nats::jetstream::{self, AckKind};
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::log::{STREAM, SUBJECTS, read_entry};
+use super::subject::{self, covered};
+use super::{Cluster, Unavailable};
+use crate::functions::after::AfterPublish;
+use crate::functions::{Function, FunctionSpec};
+
+/// Times a copy is delivered before it is given up (one that kills every
+/// node that runs it must not go round forever).
+const MAX_DELIVER: i64 = 5;
+/// Copies of one function taken and not yet acknowledged, cluster-wide.
+const MAX_ACK_PENDING: i64 = 10_000;
+/// How long one request for copies waits for them.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+/// Pause before trying again after NATS failed.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// The cluster's after-publish work queues.
+pub struct AfterPublishQueues {
+    stream: stream::Stream,
+    /// The least time a taken copy has before it is given to another node.
+    ack_wait: Duration,
+}
+
+/// What one function's queue holds, cluster-wide.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backlog {
+    /// Copies no node has taken yet.
+    pub waiting: u64,
+    /// Copies taken and not yet acknowledged.
+    pub running: usize,
+    /// Copies given to a node again (their first node did not acknowledge
+    /// them in time).
+    pub redelivered: usize,
+}
+
+impl AfterPublishQueues {
+    /// The queues on `cluster`'s log.
+    ///
+    /// # Errors
+    /// When JetStream cannot be reached.
+    pub async fn open(cluster: &Cluster, ack_wait: Duration) -> Result<Arc<Self>, Unavailable> {
+        let stream = cluster
+            .js
+            .get_stream(STREAM)
+            .await
+            .map_err(Unavailable::from)?;
+        Ok(Arc::new(Self { stream, ack_wait }))
+    }
+
+    /// Makes the queue of the function `spec` describes (taking what is
+    /// published from now on), or updates its channels and timing.
+    ///
+    /// # Errors
+    /// [`Unavailable`] when JetStream cannot take it.
+    pub async fn bind(&self, spec: &FunctionSpec, timeout: Duration) -> Result<(), Unavailable> {
+        self.stream
+            .create_consumer(self.consumer_config(spec, timeout))
+            .await
+            .map_err(Unavailable::from)?;
+        Ok(())
+    }
+
+    /// Deletes the queue of function `name`, if it has one.
+    ///
+    /// # Errors
+    /// [`Unavailable`] when JetStream cannot be reached.
+    pub async fn unbind(&self, name: &str) -> Result<(), Unavailable> {
+        match self.stream.delete_consumer(&consumer_name(name)).await {
+            Ok(_) => Ok(()),
+            Err(e) => match e.kind() {
+                ConsumerErrorKind::JetStream(e)
+                    if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND =>
+                {
+                    Ok(())
+                }
+                _ => Err(Unavailable::from(e)),
+            },
+        }
+    }
+
+    /// What the queue of function `name` holds (`None`: it has none, or
+    /// JetStream cannot say).
+    pub async fn backlog(&self, name: &str) -> Option<Backlog> {
+        let info = self.stream.consumer_info(consumer_name(name)).await.ok()?;
+        Some(Backlog {
+            waiting: info.num_pending,
+            running: info.num_ack_pending,
+            redelivered: info.num_redelivered,
+        })
+    }
+
+    /// Takes `function`'s copies from its queue and runs them through
+    /// `after` for as long as `live()` (the function of that name now
+    /// deployed here) is this deployment, reconnecting after failures.
+    pub fn serve(
+        self: Arc<Self>,
+        function: Arc<Function>,
+        timeout: Duration,
+        after: Arc<AfterPublish>,
+        live: impl Fn() -> Option<Arc<Function>> + Send + Sync + 'static,
+    ) {
+        tokio::spawn(async move {
+            let spec = &function.deployment.spec;
+            let current = || live().is_some_and(|f| f.generation == function.generation);
+            while current() {
+                let consumer = self
+                    .stream
+                    .get_or_create_consumer::<pull::Config>(
+                        &consumer_name(&spec.name),
+                        self.consumer_config(spec, timeout),
+                    )
+                    .await;
+                let ended = match consumer {
+                    Ok(consumer) => take(&consumer, &after, &current, &live).await,
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = ended {
+                    tracing::warn!(function = spec.name, error = %e, "taking after-publish copies failed; retrying");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        });
+    }
+
+    fn consumer_config(&self, spec: &FunctionSpec, timeout: Duration) -> pull::Config {
+        pull::Config {
+            durable_name: Some(consumer_name(&spec.name)),
+            description: Some(format!("after-publish copies for function {}", spec.name)),
+            deliver_policy: DeliverPolicy::New,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.ack_wait.max(timeout * 2),
+            max_deliver: MAX_DELIVER,
+            filter_subjects: subject::filters(SUBJECTS, &spec.after_publish),
+            max_ack_pending: MAX_ACK_PENDING,
+            ..Default::default()
+        }
+    }
+}
+
+/// The consumer of function `name` (function names are consumer-safe:
+/// lowercase letters, digits, `-` and `_`).
+fn consumer_name(name: &str) -> String {
+    format!("after_{name}")
+}
+
+/// Takes copies while `current()` holds, as many at a time as the
+/// function's lane can start soon, and runs each with the deployment
+/// `live()` gives then (a redeploy meanwhile leaves nothing to redeliver).
+/// Each copy is acknowledged once it has run; handed back at once when
+/// this node could not queue it or the function is gone, and a little
+/// later when the function was too busy to start it or this node has not
+/// yet installed the deployment the queue was made for.
+async fn take(
+    consumer: &PullConsumer,
+    after: &AfterPublish,
+    current: &impl Fn() -> bool,
+    live: &impl Fn() -> Option<Arc<Function>>,
+) -> Result<(), String> {
+    while let Some(function) = live().filter(|_| current()) {
+        let room = after.room(&function).await;
+        let mut copies = consumer
+            .batch()
+            .max_messages(room)
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(copy) = copies.next().await {
+            let copy = copy.map_err(|e| e.to_string())?;
+            let Some(function) = live() else {
+                answer(&copy, AckKind::Nak(None)).await;
+                continue;
+            };
+            let spec = &function.deployment.spec;
+            let published = match read_entry(&copy.payload) {
+                Ok(published) => published,
+                Err(e) => {
+                    tracing::error!(function = spec.name, error = %e, "skipping an unreadable cluster-log entry");
+                    answer(&copy, AckKind::Term).await;
+                    continue;
+                }
+            };
+            let channel = &published.message.channel;
+            if !spec.after_publish.iter().any(|p| p.matches(channel)) {
+                // Selected by the deployment's filters but not its bindings
+                // (presence channels under a wildcard): not its work.
+                // Otherwise the queue follows a deployment this node has
+                // yet to install.
+                let filters = subject::filters(SUBJECTS, &spec.after_publish);
+                let kind = if covered(&filters, &copy.subject) {
+                    AckKind::Ack
+                } else {
+                    AckKind::Nak(Some(RETRY_AFTER))
+                };
+                answer(&copy, kind).await;
+                continue;
+            }
+            let ran = after.enqueue_taken(&function, published);
+            tokio::spawn(async move {
+                let kind = match ran.await {
+                    Ok(true) => AckKind::Ack,
+                    Ok(false) => AckKind::Nak(Some(RETRY_AFTER)),
+                    Err(_) => AckKind::Nak(None),
+                };
+                answer(&copy, kind).await;
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Acknowledges `copy` with `kind`; a lost acknowledgement means the copy
+/// is delivered again (once `ack_wait` is up).
+async fn answer(copy: &jetstream::Message, kind: AckKind) {
+    if let Err(e) = copy.ack_with(kind).await {
+        tracing::debug!(error = %e, "an after-publish copy was not acknowledged; it will be delivered again");
+    }
+}
