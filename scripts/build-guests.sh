@@ -21,6 +21,9 @@ set -euo pipefail
 TARGET=wasm32-wasip2
 COMPONENT_LD_VERSION=0.5.31
 DEBIAN_PACKAGES=(rustc-web cargo-web rust-web-src wasi-libc)
+# The guests' rust-version: an older Debian rustc (a stale package index
+# offers one) cannot build them.
+MIN_RUSTC=1.95
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target_dir="$root/target/wasm-guests"
@@ -77,8 +80,16 @@ use_rustup() {
     cargo_cmd=(rustup run "$toolchain" cargo build --release --target "$TARGET")
 }
 
+# The version of Debian's rustc, e.g. 1.96.0.
+debian_rustc_version() { /usr/bin/rustc --version | awk '{print $2}'; }
+
+# Whether Debian's rustc is at least MIN_RUSTC.
+debian_rustc_is_recent() {
+    [[ "$(printf '%s\n' "$MIN_RUSTC" "$(debian_rustc_version)" | sort -V | head -1)" == "$MIN_RUSTC" ]]
+}
+
 # Sets `cargo_cmd` for Debian's Rust, building std from source; installs what
-# is missing.
+# is missing or too old.
 use_debian() {
     say "rustup has no $TARGET target here; building the standard library from source with Debian's Rust"
     command -v apt-get >/dev/null \
@@ -88,6 +99,13 @@ use_debian() {
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
     done
     [[ ${#missing[@]} -eq 0 ]] || apt_install "${missing[@]}"
+    if ! debian_rustc_is_recent; then
+        say "Debian's rustc is $(debian_rustc_version), older than $MIN_RUSTC: refreshing the package index and upgrading"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${DEBIAN_PACKAGES[@]}"
+        debian_rustc_is_recent \
+            || die "Debian offers rustc $(debian_rustc_version); the guests need $MIN_RUSTC (or use rustup: rustup target add $TARGET)"
+    fi
 
     local component_ld="$cargo_home/bin/wasm-component-ld"
     if [[ ! -x "$component_ld" ]]; then
