@@ -24,6 +24,13 @@ use crate::wait::{TIMEOUT, eventually, within};
 /// The oldest nats-server whose JetStream answers the node's client reads.
 const MIN_VERSION: (u32, u32) = (2, 10);
 
+/// How many times a server (or cluster) is started on new ports when one
+/// was taken before it could bind it.
+const PORT_ATTEMPTS: usize = 5;
+
+/// A server exited because another process had taken one of its ports.
+struct PortTaken;
+
 /// How to get a suitable server, for failure messages.
 const HOW_TO_GET_IT: &str = "set EDGEFN_NATS_SERVER to a nats-server >= 2.10 with JetStream \
      (scripts/test.sh installs one into target/tools/nats-server: \
@@ -92,45 +99,61 @@ impl NatsServer {
     /// Starts a server on a free loopback port with a fresh store dir and
     /// waits until it accepts connections.
     pub async fn start() -> NatsServer {
-        Self::start_with(free_port(), Vec::new()).await
+        Self::start_cluster(1).await.pop().expect("one server")
     }
 
     /// Starts `n` servers on free loopback ports, joined in one NATS
-    /// cluster (each routes to the others; JetStream is clustered across
-    /// them), and waits until each accepts connections.
+    /// cluster when `n > 1` (each routes to the others; JetStream is
+    /// clustered across them), and waits until each accepts connections.
+    ///
+    /// A free port can be taken by another process between choosing and
+    /// binding it: then all of them start again on new ports.
     pub async fn start_cluster(n: usize) -> Vec<NatsServer> {
-        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
-        let route = |port: u16| format!("nats://127.0.0.1:{port}");
-        let servers = ports.iter().enumerate().map(|(i, &(port, cluster_port))| {
-            let routes: Vec<String> = ports
-                .iter()
-                .filter(|&&(p, _)| p != port)
-                .map(|&(_, c)| route(c))
-                .collect();
-            let cluster = vec![
-                "-n".to_owned(),
-                format!("nats-{i}"),
-                "--cluster_name".to_owned(),
-                "edgefn-test".to_owned(),
-                "--cluster".to_owned(),
-                route(cluster_port),
-                "--routes".to_owned(),
-                routes.join(","),
-            ];
-            Self::start_with(port, cluster)
-        });
-        futures::future::join_all(servers).await
+        for _ in 0..PORT_ATTEMPTS {
+            let mut servers = Self::unstarted(n);
+            let started = futures::future::join_all(servers.iter_mut().map(Self::spawn)).await;
+            if started.iter().all(Result::is_ok) {
+                return servers;
+            }
+        }
+        panic!("nats-server found its ports taken {PORT_ATTEMPTS} times in a row");
     }
 
-    async fn start_with(port: u16, cluster: Vec<String>) -> NatsServer {
-        let mut server = NatsServer {
-            dir: TempDir::new(),
-            port,
-            cluster,
-            child: None,
-        };
-        server.spawn().await;
-        server
+    /// `n` servers with fresh store dirs and ports, not yet running.
+    fn unstarted(n: usize) -> Vec<NatsServer> {
+        let ports = free_ports(2 * n);
+        let (client_ports, cluster_ports) = ports.split_at(n);
+        let route = |port: &u16| format!("nats://127.0.0.1:{port}");
+        (0..n)
+            .map(|i| {
+                let cluster = if n == 1 {
+                    Vec::new()
+                } else {
+                    let routes: Vec<String> = cluster_ports
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != i)
+                        .map(|(_, port)| route(port))
+                        .collect();
+                    vec![
+                        "-n".to_owned(),
+                        format!("nats-{i}"),
+                        "--cluster_name".to_owned(),
+                        "edgefn-test".to_owned(),
+                        "--cluster".to_owned(),
+                        route(&cluster_ports[i]),
+                        "--routes".to_owned(),
+                        routes.join(","),
+                    ]
+                };
+                NatsServer {
+                    dir: TempDir::new(),
+                    port: client_ports[i],
+                    cluster,
+                    child: None,
+                }
+            })
+            .collect()
     }
 
     /// `nats://127.0.0.1:PORT`.
@@ -164,10 +187,20 @@ impl NatsServer {
             self.child.is_none(),
             "kill the NATS server before restarting it"
         );
-        self.spawn().await;
+        if let Err(PortTaken) = self.spawn().await {
+            panic!(
+                "cannot restart nats-server: another process took its port; its log:\n{}",
+                self.log()
+            );
+        }
     }
 
-    async fn spawn(&mut self) {
+    /// Runs the server and waits until it accepts connections; `Err` when
+    /// it exited because one of its ports was taken.
+    ///
+    /// # Panics
+    /// When it exits for any other reason, with its log.
+    async fn spawn(&mut self) -> Result<(), PortTaken> {
         let store = self.dir.path().join("store");
         let child = Command::new(nats_server_bin())
             .arg("-js")
@@ -186,14 +219,24 @@ impl NatsServer {
         let address = format!("127.0.0.1:{}", self.port);
         let what = format!("nats-server to accept connections on {address}");
         let child = Mutex::new(child);
-        eventually(&what, TIMEOUT, || async {
+        let exited = eventually(&what, TIMEOUT, || async {
             if let Ok(Some(status)) = child.lock().expect("child lock").try_wait() {
-                panic!("nats-server exited ({status}); its log:\n{}", self.log());
+                return Some(Some(status));
             }
-            tokio::net::TcpStream::connect(&address).await.ok()
+            tokio::net::TcpStream::connect(&address)
+                .await
+                .ok()
+                .map(|_| None)
         })
         .await;
-        self.child = Some(child.into_inner().expect("child lock"));
+        match exited {
+            None => {
+                self.child = Some(child.into_inner().expect("child lock"));
+                Ok(())
+            }
+            Some(_) if self.log().contains("address already in use") => Err(PortTaken),
+            Some(status) => panic!("nats-server exited ({status}); its log:\n{}", self.log()),
+        }
     }
 
     /// The TOML of a node joined to this server: `top` (top-level keys and
@@ -240,8 +283,14 @@ pub async fn wait_healthy(node: &Node, limit: Duration) {
     .await;
 }
 
-/// A loopback port nothing listens on now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
-    listener.local_addr().expect("a local address").port()
+/// `n` distinct free loopback ports (all held until each is chosen, so no
+/// two are the same).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("a local address").port())
+        .collect()
 }
