@@ -9,7 +9,8 @@
 //! - [`auth`]: access checks and token watches;
 //! - [`endpoint`]: HTTP endpoint functions;
 //! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them;
-//! - [`server`]: the accept loop and per-connection limits;
+//! - [`server`]: the accept loop and per-connection limits, [`linger`]: draining
+//!   connections closed while their client still sends;
 //! - [`limits`]: publish rate limits.
 
 pub mod admin;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod history;
 pub mod limits;
+pub mod linger;
 pub mod publish;
 pub mod replay;
 pub mod server;

@@ -10,6 +10,9 @@
 //! - a write may not stay blocked longer than `write_timeout_secs`, so a
 //!   client that stops reading (a stalled SSE subscriber, say) is cut off
 //!   rather than held open;
+//! - a connection closed while its client is still sending is drained
+//!   first (`linger.rs`), so the client reads the answer (a 413, say)
+//!   instead of a reset;
 //! - HTTP/1.1 with upgrades (WebSocket);
 //! - on shutdown: stop accepting, let in-flight requests finish for up to
 //!   `shutdown_grace_secs`, then close what is left.
@@ -30,6 +33,7 @@ use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+use super::linger::LingeringClose;
 use crate::config::HttpConfig;
 
 /// Longest pause after a failed accept.
@@ -87,8 +91,10 @@ pub async fn serve(
         });
         let (http, watcher) = (Arc::clone(&http), graceful.watcher());
         tokio::spawn(async move {
-            let connection =
-                http.serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), service);
+            let connection = http.serve_connection_with_upgrades(
+                TokioIo::new(LingeringClose::new(Box::pin(stream))),
+                service,
+            );
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%address, error = %e, "connection ended with an error");
             }

@@ -37,7 +37,7 @@ async fn oversized_bodies_are_413_with_a_json_error() {
         assert!(message.contains("larger than 2048 bytes"), "{message}");
 
         let answer = node
-            .deploy_bytes("huge", &json!({"endpoint": true}), vec![0; 2 << 20])
+            .deploy_bytes("huge", &json!({"endpoint": true}), vec![0; 8 << 20])
             .await;
         assert_eq!(answer.status, 413, "{}", answer.body);
         assert!(
