@@ -35,25 +35,30 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
-use axum::{Json, Router};
+use axum::routing::{MethodRouter, any, get, post};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use self::error::ApiError;
-use crate::bus::Timetoken;
+use crate::bus::{MessageKind, Timetoken};
 use crate::node::Node;
+
+/// `POST` to [`publish::publish`], sending messages of `kind`.
+fn publish_route(kind: MessageKind) -> MethodRouter<Arc<Node>> {
+    post(publish::publish).layer(Extension(kind))
+}
 
 /// The API's routes.
 pub fn router(node: Arc<Node>) -> Router {
     let admin = admin::router(&node);
     let body_timeout = Duration::from_secs(node.config.http.body_timeout_secs.max(1));
     Router::new()
-        .route("/v1/publish/{channel}", post(publish::publish))
-        .route("/v1/fire/{channel}", post(publish::fire))
-        .route("/v1/signal/{channel}", post(publish::signal))
+        .route("/v1/publish/{channel}", publish_route(MessageKind::Publish))
+        .route("/v1/fire/{channel}", publish_route(MessageKind::Fire))
+        .route("/v1/signal/{channel}", publish_route(MessageKind::Signal))
         .route("/v1/subscribe/{channels}", get(subscribe::subscribe))
         .route("/v1/ws", get(ws::upgrade))
         .route("/v1/history/{channel}", get(history::history))

@@ -12,10 +12,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,77 +37,16 @@ pub struct PublishParams {
     auth: Option<String>,
 }
 
-/// `POST /v1/publish/{channel}`.
+/// `POST /v1/publish/{channel}`, `/v1/fire/{channel}` and
+/// `/v1/signal/{channel}`: the router gives each route its kind.
 pub async fn publish(
-    node: State<Arc<Node>>,
-    client: ConnectInfo<SocketAddr>,
-    channel: Path<String>,
-    params: Query<PublishParams>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    handle(
-        node,
-        client,
-        channel,
-        params,
-        headers,
-        body,
-        MessageKind::Publish,
-    )
-    .await
-}
-
-/// `POST /v1/fire/{channel}`.
-pub async fn fire(
-    node: State<Arc<Node>>,
-    client: ConnectInfo<SocketAddr>,
-    channel: Path<String>,
-    params: Query<PublishParams>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    handle(
-        node,
-        client,
-        channel,
-        params,
-        headers,
-        body,
-        MessageKind::Fire,
-    )
-    .await
-}
-
-/// `POST /v1/signal/{channel}`.
-pub async fn signal(
-    node: State<Arc<Node>>,
-    client: ConnectInfo<SocketAddr>,
-    channel: Path<String>,
-    params: Query<PublishParams>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    handle(
-        node,
-        client,
-        channel,
-        params,
-        headers,
-        body,
-        MessageKind::Signal,
-    )
-    .await
-}
-
-async fn handle(
     State(node): State<Arc<Node>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(kind): Extension<MessageKind>,
     Path(channel): Path<String>,
     Query(params): Query<PublishParams>,
     headers: HeaderMap,
     body: Body,
-    kind: MessageKind,
 ) -> Result<Json<Value>, ApiError> {
     let channel = Channel::parse(&channel)?;
     let body = super::read_body(body, node.config.http.max_publish_body).await?;
