@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::component::Instance;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use super::bindings::{self, Decision};
@@ -125,19 +126,19 @@ impl Sandbox {
             function.component.before_publish.as_ref(),
             "before-publish",
         )?;
-        let mut run = self.start(function, Trigger::BeforePublish, timeout, message.depth)?;
         let arg = wit_message(message, None);
-        let result = tokio::time::timeout(timeout, async {
-            let instance = function
-                .component
-                .pre
-                .instantiate_async(&mut run.store)
-                .await?;
-            let guest = indices.load(&mut run.store, &instance)?;
-            guest.call_handle(&mut run.store, &arg).await
-        })
-        .await;
-        let finished = self.finish(function, run, Trigger::BeforePublish, result)?;
+        let finished = self
+            .call(
+                function,
+                Trigger::BeforePublish,
+                timeout,
+                message.depth,
+                async |store, instance| {
+                    let guest = indices.load(&mut *store, instance)?;
+                    guest.call_handle(store, &arg).await
+                },
+            )
+            .await?;
         let (decision, outcome) = match finished.value {
             Decision::Pass => (HookDecision::Pass, Outcome::Ok),
             Decision::Modify(m) => (
@@ -173,24 +174,19 @@ impl Sandbox {
             function.component.after_publish.as_ref(),
             "after-publish",
         )?;
-        let mut run = self.start(
-            function,
-            Trigger::AfterPublish,
-            timeout,
-            published.message.depth,
-        )?;
         let arg = wit_message(&published.message, Some(published.timetoken.to_string()));
-        let result = tokio::time::timeout(timeout, async {
-            let instance = function
-                .component
-                .pre
-                .instantiate_async(&mut run.store)
-                .await?;
-            let guest = indices.load(&mut run.store, &instance)?;
-            guest.call_handle(&mut run.store, &arg).await
-        })
-        .await;
-        let finished = self.finish(function, run, Trigger::AfterPublish, result)?;
+        let finished = self
+            .call(
+                function,
+                Trigger::AfterPublish,
+                timeout,
+                published.message.depth,
+                async |store, instance| {
+                    let guest = indices.load(&mut *store, instance)?;
+                    guest.call_handle(store, &arg).await
+                },
+            )
+            .await?;
         self.guest_result(function, Trigger::AfterPublish, finished)
     }
 
@@ -204,19 +200,40 @@ impl Sandbox {
         timeout: Duration,
     ) -> Result<(), InvokeError> {
         let indices = export(function, function.component.interval.as_ref(), "interval")?;
-        let mut run = self.start(function, Trigger::Interval, timeout, 0)?;
+        let finished = self
+            .call(
+                function,
+                Trigger::Interval,
+                timeout,
+                0,
+                async |store, instance| indices.load(&mut *store, instance)?.call_run(store).await,
+            )
+            .await?;
+        self.guest_result(function, Trigger::Interval, finished)
+    }
+
+    /// One invocation of `function` (trigger, deadline, chain depth of the
+    /// message that triggered it): a fresh store and instance, then `call`
+    /// on them, all within the deadline.
+    ///
+    /// # Errors
+    /// As [`Sandbox::start`] and [`Sandbox::finish`].
+    async fn call<T>(
+        &self,
+        function: &PreparedFunction,
+        trigger: Trigger,
+        timeout: Duration,
+        depth: u8,
+        call: impl AsyncFnOnce(&mut Store<InvocationState>, &Instance) -> wasmtime::Result<T>,
+    ) -> Result<Finished<T>, InvokeError> {
+        let mut run = self.start(function, trigger, timeout, depth)?;
         let result = tokio::time::timeout(timeout, async {
-            let instance = function
-                .component
-                .pre
-                .instantiate_async(&mut run.store)
-                .await?;
-            let guest = indices.load(&mut run.store, &instance)?;
-            guest.call_run(&mut run.store).await
+            let pre = &function.component.pre;
+            let instance = pre.instantiate_async(&mut run.store).await?;
+            call(&mut run.store, &instance).await
         })
         .await;
-        let finished = self.finish(function, run, Trigger::Interval, result)?;
-        self.guest_result(function, Trigger::Interval, finished)
+        self.finish(function, run, trigger, result)
     }
 
     /// A fresh store for one invocation of `function` with deadline
