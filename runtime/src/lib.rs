@@ -28,6 +28,7 @@
 pub mod access;
 pub mod bus;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod functions;

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
 use crate::bus::{Bus, Message, MessageError, MessageKind, Published, SequencerError, Timetoken};
+use crate::clock::unix_ms;
 use crate::cluster::after_publish::AfterPublishQueues;
 use crate::cluster::deployments::NatsDeployments;
 use crate::cluster::kv::NatsKv;
@@ -33,7 +34,6 @@ use crate::presence::{self, MemberWrite, Presence, PresenceEvent};
 use crate::pubnub::groups::Groups;
 use crate::store::Store;
 use crate::wasm::caps::bus::{Publisher, Refusal};
-use crate::wasm::caps::log::now_ms;
 use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
 
 /// How often expired KV entries and revocations are purged.
@@ -229,7 +229,7 @@ impl Node {
             kv,
             cluster,
             cluster_log,
-            started_ms: crate::wasm::caps::log::now_ms(),
+            started_ms: unix_ms(),
             store,
             metrics,
             admin_key,
@@ -396,7 +396,7 @@ async fn purge_expired(node: Weak<Node>) {
     loop {
         ticks.tick().await;
         let Some(node) = node.upgrade() else { return };
-        if let Err(e) = node.kv.purge(now_ms()).await {
+        if let Err(e) = node.kv.purge(unix_ms()).await {
             tracing::warn!(error = %e, "purging expired KV entries failed");
         }
         if let Err(e) = node.access.purge_expired().await {
@@ -513,7 +513,7 @@ async fn time_out_members(node: &Node) {
     let expired = node.presence.expire();
     let Some(cluster) = &node.cluster else { return };
     for (channel, uuid) in expired {
-        match cluster_presence::claim_timeout(cluster, &channel, &uuid, now_ms()).await {
+        match cluster_presence::claim_timeout(cluster, &channel, &uuid, unix_ms()).await {
             Ok(Claim::Won) => node.presence.timed_out(&channel, &uuid),
             Ok(Claim::Lost) => {}
             Ok(Claim::Gone) => node.presence.apply_remote(&channel, &uuid, None),

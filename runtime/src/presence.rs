@@ -24,10 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use crate::access::now;
 use crate::bus::Channel;
 use crate::bus::channel::PRESENCE_SUFFIX;
-use crate::wasm::caps::log::now_ms;
+use crate::clock::{unix_ms, unix_secs};
 
 /// Events waiting to be published; beyond this they are dropped (counted in
 /// the log) rather than block heartbeats.
@@ -118,7 +117,7 @@ impl Presence {
         timeout: Duration,
         state: Option<&Map<String, Value>>,
     ) {
-        let expires_ms = now_ms() + timeout.as_millis() as u64;
+        let expires_ms = unix_ms() + timeout.as_millis() as u64;
         let refresh_after = self.refresh_after(timeout);
         let mut table = self.channels.lock().expect("presence lock poisoned");
         for channel in channels.iter().filter(|c| !c.is_presence()) {
@@ -178,7 +177,7 @@ impl Presence {
 
     /// `uuid`'s state on each of `channels` where it has one.
     pub fn state(&self, uuid: &str, channels: &[Channel]) -> Vec<(Channel, Map<String, Value>)> {
-        let now = now_ms();
+        let now = unix_ms();
         let table = self.channels.lock().expect("presence lock poisoned");
         channels
             .iter()
@@ -192,7 +191,7 @@ impl Presence {
     /// Who is on each of `channels` (all channels with anyone when `None`),
     /// with their state.
     pub fn here_now(&self, channels: Option<&[Channel]>) -> Vec<(Channel, Members)> {
-        let now = now_ms();
+        let now = unix_ms();
         let table = self.channels.lock().expect("presence lock poisoned");
         let members = |members: &BTreeMap<String, Member>| {
             members
@@ -216,7 +215,7 @@ impl Presence {
 
     /// The channels `uuid` is present on.
     pub fn where_now(&self, uuid: &str) -> Vec<Channel> {
-        let now = now_ms();
+        let now = unix_ms();
         let table = self.channels.lock().expect("presence lock poisoned");
         table
             .iter()
@@ -230,7 +229,7 @@ impl Presence {
     /// they are returned, for the node to claim each from the cluster's
     /// table and call [`Self::timed_out`] for those it claimed.
     pub fn expire(&self) -> Vec<(Channel, String)> {
-        let now = now_ms();
+        let now = unix_ms();
         let expired: Vec<(Channel, String)> = {
             let table = self.channels.lock().expect("presence lock poisoned");
             table
@@ -295,8 +294,7 @@ impl Presence {
         occupancy: usize,
         state: Option<&Map<String, Value>>,
     ) {
-        let mut payload =
-            json!({ "action": action, "timestamp": now(), "uuid": uuid, "occupancy": occupancy });
+        let mut payload = json!({ "action": action, "timestamp": unix_secs(), "uuid": uuid, "occupancy": occupancy });
         if let Some(state) = state {
             payload["state"] = Value::Object(state.clone());
         }

@@ -22,7 +22,6 @@ pub mod token;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use regex::Regex;
 use tokio::sync::broadcast;
@@ -31,6 +30,7 @@ pub use self::grant::GrantRequest;
 pub use self::permissions::Permissions;
 use self::revocations::RevocationLog;
 pub use self::token::{Malformed, Token};
+use crate::clock::unix_secs;
 use crate::store::StoreError;
 
 /// Verified tokens kept in memory (their compiled patterns are the costly part).
@@ -206,7 +206,7 @@ impl Access {
     /// when the request is invalid.
     pub fn grant(&self, request: GrantRequest) -> Result<String, AccessError> {
         let key = self.key.as_deref().ok_or(AccessError::NoKey)?;
-        let token = request.into_token(now())?;
+        let token = request.into_token(unix_secs())?;
         Ok(token.sign(key))
     }
 
@@ -218,7 +218,7 @@ impl Access {
     pub async fn revoke(&self, token: &str) -> Result<(), AccessError> {
         let verified = self.verify_signature(token)?;
         let expires = verified.token.expires_at();
-        if expires <= now() {
+        if expires <= unix_secs() {
             return Err(AccessError::Expired { at: expires });
         }
         self.log.record(&verified.id, expires).await?;
@@ -260,7 +260,7 @@ impl Access {
     pub fn verify(&self, token: &str) -> Result<Arc<Verified>, AccessError> {
         let verified = self.verify_signature(token)?;
         let expires = verified.token.expires_at();
-        if expires <= now() {
+        if expires <= unix_secs() {
             return Err(AccessError::Expired { at: expires });
         }
         self.verify_id(&verified)?;
@@ -313,7 +313,7 @@ impl Access {
     /// # Errors
     /// When the store fails.
     pub async fn purge_expired(&self) -> Result<(), AccessError> {
-        let now = now();
+        let now = unix_secs();
         let expired: Vec<Arc<[u8]>> = {
             let revoked = self.revoked.read().expect("revocations lock poisoned");
             revoked
@@ -354,11 +354,4 @@ impl Access {
         cache.insert(text.to_owned(), Arc::clone(&verified));
         Ok(verified)
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

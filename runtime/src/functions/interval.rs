@@ -31,7 +31,7 @@ pub fn spawn(
         let first = match &cluster {
             Some(_) => {
                 let every_ms = every.max(1) * 1000;
-                Duration::from_millis(every_ms - crate::wasm::caps::log::now_ms() % every_ms)
+                Duration::from_millis(every_ms - crate::clock::unix_ms() % every_ms)
             }
             None => period,
         };
@@ -44,7 +44,7 @@ pub fn spawn(
                 return;
             };
             if let Some(cluster) = &cluster {
-                let period = crate::wasm::caps::log::now_ms() / 1000 / every.max(1);
+                let period = crate::clock::unix_ms() / 1000 / every.max(1);
                 if !cluster
                     .claim_run(&name, function.deployment.version, period)
                     .await

@@ -20,7 +20,7 @@ pub mod spec;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
@@ -31,6 +31,7 @@ pub use self::registry::{Function, Registry};
 use self::secrets::{SecretBox, Unsealable};
 pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
 use crate::bus::Published;
+use crate::clock::unix_ms;
 use crate::cluster::Unavailable;
 use crate::cluster::after_publish::{AfterPublishQueues, Backlog};
 use crate::metrics::Metrics;
@@ -173,9 +174,7 @@ impl Functions {
             component: hash,
             sealed_secrets: self.secrets.seal_all(&secrets),
             version,
-            deployed_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            deployed_at_ms: unix_ms(),
         };
         self.bind_after_publish(&deployment.spec).await?;
         self.records.put(&deployment, bytes).await?;

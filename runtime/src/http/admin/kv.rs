@@ -13,12 +13,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::clock::unix_ms;
 use crate::http::error::ApiError;
 use crate::http::extract::{Path, Query};
 use crate::kv::KvFailure;
 use crate::node::Node;
 use crate::store::kv::{KvError, MAX_PAGE, MAX_VALUE_BYTES, check_key};
-use crate::wasm::caps::log::now_ms;
 
 /// Query parameters of the list endpoint.
 #[derive(Debug, Deserialize)]
@@ -60,7 +60,7 @@ pub async fn list(
     let limit = params.limit.unwrap_or(MAX_PAGE);
     let page = node
         .kv
-        .list(params.prefix, params.cursor, limit, now_ms())
+        .list(params.prefix, params.cursor, limit, unix_ms())
         .await
         .map_err(failure)?;
     Ok(Json(json!({ "keys": page.keys, "cursor": page.cursor })))
@@ -72,7 +72,7 @@ pub async fn get(
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key).map_err(invalid)?;
-    let value = node.kv.get(key.clone(), now_ms()).await.map_err(failure)?;
+    let value = node.kv.get(key.clone(), unix_ms()).await.map_err(failure)?;
     let value = value.ok_or_else(|| ApiError::not_found(format!("no value under `{key}`")))?;
     Ok(Json(json!({ "key": key, "value": value })))
 }
@@ -90,7 +90,7 @@ pub async fn set(
     }
     let value = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("invalid_value", "the value must be UTF-8 text"))?;
-    let expires = params.ttl.map_or(0, |s| now_ms() + s.max(1) * 1000);
+    let expires = params.ttl.map_or(0, |s| unix_ms() + s.max(1) * 1000);
     node.kv
         .set(key.clone(), value, expires)
         .await
@@ -104,6 +104,6 @@ pub async fn delete(
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key).map_err(invalid)?;
-    let deleted = node.kv.delete(key, now_ms()).await.map_err(failure)?;
+    let deleted = node.kv.delete(key, unix_ms()).await.map_err(failure)?;
     Ok(Json(json!({ "deleted": deleted })))
 }

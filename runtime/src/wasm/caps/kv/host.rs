@@ -1,11 +1,11 @@
 //! `edgefn:functions/kv`.
 
 use super::KvCtx;
+use crate::clock::unix_ms;
 use crate::kv::KvFailure;
 use crate::store::kv::{KvError, MAX_PAGE, MAX_VALUE_BYTES, check_key};
 use crate::wasm::bindings::kv::{Host, KeyPage};
 use crate::wasm::bindings::types::Error;
-use crate::wasm::caps::log::now_ms;
 
 impl KvCtx {
     fn begin(&mut self, key: &str) -> Result<(), Error> {
@@ -17,7 +17,7 @@ impl KvCtx {
 impl Host for KvCtx {
     async fn get(&mut self, key: String) -> Result<Option<String>, Error> {
         self.begin(&key)?;
-        self.kv.get(key, now_ms()).await.map_err(failure)
+        self.kv.get(key, unix_ms()).await.map_err(failure)
     }
 
     async fn set(
@@ -30,18 +30,18 @@ impl Host for KvCtx {
         if value.len() > MAX_VALUE_BYTES {
             return Err(kv_error(KvError::TooLarge(value.len())));
         }
-        let expires = ttl_seconds.map_or(0, |s| now_ms() + u64::from(s.max(1)) * 1000);
+        let expires = ttl_seconds.map_or(0, |s| unix_ms() + u64::from(s.max(1)) * 1000);
         self.kv.set(key, value, expires).await.map_err(failure)
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, Error> {
         self.begin(&key)?;
-        self.kv.delete(key, now_ms()).await.map_err(failure)
+        self.kv.delete(key, unix_ms()).await.map_err(failure)
     }
 
     async fn incr(&mut self, key: String, delta: i64) -> Result<i64, Error> {
         self.begin(&key)?;
-        self.kv.incr(key, delta, now_ms()).await.map_err(failure)
+        self.kv.incr(key, delta, unix_ms()).await.map_err(failure)
     }
 
     async fn list_keys(
@@ -54,7 +54,7 @@ impl Host for KvCtx {
         let limit = limit.map_or(MAX_PAGE, |l| l as usize);
         let page = self
             .kv
-            .list(prefix, cursor, limit, now_ms())
+            .list(prefix, cursor, limit, unix_ms())
             .await
             .map_err(failure)?;
         Ok(KeyPage {

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use super::{FunctionLogs, Level, LogCapture, LogLine, LogSource, now_ms};
+use super::{FunctionLogs, Level, LogCapture, LogLine, LogSource};
+use crate::clock::unix_ms;
 use crate::wasm::bindings::log::{Host, Level as WitLevel};
 
 /// Most fields kept per line.
@@ -41,7 +42,7 @@ impl Host for LogCtx {
         }
         self.logs.record(LogLine {
             seq: 0,
-            time_ms: now_ms(),
+            time_ms: unix_ms(),
             invocation: self.invocation,
             source: LogSource::Log,
             level,

@@ -18,10 +18,11 @@ pub mod host;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
+
+use crate::clock::unix_ms;
 
 pub use self::capture::LogCapture;
 pub use self::host::LogCtx;
@@ -100,7 +101,7 @@ impl FunctionLogs {
         };
         self.record(LogLine {
             seq: 0,
-            time_ms: now_ms(),
+            time_ms: unix_ms(),
             invocation,
             source,
             level,
@@ -159,13 +160,6 @@ impl FunctionLogs {
             .collect();
         (tail, self.feed.subscribe())
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
