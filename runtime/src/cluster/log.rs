@@ -9,6 +9,8 @@
 //!   between, it reads the new last entry and tries again. So timetokens
 //!   increase strictly per channel across nodes, in log order. A message id
 //!   makes a retried append after a lost acknowledgement count once.
+//!   The publish is answered once this node has applied the entry too, so
+//!   its publisher reads its own write in this node's history.
 //! - Following: every node reads the whole log in order (an ordered
 //!   consumer from the last position it applied, kept in its local store)
 //!   and hands each entry to its sequencer, which writes the local history
@@ -27,6 +29,7 @@ use async_nats::jetstream::stream::{self, DirectGetErrorKind};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tokio::sync::watch;
 
 use super::{Cluster, Unavailable, stall, subject};
 use crate::bus::sequencer::Applied;
@@ -38,6 +41,8 @@ pub const STREAM: &str = "EDGEFN_MESSAGES";
 pub const SUBJECTS: &str = "edgefn.msg";
 /// Appends tried before giving up on a channel under heavy contention.
 const MAX_ATTEMPTS: usize = 64;
+/// Longest a publish waits for this node to apply it before answering.
+const APPLIED_WAIT: Duration = Duration::from_secs(2);
 /// Log entries handed to the sequencer before waiting for them to be applied.
 const APPLY_WINDOW: usize = 1024;
 /// Channels whose last entry is remembered.
@@ -140,7 +145,7 @@ pub struct ClusterLog {
     turns: Mutex<HashMap<Channel, Arc<tokio::sync::Mutex<()>>>>,
     appends: AtomicU64,
     /// The last entry applied on this node.
-    applied: AtomicU64,
+    applied: watch::Sender<u64>,
 }
 
 impl ClusterLog {
@@ -160,7 +165,7 @@ impl ClusterLog {
             last: Mutex::default(),
             turns: Mutex::default(),
             appends: AtomicU64::new(0),
-            applied: AtomicU64::new(0),
+            applied: watch::Sender::new(0),
         }))
     }
 
@@ -178,7 +183,7 @@ impl ClusterLog {
             self.appends.fetch_add(1, Ordering::Relaxed)
         );
         let turn = self.turn(&message.channel);
-        let _turn = turn.lock().await;
+        let my_turn = turn.lock().await;
         let mut published = Published {
             timetoken: Timetoken(0),
             message,
@@ -205,6 +210,8 @@ impl ClusterLog {
                         &published.message.channel,
                         (ack.sequence, published.timetoken),
                     );
+                    drop(my_turn);
+                    self.applied_through(ack.sequence).await;
                     return Ok(published);
                 }
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
@@ -219,6 +226,21 @@ impl ClusterLog {
         Err(Unavailable(
             "too many concurrent publishes on this channel; retry".into(),
         ))
+    }
+
+    /// Waits until this node has applied the log through `sequence` (at
+    /// most [`APPLIED_WAIT`]): a publish is answered once it is in this
+    /// node's history and delivered to its subscribers, so a client reads
+    /// its own writes on the node it wrote to.
+    async fn applied_through(&self, sequence: u64) {
+        let mut applied = self.applied.subscribe();
+        let caught_up = applied.wait_for(|&applied| applied >= sequence);
+        if tokio::time::timeout(APPLIED_WAIT, caught_up).await.is_err() {
+            tracing::warn!(
+                sequence,
+                "this node's copy of the cluster log is behind; answering a publish before applying it"
+            );
+        }
     }
 
     /// The lock `channel`'s appends on this node take turns with.
@@ -260,7 +282,7 @@ impl ClusterLog {
     /// The last entry applied on this node, and how many entries of the log
     /// it has yet to apply (`None` when the log's end cannot be read).
     pub async fn position(&self) -> (u64, Option<u64>) {
-        let applied = self.applied.load(Ordering::Relaxed);
+        let applied = *self.applied.borrow();
         let last = self.end().await;
         (applied, last.map(|last| last.saturating_sub(applied)))
     }
@@ -275,18 +297,18 @@ impl ClusterLog {
     /// applying each entry in order through `sequencer`; reconnects and
     /// resumes from the last applied entry after any failure.
     pub fn follow(self: Arc<Self>, sequencer: Sequencer, position: u64) {
-        self.applied.store(position, Ordering::Relaxed);
+        self.applied.send_replace(position);
         tokio::spawn(async move {
             let mut reconnects = self.cluster.reconnected();
             loop {
-                let position = self.applied.load(Ordering::Relaxed);
+                let position = *self.applied.borrow();
                 let ended = tokio::select! {
                     ended = self.apply_from(&sequencer, position) => ended,
                     _ = reconnects.changed() => {
                         tracing::info!(position, "reconnected to NATS; following the cluster log anew");
                         continue;
                     }
-                    () = stall::stalled(|| self.applied.load(Ordering::Relaxed), || self.end()) => {
+                    () = stall::stalled(|| *self.applied.borrow(), || self.end()) => {
                         tracing::warn!(position, "the cluster log stopped arriving; following it anew");
                         continue;
                     }
@@ -342,7 +364,7 @@ impl ClusterLog {
                         .map_err(|_| (applied, stopping()))?
                         .map_err(|e| (applied, e.to_string()))?;
                     applied = at;
-                    self.applied.store(applied, Ordering::Relaxed);
+                    self.applied.send_replace(applied);
                     continue;
                 }
                 Step::Entry(None) => break,
@@ -358,7 +380,7 @@ impl ClusterLog {
                     tracing::error!(sequence, error = %e, "skipping an unreadable cluster-log entry");
                     if pending.is_empty() {
                         applied = sequence;
-                        self.applied.store(applied, Ordering::Relaxed);
+                        self.applied.send_replace(applied);
                     }
                     continue;
                 }
@@ -375,7 +397,7 @@ impl ClusterLog {
                 .map_err(|_| (applied, stopping()))?
                 .map_err(|e| (applied, e.to_string()))?;
             applied = at;
-            self.applied.store(applied, Ordering::Relaxed);
+            self.applied.send_replace(applied);
         }
         Ok(applied)
     }
