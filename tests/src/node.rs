@@ -45,6 +45,9 @@ pub struct NodeOptions {
     pub secret_key: Option<String>,
     /// `EDGEFN_LOG` (the node's tracing filter), when not the default.
     pub log_filter: Option<String>,
+    /// Whether starting returns as soon as the node says it is starting
+    /// (answering 503 `starting`), rather than once it serves its API.
+    pub until_starting: bool,
 }
 
 impl Default for NodeOptions {
@@ -55,6 +58,7 @@ impl Default for NodeOptions {
             data_dir_flag: true,
             secret_key: None,
             log_filter: None,
+            until_starting: false,
         }
     }
 }
@@ -297,7 +301,8 @@ pub fn serve_command(dir: &Path, options: &NodeOptions) -> Command {
     command
 }
 
-/// Starts `edgefn serve` and waits for its "listening" line.
+/// Starts `edgefn serve` and waits for its "listening" line (or its
+/// "starting" line, with [`NodeOptions::until_starting`]).
 async fn spawn(dir: &Path, options: &NodeOptions) -> (Process, String) {
     let mut child = serve_command(dir, options)
         .spawn()
@@ -317,12 +322,17 @@ async fn spawn(dir: &Path, options: &NodeOptions) -> (Process, String) {
         None,
     );
 
+    let ready = if options.until_starting {
+        "edgefn starting on "
+    } else {
+        "edgefn listening on "
+    };
     let base = within(
         "`edgefn serve` to print its listening address",
         START_TIMEOUT,
         async {
             while let Some(line) = stdout_lines.recv().await {
-                if let Some(rest) = line.strip_prefix("edgefn listening on ") {
+                if let Some(rest) = line.strip_prefix(ready) {
                     return Some(
                         rest.split_whitespace()
                             .next()

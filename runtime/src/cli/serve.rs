@@ -1,5 +1,6 @@
-//! `edgefn serve`: start a node, deploy the functions of `--config`, serve
-//! the API until SIGINT or SIGTERM.
+//! `edgefn serve`: start a node and deploy the functions of `--config`
+//! (answering 503 `starting` meanwhile), then serve the API until SIGINT or
+//! SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,8 +10,9 @@ use anyhow::Context;
 use clap::Args;
 use tokio::net::TcpListener;
 
-use crate::config::file::ConfigFile;
+use crate::config::file::{ConfigFile, FunctionFile};
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, NatsConfig, NodeConfig};
+use crate::http::starting::answer_while;
 use crate::node::Node;
 
 /// Arguments of `edgefn serve`.
@@ -92,6 +94,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    let reason = starting_reason(&config);
+    println!("edgefn starting on http://{address} ({reason})");
+    let http = config.http.clone();
+    let node = answer_while(&listener, &http, &reason, start(config, functions)).await?;
+    println!(
+        "edgefn listening on http://{address} (data in {})",
+        node.config.data_dir.display()
+    );
+    tracing::info!(%address, "listening");
+    crate::http::serve(
+        Arc::clone(&node),
+        listener,
+        shutdown_signal(Arc::clone(&node)),
+    )
+    .await?;
+    let grace = std::time::Duration::from_secs(node.config.http.shutdown_grace_secs);
+    node.sockets_closed(grace).await;
+    let left = node.functions.drain(grace).await;
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "after-publish copies still queued or running at shutdown were dropped"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the node and deploys the config file's functions.
+async fn start(config: NodeConfig, functions: Vec<FunctionFile>) -> anyhow::Result<Arc<Node>> {
     let node = Node::start(config).await?;
     if node.admin_key_generated {
         println!(
@@ -115,29 +148,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("function `{name}` from the config file"))?;
         println!("deployed `{name}` version {}", deployment.version);
     }
-    let address = listener.local_addr()?;
-    println!(
-        "edgefn listening on http://{address} (data in {})",
-        node.config.data_dir.display()
-    );
-    tracing::info!(%address, "listening");
-    crate::http::serve(
-        Arc::clone(&node),
-        listener,
-        shutdown_signal(Arc::clone(&node)),
-    )
-    .await?;
-    let grace = std::time::Duration::from_secs(node.config.http.shutdown_grace_secs);
-    node.sockets_closed(grace).await;
-    let left = node.functions.drain(grace).await;
-    if left > 0 {
-        tracing::warn!(
-            left,
-            "after-publish copies still queued or running at shutdown were dropped"
-        );
-    }
-    tracing::info!("stopped");
-    Ok(())
+    Ok(node)
+}
+
+/// What the node waits on while it starts, for `/healthz` and clients;
+/// NATS servers by address only, as a URL may carry credentials.
+fn starting_reason(config: &NodeConfig) -> String {
+    let Some(nats) = &config.nats else {
+        return "opening its data and deploying its functions".into();
+    };
+    let servers: Vec<String> = nats
+        .url
+        .split(',')
+        .map(|url| match url.trim().parse::<async_nats::ServerAddr>() {
+            Ok(server) => format!("{}:{}", server.host(), server.port()),
+            Err(_) => "(not a NATS URL)".into(),
+        })
+        .collect();
+    format!("joining the cluster through NATS at {}", servers.join(", "))
 }
 
 async fn shutdown_signal(node: Arc<Node>) {

@@ -62,9 +62,14 @@ impl ApiError {
             "too many publishes from this {}; retry in {seconds} s",
             limited.by
         );
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-        error.0.retry_after = Some(Duration::from_secs(seconds));
-        error
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            .retry_after(Duration::from_secs(seconds))
+    }
+
+    /// Sends `Retry-After` (whole seconds) with the answer.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.0.retry_after = Some(after);
+        self
     }
 
     /// Marks the answer as the connection's last (sent with

@@ -10,7 +10,8 @@
 //! - [`endpoint`]: HTTP endpoint functions;
 //! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them;
 //! - [`server`]: the accept loop and per-connection limits, [`linger`]: draining
-//!   connections closed while their client still sends;
+//!   connections closed while their client still sends, [`starting`]: answers
+//!   while the node starts;
 //! - [`limits`]: publish rate limits.
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod linger;
 pub mod publish;
 pub mod replay;
 pub mod server;
+pub mod starting;
 pub mod subscribe;
 pub mod ws;
 

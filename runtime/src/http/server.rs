@@ -49,6 +49,26 @@ pub async fn serve(
     config: &HttpConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let open = accept(app, &listener, config, shutdown).await;
+    // Closing the listener makes new connections fail at once instead of
+    // waiting in the kernel's backlog until the drain ends.
+    drop(listener);
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    if tokio::time::timeout(grace, open.shutdown()).await.is_err() {
+        tracing::warn!("shutdown grace period over; closing the remaining connections");
+    }
+    Ok(())
+}
+
+/// Accepts connections on `listener` and serves `app` on them until `stop`
+/// resolves; returns the handle that shuts down the connections still open
+/// (dropping it lets each finish its request and close).
+pub async fn accept(
+    app: Router,
+    listener: &TcpListener,
+    config: &HttpConfig,
+    stop: impl Future<Output = ()>,
+) -> GracefulShutdown {
     let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
@@ -59,7 +79,7 @@ pub async fn serve(
         .max_buf_size(config.max_header_bytes.max(8192));
     let http = Arc::new(http);
     let mut backoff = Duration::from_millis(5);
-    tokio::pin!(shutdown);
+    tokio::pin!(stop);
     loop {
         let (stream, address) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -74,7 +94,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut stop => break,
         };
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
             tracing::warn!(%address, "connection refused: {} connections are open", config.max_connections);
@@ -101,15 +121,5 @@ pub async fn serve(
             drop(permit);
         });
     }
-    // Closing the listener makes new connections fail at once instead of
-    // waiting in the kernel's backlog until the drain ends.
-    drop(listener);
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown grace period over; closing the remaining connections");
-    }
-    Ok(())
+    graceful
 }

@@ -23,6 +23,8 @@
 //! - [`partition`]: one node cut off from NATS under load, then healed;
 //! - [`node_kill`]: a node killed under load, then restarted;
 //! - [`takeover`]: a killed node's after-publish copies run on the others;
+//! - [`startup`]: a node started while NATS is down answers 503 `starting`,
+//!   then joins;
 //! - [`load`]: the writers the fault tests use.
 
 mod after_publish;
@@ -38,6 +40,7 @@ mod outage_resume;
 mod partition;
 mod presence;
 mod revocation;
+mod startup;
 mod takeover;
 
 use std::collections::HashMap;
