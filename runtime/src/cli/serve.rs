@@ -157,15 +157,15 @@ fn starting_reason(config: &NodeConfig) -> String {
     let Some(nats) = &config.nats else {
         return "opening its data and deploying its functions".into();
     };
-    let servers: Vec<String> = nats
-        .url
-        .split(',')
-        .map(|url| match url.trim().parse::<async_nats::ServerAddr>() {
-            Ok(server) => format!("{}:{}", server.host(), server.port()),
-            Err(_) => "(not a NATS URL)".into(),
-        })
-        .collect();
-    format!("joining the cluster through NATS at {}", servers.join(", "))
+    let servers = match nats.servers() {
+        Ok(servers) => servers
+            .iter()
+            .map(|server| format!("{}:{}", server.host(), server.port()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(_) => "(not a NATS URL)".into(),
+    };
+    format!("joining the cluster through NATS at {servers}")
 }
 
 async fn shutdown_signal(node: Arc<Node>) {

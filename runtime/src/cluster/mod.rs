@@ -85,17 +85,7 @@ impl Cluster {
         node_id: String,
         history_per_channel: usize,
     ) -> anyhow::Result<Self> {
-        let servers = config
-            .url
-            .split(',')
-            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| {
-                format!(
-                    "`{}` is not a NATS URL or a comma-separated list of them (nats://HOST:PORT)",
-                    config.url
-                )
-            })?;
+        let servers = config.servers()?;
         let name = node_id.clone();
         let reconnects = Arc::new(tokio::sync::watch::Sender::new(0u64));
         let counter = Arc::clone(&reconnects);

@@ -65,6 +65,25 @@ pub struct NatsConfig {
     pub after_publish_ack_wait_secs: u64,
 }
 
+impl NatsConfig {
+    /// The servers of [`Self::url`], in order.
+    ///
+    /// # Errors
+    /// When an entry is not a NATS URL.
+    pub fn servers(&self) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+        self.url
+            .split(',')
+            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "`{}` is not a NATS URL or a comma-separated list of them (nats://HOST:PORT): {e}",
+                    self.url
+                )
+            })
+    }
+}
+
 fn one() -> usize {
     1
 }
