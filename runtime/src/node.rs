@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 
 use crate::access::Access;
@@ -25,6 +26,7 @@ use crate::cluster::{Cluster, shared};
 use crate::config::NodeConfig;
 use crate::functions::Deployment;
 use crate::functions::records::Records;
+use crate::functions::registry::Registry;
 use crate::functions::secrets::SecretBox;
 use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
@@ -321,15 +323,52 @@ impl Node {
     /// # Errors
     /// [`PublishError`] says which hook refused or failed, or why the commit
     /// failed. Nothing was stored or delivered then.
-    pub async fn publish(&self, mut message: Message) -> Result<Arc<Published>, PublishError> {
+    pub async fn publish(
+        self: &Arc<Self>,
+        message: Message,
+    ) -> Result<Arc<Published>, PublishError> {
+        self.start_publish(message).await?.await
+    }
+
+    /// Runs `message`'s before-publish hooks and fixes its place in its
+    /// channel's order (after everything this caller started before); the
+    /// returned future finishes the commit and queues the after-publish
+    /// copies. A connection that publishes many messages starts each in
+    /// turn and awaits them together, so they keep their order.
+    ///
+    /// # Errors
+    /// As [`Node::publish`].
+    pub async fn start_publish(
+        self: &Arc<Self>,
+        mut message: Message,
+    ) -> Result<PendingPublish, PublishError> {
         let registry = self.functions.snapshot();
+        self.run_before_publish(&registry, &mut message).await?;
+        let kind = message.kind;
+        let commit = self.bus.submit(message).await?;
+        let node = Arc::clone(self);
+        Ok(Box::pin(async move {
+            let published = commit.await?;
+            node.metrics.published.get_or_create(&kind.into()).inc();
+            node.functions.after_publish(&registry, &published);
+            Ok(published)
+        }))
+    }
+
+    /// Runs the before-publish hooks of `registry` bound to `message`'s
+    /// channel, in order, letting each change it.
+    async fn run_before_publish(
+        &self,
+        registry: &Registry,
+        message: &mut Message,
+    ) -> Result<(), PublishError> {
         let sandbox = self.functions.sandbox();
         let timeout = sandbox.config().before_publish_timeout();
-        let hooks: Vec<_> = registry.before_publish(&message.channel).cloned().collect();
+        let hooks: Vec<_> = registry.before_publish(&message.channel).collect();
         for function in hooks {
             let spec = &function.deployment.spec;
             let decided = sandbox
-                .before_publish(&function.prepared, &message, spec.timeout(timeout))
+                .before_publish(&function.prepared, message, spec.timeout(timeout))
                 .await;
             let outcome = match decided {
                 Ok(HookDecision::Pass) => Ok(()),
@@ -357,13 +396,13 @@ impl Node {
                 return Err(e);
             }
         }
-        let kind = message.kind;
-        let published = self.bus.commit(message).await?;
-        self.metrics.published.get_or_create(&kind.into()).inc();
-        self.functions.after_publish(&registry, &published);
-        Ok(published)
+        Ok(())
     }
 }
+
+/// A publish whose order is fixed, still being committed
+/// ([`Node::start_publish`]).
+pub type PendingPublish = BoxFuture<'static, Result<Arc<Published>, PublishError>>;
 
 /// The node's publish path, lent to the sandbox's bus capability.
 #[derive(Default)]

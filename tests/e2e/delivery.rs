@@ -222,3 +222,36 @@ async fn slow_subscriber_does_not_delay_a_fast_one() {
     node.publish("flood", &json!({"seq": COUNT})).await;
     assert_eq!(fast.next_message().await["message"]["seq"], COUNT);
 }
+
+#[tokio::test]
+async fn since_replays_page_after_page_over_overlapping_patterns() {
+    // Pages of 7 messages: a replay of 35 must read five of them, and the
+    // channel named both exactly and through the wildcard only once.
+    let node = Node::start_with_config("[bus]\nreplay_limit = 7\n").await;
+    let mut tts = Vec::new();
+    for seq in 0..40u64 {
+        let channel = format!("page.{}", seq % 3);
+        tts.push(node.publish(&channel, &json!({"seq": seq})).await);
+    }
+    node.publish("elsewhere", &json!({"seq": 99})).await;
+    let expected: Vec<u64> = (5..40).collect();
+
+    let (mut sse, replayed) = Sse::ready(&node, "page.*,page.1", Some(&tts[4])).await;
+    assert_eq!(seqs(&replayed), expected, "SSE replay");
+    node.publish("page.1", &json!({"seq": 40})).await;
+    assert_eq!(sse.next_message().await["message"]["seq"], 40);
+
+    let mut ws = Ws::connect(&node).await;
+    ws.call_ok(
+        json!({"type": "subscribe", "channels": ["page.*", "page.1"], "since": tts[4]}),
+        "subscribed",
+    )
+    .await;
+    let mut replayed = Vec::new();
+    for _ in 0..36 {
+        replayed.push(ws.next_message().await);
+    }
+    let mut with_live = expected.clone();
+    with_live.push(40);
+    assert_eq!(seqs(&replayed), with_live, "WebSocket replay");
+}

@@ -23,6 +23,7 @@ mod hostile;
 mod interval;
 mod kv;
 mod logs;
+mod long_poll;
 mod pubsub;
 mod redeploy;
 mod relay;

@@ -270,3 +270,46 @@ async fn refused_publish_frames_get_error_frames() {
     assert_eq!(node.history("chat.a", "").await.len(), 1);
     assert!(node.history("a", "").await.is_empty());
 }
+
+#[tokio::test]
+async fn publish_frames_are_pipelined_in_order() {
+    const FRAMES: u64 = 2_000;
+    let node = Node::start().await;
+    let mut reader = Ws::connect(&node).await;
+    reader
+        .call_ok(
+            json!({"type": "subscribe", "channels": ["pipe"]}),
+            "subscribed",
+        )
+        .await;
+    let mut writer = Ws::connect(&node).await;
+    // Every frame sent before any answer is read: more than the node
+    // commits at once, so it must stop reading and go on by itself.
+    for n in 0..FRAMES {
+        let frame = json!({"type": "publish", "channel": "pipe", "message": n, "id": n, "store": n % 2 == 0});
+        writer.send(&frame).await;
+    }
+    let mut last = String::new();
+    for n in 0..FRAMES {
+        let answer = writer.next_frame().await.expect("an answer");
+        assert_eq!(answer["type"], "published", "{answer}");
+        assert_eq!(answer["id"], n, "answers come in the order of the frames");
+        let tt = answer["timetoken"].as_str().unwrap().to_owned();
+        assert!(tt > last, "timetokens increase in frame order");
+        last = tt;
+    }
+    for n in 0..FRAMES {
+        assert_eq!(reader.next_message().await["message"], n);
+    }
+    let stored: Vec<u64> = node
+        .history("pipe", "limit=100")
+        .await
+        .iter()
+        .map(|m| m["message"].as_u64().unwrap())
+        .collect();
+    let even: Vec<u64> = (FRAMES - 200..FRAMES).filter(|n| n % 2 == 0).collect();
+    assert_eq!(
+        stored, even,
+        "`store: false` frames are kept out of history"
+    );
+}

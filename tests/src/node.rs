@@ -48,6 +48,11 @@ pub struct NodeOptions {
     /// Whether starting returns as soon as the node says it is starting
     /// (answering 503 `starting`), rather than once it serves its API.
     pub until_starting: bool,
+    /// Runs the node under libfaketime with its wall clock off by this
+    /// much (libfaketime's relative form: `-2s`, `+1m`), its monotonic
+    /// clock untouched (`FAKETIME_DONT_FAKE_MONOTONIC=1`, so its timers
+    /// run as usual). See [`faketime_library`].
+    pub clock_offset: Option<String>,
 }
 
 impl Default for NodeOptions {
@@ -59,6 +64,7 @@ impl Default for NodeOptions {
             secret_key: None,
             log_filter: None,
             until_starting: false,
+            clock_offset: None,
         }
     }
 }
@@ -144,6 +150,21 @@ impl Node {
             NodeOptions {
                 config: Some(config),
                 ..NodeOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts a node with `options` and `--config` naming `toml`, written
+    /// as `edgefn.toml` into the node's temp dir.
+    pub async fn start_configured(toml: &str, options: NodeOptions) -> Node {
+        let dir = Self::temp_dir();
+        let config = write_config(&dir, toml);
+        Self::start_in(
+            dir,
+            NodeOptions {
+                config: Some(config),
+                ..options
             },
         )
         .await
@@ -283,6 +304,14 @@ pub fn serve_command(dir: &Path, options: &NodeOptions) -> Command {
     if let Some(filter) = &options.log_filter {
         command.env("EDGEFN_LOG", filter);
     }
+    if let Some(offset) = &options.clock_offset {
+        // What `faketime -m -f OFFSET` sets up, without its wrapper process
+        // (which forks and waits: killing it would leave the node running).
+        command
+            .env("LD_PRELOAD", faketime_library())
+            .env("FAKETIME", offset)
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    }
     match &options.admin_key {
         AdminKey::Flag(key) => {
             command.arg("--admin-key").arg(key);
@@ -299,6 +328,36 @@ pub fn serve_command(dir: &Path, options: &NodeOptions) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
+}
+
+/// libfaketime's multi-threaded library, as the Debian package `faketime`
+/// installs it (`scripts/test.sh` installs it when missing), or as
+/// `EDGEFN_LIBFAKETIME` names it.
+///
+/// # Panics
+/// When it cannot be found, saying how to get it.
+pub fn faketime_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("EDGEFN_LIBFAKETIME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(path);
+    }
+    const NAME: &str = "faketime/libfaketimeMT.so.1";
+    let mut candidates = vec![
+        Path::new("/usr/lib").join(NAME),
+        Path::new("/usr/local/lib").join(NAME),
+    ];
+    if let Ok(dirs) = std::fs::read_dir("/usr/lib") {
+        // Multiarch: /usr/lib/x86_64-linux-gnu/faketime/...
+        candidates.extend(dirs.flatten().map(|dir| dir.path().join(NAME)));
+    }
+    candidates
+        .into_iter()
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "libfaketime is not installed: `apt-get install faketime` (scripts/test.sh does), \
+                 or set EDGEFN_LIBFAKETIME to libfaketimeMT.so.1"
+            )
+        })
 }
 
 /// Starts `edgefn serve` and waits for its "listening" line (or its

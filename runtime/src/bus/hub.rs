@@ -33,6 +33,9 @@ pub struct Hub {
     recent: Recent,
     queue_capacity: usize,
     next_id: AtomicU64,
+    /// Numbers the messages fanned out, so a subscriber that several of
+    /// its patterns match gets each one once.
+    next_stamp: AtomicU64,
     metrics: Arc<Metrics>,
 }
 
@@ -41,12 +44,19 @@ struct HubState {
     /// Subscribers by exact channel.
     exact: HashMap<Channel, Vec<Entry>>,
     /// Subscribers by wildcard prefix (`chat.` for `chat.*`).
-    prefix: HashMap<String, Vec<Entry>>,
+    prefix: HashMap<String, Wildcard>,
     /// Subscribers to presence channels by wildcard prefix (`chat.` for
     /// `chat.*-pnpres`).
-    presence_prefix: HashMap<String, Vec<Entry>>,
+    presence_prefix: HashMap<String, Wildcard>,
     /// Every subscriber: its queue and the patterns it holds.
     subscribers: HashMap<u64, Subscriber>,
+}
+
+/// The subscribers of one wildcard pattern.
+struct Wildcard {
+    /// The pattern's text, which deliveries through it report.
+    label: Arc<str>,
+    entries: Vec<Entry>,
 }
 
 struct Subscriber {
@@ -57,16 +67,16 @@ struct Subscriber {
 #[derive(Clone)]
 struct Entry {
     id: u64,
-    queue: mpsc::Sender<Delivery>,
+    queue: mpsc::Sender<Arc<Delivery>>,
     shared: Arc<Shared>,
-    /// The pattern's text for wildcard entries (what deliveries report).
-    subscription: Option<Arc<str>>,
 }
 
 /// What the hub and a subscription's owner both see.
 #[derive(Default)]
 struct Shared {
     slow: AtomicBool,
+    /// The stamp of the last message queued for this subscriber.
+    last_stamp: AtomicU64,
 }
 
 /// One subscriber's end of its queue. Dropping it unsubscribes everything.
@@ -76,8 +86,15 @@ struct Shared {
 pub struct Subscription {
     id: u64,
     hub: Weak<Hub>,
-    queue: mpsc::Receiver<Delivery>,
+    queue: mpsc::Receiver<Arc<Delivery>>,
     shared: Arc<Shared>,
+}
+
+/// What one fan-out did, counted as it goes.
+#[derive(Default)]
+struct FanOut {
+    delivered: u64,
+    cut_off: Vec<u64>,
 }
 
 impl Hub {
@@ -88,6 +105,7 @@ impl Hub {
             recent,
             queue_capacity: queue_capacity.max(1),
             next_id: AtomicU64::new(1),
+            next_stamp: AtomicU64::new(1),
             metrics,
         })
     }
@@ -101,7 +119,6 @@ impl Hub {
             id,
             queue: sender,
             shared: Arc::clone(&shared),
-            subscription: None,
         };
         let subscriber = Subscriber {
             entry,
@@ -122,51 +139,40 @@ impl Hub {
     }
 
     /// Sends `published` to every local subscriber whose patterns match its
-    /// channel, once per subscriber, without ever waiting.
+    /// channel, once per subscriber, without ever waiting. Subscribers that
+    /// get it the same way share one [`Delivery`], so its wire forms are
+    /// encoded once.
     pub fn deliver(&self, published: &Arc<Published>) {
         // Into the window first: a long-poll subscriber that registers after
         // the fan-out below has started then finds it there.
         self.recent.push(published);
         let channel = &published.message.channel;
-        let mut cut_off = Vec::new();
-        let mut sent_to = Vec::new();
+        let stamp = self.next_stamp.fetch_add(1, Ordering::Relaxed);
+        let mut fan_out = FanOut::default();
         {
             let state = self.state.read().expect("hub lock poisoned");
-            let exact = state.exact.get(channel).into_iter().flatten();
+            if let Some(entries) = state.exact.get(channel) {
+                let delivery = Arc::new(Delivery::new(Arc::clone(published), None));
+                fan_out.offer(entries, &delivery, stamp, &self.metrics);
+            }
             let prefixes = if channel.is_presence() {
                 &state.presence_prefix
             } else {
                 &state.prefix
             };
-            let wildcard = channel
+            for wildcard in channel
                 .wildcard_prefixes()
                 .filter_map(|prefix| prefixes.get(prefix))
-                .flatten();
-            for entry in exact.chain(wildcard) {
-                if sent_to.contains(&entry.id) {
-                    continue;
-                }
-                sent_to.push(entry.id);
-                let delivery = Delivery {
-                    published: Arc::clone(published),
-                    subscription: entry.subscription.clone(),
-                };
-                match entry.queue.try_send(delivery) {
-                    Ok(()) => {
-                        self.metrics.deliveries.inc();
-                    }
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        entry.shared.slow.store(true, Ordering::Relaxed);
-                        self.metrics.slow_subscribers.inc();
-                        cut_off.push(entry.id);
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => cut_off.push(entry.id),
-                }
+            {
+                let label = Some(Arc::clone(&wildcard.label));
+                let delivery = Arc::new(Delivery::new(Arc::clone(published), label));
+                fan_out.offer(&wildcard.entries, &delivery, stamp, &self.metrics);
             }
         }
-        if !cut_off.is_empty() {
+        self.metrics.deliveries.inc_by(fan_out.delivered);
+        if !fan_out.cut_off.is_empty() {
             let mut state = self.state.write().expect("hub lock poisoned");
-            for id in cut_off {
+            for id in fan_out.cut_off {
                 state.remove_subscriber(id);
             }
         }
@@ -193,6 +199,33 @@ impl Hub {
     }
 }
 
+impl FanOut {
+    /// Queues `delivery` for each of `entries` that has not had message
+    /// `stamp` yet; notes who is full or gone.
+    fn offer(
+        &mut self,
+        entries: &[Entry],
+        delivery: &Arc<Delivery>,
+        stamp: u64,
+        metrics: &Metrics,
+    ) {
+        for entry in entries {
+            if entry.shared.last_stamp.swap(stamp, Ordering::Relaxed) == stamp {
+                continue;
+            }
+            match entry.queue.try_send(Arc::clone(delivery)) {
+                Ok(()) => self.delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    entry.shared.slow.store(true, Ordering::Relaxed);
+                    metrics.slow_subscribers.inc();
+                    self.cut_off.push(entry.id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.cut_off.push(entry.id),
+            }
+        }
+    }
+}
+
 impl HubState {
     fn add(&mut self, id: u64, pattern: &Pattern) -> bool {
         let Some(subscriber) = self.subscribers.get_mut(&id) else {
@@ -202,14 +235,18 @@ impl HubState {
             return true;
         }
         subscriber.patterns.push(pattern.clone());
-        let mut entry = subscriber.entry.clone();
+        let entry = subscriber.entry.clone();
         match pattern {
             Pattern::Exact(channel) => self.exact.entry(channel.clone()).or_default().push(entry),
-            Pattern::Prefix(prefix) | Pattern::PresencePrefix(prefix) => {
-                entry.subscription = Some(pattern.to_string().into());
-                let map = self.prefixes(pattern);
-                map.entry(prefix.clone()).or_default().push(entry);
-            }
+            Pattern::Prefix(prefix) | Pattern::PresencePrefix(prefix) => self
+                .wildcards(pattern)
+                .entry(prefix.clone())
+                .or_insert_with(|| Wildcard {
+                    label: pattern.to_string().into(),
+                    entries: Vec::new(),
+                })
+                .entries
+                .push(entry),
         }
         true
     }
@@ -232,28 +269,31 @@ impl HubState {
 
     fn unlink(&mut self, id: u64, pattern: &Pattern) {
         match pattern {
-            Pattern::Exact(channel) => remove_entry(&mut self.exact, channel, id),
+            Pattern::Exact(channel) => {
+                if let Some(entries) = self.exact.get_mut(channel) {
+                    entries.retain(|e| e.id != id);
+                    if entries.is_empty() {
+                        self.exact.remove(channel);
+                    }
+                }
+            }
             Pattern::Prefix(prefix) | Pattern::PresencePrefix(prefix) => {
-                let prefix = prefix.clone();
-                remove_entry(self.prefixes(pattern), &prefix, id);
+                let wildcards = self.wildcards(pattern);
+                if let Some(wildcard) = wildcards.get_mut(prefix) {
+                    wildcard.entries.retain(|e| e.id != id);
+                    if wildcard.entries.is_empty() {
+                        wildcards.remove(prefix);
+                    }
+                }
             }
         }
     }
 
-    /// The wildcard entries for channels of `pattern`'s kind.
-    fn prefixes(&mut self, pattern: &Pattern) -> &mut HashMap<String, Vec<Entry>> {
+    /// The wildcard subscribers for channels of `pattern`'s kind.
+    fn wildcards(&mut self, pattern: &Pattern) -> &mut HashMap<String, Wildcard> {
         match pattern {
             Pattern::PresencePrefix(_) => &mut self.presence_prefix,
             _ => &mut self.prefix,
-        }
-    }
-}
-
-fn remove_entry<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Entry>>, key: &K, id: u64) {
-    if let Some(entries) = map.get_mut(key) {
-        entries.retain(|e| e.id != id);
-        if entries.is_empty() {
-            map.remove(key);
         }
     }
 }
@@ -297,12 +337,12 @@ impl Subscription {
 
     /// The next message, or why the subscription ended. Waits while the
     /// queue is empty; what was queued before a cut-off is still delivered.
-    pub async fn recv(&mut self) -> Result<Delivery, Closed> {
+    pub async fn recv(&mut self) -> Result<Arc<Delivery>, Closed> {
         self.queue.recv().await.ok_or(Closed::Slow)
     }
 
     /// The next message if one is queued, without waiting.
-    pub fn try_recv(&mut self) -> Option<Delivery> {
+    pub fn try_recv(&mut self) -> Option<Arc<Delivery>> {
         self.queue.try_recv().ok()
     }
 
@@ -321,5 +361,138 @@ impl Drop for Subscription {
                 .remove_subscriber(self.id);
             hub.metrics.subscribers.dec();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::message::{Message, MessageKind};
+
+    fn hub(queue: usize) -> Arc<Hub> {
+        Hub::new(queue, Recent::new(100, 1 << 20), Arc::new(Metrics::new()))
+    }
+
+    fn published(channel: &str, n: u64) -> Arc<Published> {
+        let channel = Channel::parse(channel).unwrap();
+        let message = Message::new(channel, MessageKind::Publish, &n.to_string(), None, None);
+        Arc::new(Published {
+            timetoken: Timetoken(17_000_000_000_000_000 + n),
+            message: message.unwrap(),
+        })
+    }
+
+    fn patterns(list: &str) -> Vec<Pattern> {
+        crate::bus::parse_pattern_list(list).unwrap()
+    }
+
+    #[test]
+    fn one_copy_per_subscriber_whatever_matches() {
+        let hub = hub(16);
+        let mut both = hub.subscriber();
+        assert!(both.add(&patterns("chat.a,chat.*")));
+        let mut wildcard = hub.subscriber();
+        assert!(wildcard.add(&patterns("chat.*")));
+        let mut other = hub.subscriber();
+        assert!(other.add(&patterns("news.*,chat")));
+
+        hub.deliver(&published("chat.a", 1));
+        hub.deliver(&published("chat.b", 2));
+
+        let first = both.try_recv().unwrap();
+        assert_eq!(
+            first.subscription, None,
+            "an exact pattern wins over a wildcard"
+        );
+        assert_eq!(
+            both.try_recv().unwrap().subscription.as_deref(),
+            Some("chat.*")
+        );
+        assert!(both.try_recv().is_none(), "each message once");
+        let through = wildcard.try_recv().unwrap();
+        assert_eq!(through.subscription.as_deref(), Some("chat.*"));
+        assert_eq!(
+            wildcard.try_recv().unwrap().published.timetoken,
+            Timetoken(17_000_000_000_000_002)
+        );
+        assert!(other.try_recv().is_none());
+    }
+
+    #[test]
+    fn subscribers_reached_the_same_way_share_one_delivery() {
+        let hub = hub(16);
+        let mut a = hub.subscriber();
+        let mut b = hub.subscriber();
+        a.add(&patterns("c"));
+        b.add(&patterns("c"));
+        hub.deliver(&published("c", 1));
+        let (a, b) = (a.try_recv().unwrap(), b.try_recv().unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        let mut encodings = 0;
+        for delivery in [&a, &b] {
+            delivery.encoded(crate::bus::WireForm::WebSocket, |_| {
+                encodings += 1;
+                bytes::Bytes::from_static(b"x")
+            });
+        }
+        assert_eq!(encodings, 1, "encoded once for both");
+    }
+
+    #[test]
+    fn presence_channels_only_through_presence_wildcards() {
+        let hub = hub(16);
+        let mut plain = hub.subscriber();
+        plain.add(&patterns("room.*"));
+        let mut presence = hub.subscriber();
+        presence.add(&patterns("room.*-pnpres"));
+        hub.deliver(&published("room.a-pnpres", 1));
+        assert!(plain.try_recv().is_none());
+        let event = presence.try_recv().unwrap();
+        assert_eq!(event.subscription.as_deref(), Some("room.*-pnpres"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_cuts_off_that_subscriber_only() {
+        let hub = hub(2);
+        let mut slow = hub.subscriber();
+        let mut fast = hub.subscriber();
+        slow.add(&patterns("c"));
+        fast.add(&patterns("c"));
+        for n in 1..=3 {
+            hub.deliver(&published("c", n));
+            assert_eq!(fast.recv().await.unwrap().published.timetoken.0 % 10, n);
+        }
+        assert!(slow.is_slow());
+        assert_eq!(
+            hub.subscriber_count(),
+            1,
+            "the slow one is gone from the hub"
+        );
+        assert!(
+            slow.recv().await.is_ok(),
+            "what was queued is still delivered"
+        );
+        assert!(slow.recv().await.is_ok());
+        assert_eq!(slow.recv().await.unwrap_err(), Closed::Slow);
+        hub.deliver(&published("c", 4));
+        assert!(fast.recv().await.is_ok(), "the others go on");
+    }
+
+    #[test]
+    fn removing_patterns_and_dropping_unsubscribe() {
+        let hub = hub(16);
+        let mut sub = hub.subscriber();
+        sub.add(&patterns("a,b.*"));
+        sub.remove(&patterns("a"));
+        assert_eq!(sub.patterns(), patterns("b.*"));
+        hub.deliver(&published("a", 1));
+        assert!(sub.try_recv().is_none());
+        drop(sub);
+        assert_eq!(hub.subscriber_count(), 0);
+        let state = hub.state.read().unwrap();
+        assert!(
+            state.exact.is_empty() && state.prefix.is_empty(),
+            "no entries left behind"
+        );
     }
 }

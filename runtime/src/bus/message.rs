@@ -1,7 +1,8 @@
 //! Messages as they travel through the bus, and their JSON forms.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -166,15 +167,34 @@ pub struct Published {
     pub message: Message,
 }
 
-/// One message on its way to one subscriber.
-#[derive(Debug, Clone)]
+/// One message on its way to the subscribers that get it the same way
+/// (named exactly, or through the same wildcard). Every such subscriber's
+/// queue holds the same `Arc<Delivery>`, so each wire form of it is encoded
+/// once, by whichever connection needs it first ([`Delivery::encoded`]).
+#[derive(Debug)]
 pub struct Delivery {
     /// The message (shared by every subscriber that gets it).
     pub published: Arc<Published>,
     /// The wildcard subscription it matched, when it did not match exactly.
     pub subscription: Option<Arc<str>>,
+    /// Its bytes in each wire form, once encoded.
+    encoded: [OnceLock<Bytes>; WireForm::COUNT],
 }
 
+/// The forms a delivery is sent in; each protocol adapter encodes its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireForm {
+    /// A WebSocket text frame.
+    WebSocket,
+    /// A Server-Sent Events event.
+    ServerSentEvent,
+    /// An envelope in a long-poll answer (PubNub's subscribe).
+    LongPoll,
+}
+
+impl WireForm {
+    const COUNT: usize = 3;
+}
 /// The JSON form of a message as subscribers and history readers see it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MessageView<'a> {
@@ -218,10 +238,31 @@ impl Published {
 }
 
 impl Delivery {
+    /// A delivery of `published` through `subscription` (none: named exactly).
+    pub fn new(published: Arc<Published>, subscription: Option<Arc<str>>) -> Self {
+        Self {
+            published,
+            subscription,
+            encoded: Default::default(),
+        }
+    }
+
+    /// Its view as subscribers see it.
+    pub fn view(&self) -> MessageView<'_> {
+        self.published.view(self.subscription.as_deref())
+    }
+
     /// This delivery as JSON text.
     pub fn to_json(&self) -> String {
-        let view = self.published.view(self.subscription.as_deref());
-        serde_json::to_string(&view).expect("a message view always serializes")
+        serde_json::to_string(&self.view()).expect("a message view always serializes")
+    }
+
+    /// Its bytes in `form`: made by `encode` the first time they are asked
+    /// for, then shared by every subscriber that gets this delivery.
+    pub fn encoded(&self, form: WireForm, encode: impl FnOnce(&Self) -> Bytes) -> Bytes {
+        self.encoded[form as usize]
+            .get_or_init(|| encode(self))
+            .clone()
     }
 }
 
@@ -271,10 +312,7 @@ mod tests {
             timetoken: Timetoken(17_000_000_000_000_001),
             message,
         });
-        let delivery = Delivery {
-            published,
-            subscription: Some("c.*".into()),
-        };
+        let delivery = Delivery::new(published, Some("c.*".into()));
         let json: serde_json::Value = serde_json::from_str(&delivery.to_json()).unwrap();
         assert_eq!(
             json,

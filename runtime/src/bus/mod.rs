@@ -18,9 +18,13 @@ pub mod timetoken;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 pub use self::channel::{Channel, NameError, Pattern, parse_pattern_list};
 pub use self::hub::{Closed, Hub, Subscription};
-pub use self::message::{Delivery, Message, MessageError, MessageKind, MessageView, Published};
+pub use self::message::{
+    Delivery, Message, MessageError, MessageKind, MessageView, Published, WireForm,
+};
 pub use self::sequencer::{Sequencer, SequencerError};
 pub use self::timetoken::Timetoken;
 use crate::cluster::log::ClusterLog;
@@ -28,6 +32,9 @@ use crate::config::BusConfig;
 use crate::metrics::Metrics;
 use crate::store::history::HistoryQuery;
 use crate::store::{self, Store, StoreError};
+
+/// The rest of a commit started with [`Bus::submit`].
+pub type Commit = BoxFuture<'static, Result<Arc<Published>, SequencerError>>;
 
 /// The bus of one node.
 pub struct Bus {
@@ -80,18 +87,43 @@ impl Bus {
     /// # Errors
     /// [`SequencerError`] when it could not be stored; it was not delivered.
     pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
+        self.submit(message).await?.await
+    }
+
+    /// Starts committing `message`: returns once its place in its channel's
+    /// order is fixed (after every message submitted before it from this
+    /// node), with the rest of the commit to await. A connection that
+    /// publishes many messages submits each in turn and awaits them together.
+    ///
+    /// # Errors
+    /// [`SequencerError`] when the node cannot take it now.
+    pub async fn submit(&self, message: Message) -> Result<Commit, SequencerError> {
         match &self.log {
-            None => self.sequencer.commit(message).await,
-            // Fires are never stored or delivered: they need no order.
-            Some(_) if message.kind == MessageKind::Fire => Ok(Arc::new(Published {
-                timetoken: Timetoken::now(),
-                message,
-            })),
-            Some(log) => match log.append(message).await {
-                Ok(published) => Ok(Arc::new(published)),
-                Err(e) => Err(SequencerError::Cluster(e.to_string())),
-            },
+            None => {
+                let applied = self.sequencer.enqueue(message).await?;
+                Ok(Box::pin(async move {
+                    applied.await.map_err(|_| SequencerError::Stopped)?
+                }))
+            }
+            // Fires too: the after-publish work queues take them from the
+            // log (every node skips them when it applies it).
+            Some(log) => {
+                let unavailable =
+                    |e: crate::cluster::Unavailable| SequencerError::Cluster(e.to_string());
+                let appended = log.submit(message).await.map_err(unavailable)?;
+                Ok(Box::pin(async move {
+                    appended.await.map(Arc::new).map_err(unavailable)
+                }))
+            }
         }
+    }
+
+    /// The timetoken of the last message this node applied (stored and
+    /// delivered): every message it delivers later has a larger one, in a
+    /// cluster too, whatever the clocks say. The cursor to hand a client
+    /// that starts listening now.
+    pub fn head(&self) -> Timetoken {
+        self.sequencer.head()
     }
 
     /// A new local subscriber with no patterns yet.
@@ -114,8 +146,9 @@ impl Bus {
         store::blocking(move || store.history(&channel, query)).await
     }
 
-    /// Stored messages after `since` on channels matching `patterns`, oldest
-    /// first, at most the configured replay limit.
+    /// Stored messages after `since` on channels matching `patterns`: a page
+    /// of at most the configured replay limit, oldest first, and whether
+    /// more follow it (ask again after the page's last timetoken).
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -123,7 +156,7 @@ impl Bus {
         &self,
         patterns: Vec<Pattern>,
         since: Timetoken,
-    ) -> Result<Vec<Published>, StoreError> {
+    ) -> Result<(Vec<Published>, bool), StoreError> {
         let store = Arc::clone(&self.store);
         let limit = self.config.replay_limit;
         store::blocking(move || store.replay(&patterns, since, limit)).await

@@ -3,6 +3,11 @@
 //! (PubNub's `/v2/subscribe`) are not connected between two polls; when they
 //! come back with their cursor, they catch up from here, so nothing
 //! published in between is missed as long as it is still in the window.
+//!
+//! Messages arrive in timetoken order, so a cursor splits the window in
+//! two: alone, the sequencer hands timetokens out in order; in a cluster,
+//! the log's chain gives them in log order, on every channel, whatever the
+//! appenders' clocks (see [`super::sequencer`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -68,13 +73,77 @@ impl Recent {
             .range(start..)
             .filter_map(|published| {
                 let subscription = subscription_for(&published.message.channel, patterns)?;
-                Some(Delivery {
-                    published: Arc::clone(published),
-                    subscription,
-                })
+                Some(Delivery::new(Arc::clone(published), subscription))
             })
             .take(limit)
             .collect();
         (found, complete)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{Channel, Message, MessageKind};
+
+    fn published(channel: &str, timetoken: u64, payload: &str) -> Arc<Published> {
+        let channel = Channel::parse(channel).unwrap();
+        Arc::new(Published {
+            timetoken: Timetoken(timetoken),
+            message: Message::new(channel, MessageKind::Publish, payload, None, None).unwrap(),
+        })
+    }
+
+    fn patterns(list: &str) -> Vec<Pattern> {
+        crate::bus::parse_pattern_list(list).unwrap()
+    }
+
+    fn timetokens(found: &[Delivery]) -> Vec<u64> {
+        found.iter().map(|d| d.published.timetoken.0).collect()
+    }
+
+    #[test]
+    fn a_cursor_gets_what_came_after_it_on_its_channels_oldest_first() {
+        let recent = Recent::new(100, 1 << 20);
+        for (channel, timetoken) in [("a", 10), ("b", 11), ("c.x", 12), ("a", 13), ("b", 14)] {
+            recent.push(&published(channel, timetoken, "1"));
+        }
+        let (found, complete) = recent.after(&patterns("a,b"), Timetoken(10), 100);
+        assert_eq!(timetokens(&found), [11, 13, 14]);
+        assert!(complete);
+        let (found, _) = recent.after(&patterns("a,b"), Timetoken(0), 2);
+        assert_eq!(
+            timetokens(&found),
+            [10, 11],
+            "at most the limit, oldest first"
+        );
+        let (found, _) = recent.after(&patterns("c.*,a"), Timetoken(11), 100);
+        assert_eq!(timetokens(&found), [12, 13]);
+        assert_eq!(found[0].subscription.as_deref(), Some("c.*"));
+        assert_eq!(found[1].subscription, None);
+        let (found, complete) = recent.after(&patterns("a,b"), Timetoken(14), 100);
+        assert!(found.is_empty() && complete, "nothing after the newest");
+    }
+
+    #[test]
+    fn eviction_by_count_or_bytes_says_the_window_no_longer_reaches_back() {
+        let recent = Recent::new(3, 1 << 20);
+        for timetoken in 1..=5 {
+            recent.push(&published("a", timetoken, "1"));
+        }
+        let (found, complete) = recent.after(&patterns("a"), Timetoken(1), 100);
+        assert_eq!(timetokens(&found), [3, 4, 5]);
+        assert!(!complete, "2 was evicted");
+        let (_, complete) = recent.after(&patterns("a"), Timetoken(2), 100);
+        assert!(complete, "everything after 2 is still there");
+
+        // Three-byte payloads in a window of eight bytes: two fit.
+        let recent = Recent::new(100, 8);
+        for timetoken in 1..=4 {
+            recent.push(&published("a", timetoken, "\"x\""));
+        }
+        let (found, complete) = recent.after(&patterns("a"), Timetoken(0), 100);
+        assert_eq!(timetokens(&found), [3, 4]);
+        assert!(!complete);
     }
 }

@@ -1,37 +1,92 @@
 //! The sequencer: the one place where messages get their timetokens, are
 //! written to history and are fanned out, in that order. In a cluster the
-//! timetokens and the order come from the cluster log instead, and the
-//! sequencer applies that order here (history, then fan-out).
+//! order comes from the cluster log instead, and the sequencer applies that
+//! order here (history, then fan-out).
 //!
 //! Running these three steps in one task, batch by batch, gives every channel
 //! a single order that history and all subscribers agree on, makes a message
 //! durable before anyone sees it, and amortises one fsync over every message
 //! that arrived while the previous batch was being written.
+//!
+//! # Timetokens in a cluster: a hybrid logical clock over the log
+//!
+//! A log entry carries the timetoken its appender proposed (the appender's
+//! clock, or just past the last timetoken it applied). Applying entries in
+//! log order, the sequencer gives each one
+//! `max(proposed, previous entry's timetoken + 1)`: the chain. Every node
+//! applies the same entries in the same order from the same starting link,
+//! so a message gets the same timetoken on every node, and timetokens
+//! strictly increase in log order across all channels, whatever the
+//! appenders' clocks say. So a cursor (a long-poll `tt`, an SSE `since`)
+//! taken on any node means "everything applied after this" on every node.
+//! Every entry is a link: signals, messages kept out of history, and fires
+//! (never stored nor delivered) too. The chain's last link is stored with
+//! the log position ([`LogPoint`]), so a restart continues it exactly.
+//!
+//! A node that starts from an empty store begins the chain at the first
+//! entry JetStream still holds; one whose store is older than entries
+//! JetStream has since dropped (the per-channel limit) skips them. Entries
+//! whose timetoken was raised by a dropped entry's may then get a smaller
+//! one there than on the other nodes, until the chain next takes an
+//! appender's proposal as it is (any pause in publishing longer than the
+//! clock skew between the appenders): a small, bounded divergence in that
+//! node's copy of old history, never in the order.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::hub::Hub;
 use super::message::{Message, MessageKind, Published};
 use super::timetoken::Timetoken;
+use crate::store::history::LogPoint;
 use crate::store::{self, Store, StoreError};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
+/// Log entries whose timetokens are remembered, newest, for
+/// [`Progress::timetoken_at`].
+const REMEMBERED: usize = 65_536;
 
 /// What to sequence.
-enum Entry {
+enum Job {
     /// A new message: it gets the next timetoken here.
-    New(Message),
-    /// A message the cluster log already ordered (with its timetoken);
-    /// `position` is its place in the log.
-    Ordered { published: Published, position: u64 },
+    New {
+        message: Message,
+        done: oneshot::Sender<Result<Arc<Published>, SequencerError>>,
+    },
+    /// A message the cluster log ordered, with the timetoken its appender
+    /// proposed; `position` is its place in the log.
+    Ordered {
+        published: Published,
+        position: u64,
+        done: oneshot::Sender<Result<Option<Arc<Published>>, SequencerError>>,
+    },
+    /// The cluster log is being fed again from an earlier position: what
+    /// comes after this may follow entries that failed to be stored.
+    Resume,
 }
 
-struct Job {
-    entry: Entry,
-    done: oneshot::Sender<Result<Arc<Published>, SequencerError>>,
+/// Where the outcome of a sequenced message goes.
+enum Reply {
+    New(oneshot::Sender<Result<Arc<Published>, SequencerError>>),
+    Ordered(oneshot::Sender<Result<Option<Arc<Published>>, SequencerError>>),
+}
+
+impl Reply {
+    fn send(self, outcome: Result<Arc<Published>, SequencerError>) {
+        match self {
+            Self::New(done) => {
+                let _ = done.send(outcome);
+            }
+            Self::Ordered(done) => {
+                let _ = done.send(outcome.map(Some));
+            }
+        }
+    }
 }
 
 /// Why a message could not be committed.
@@ -48,18 +103,117 @@ pub enum SequencerError {
     Cluster(String),
 }
 
-/// The outcome of an entry queued with [`Sequencer::enqueue_apply`].
+/// The outcome of a message queued with [`Sequencer::enqueue`].
 pub type Applied = oneshot::Receiver<Result<Arc<Published>, SequencerError>>;
+
+/// The outcome of a log entry queued with [`Sequencer::enqueue_apply`]: the
+/// message as applied, with the timetoken it got, or `None` when it had
+/// been applied here before.
+pub type LogApplied = oneshot::Receiver<Result<Option<Arc<Published>>, SequencerError>>;
+
+/// What the sequencer has handed out: the last timetoken, and in a cluster
+/// the log entries applied lately with the timetokens they got.
+pub struct Progress {
+    /// The timetoken of the last message stored and delivered.
+    head: AtomicU64,
+    /// The last [`REMEMBERED`] log entries applied: (position, timetoken),
+    /// oldest first.
+    recent: Mutex<VecDeque<(u64, Timetoken)>>,
+    /// The last log position applied.
+    position: watch::Sender<u64>,
+}
+
+/// Why [`Progress::timetoken_at`] has no timetoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotApplied {
+    /// The entry was not applied here within the time allowed.
+    Late,
+    /// It was applied, but too long ago to be remembered (or was skipped
+    /// as unreadable).
+    Forgotten,
+}
+
+impl Progress {
+    fn new(head: Timetoken, position: u64) -> Self {
+        Self {
+            head: AtomicU64::new(head.0),
+            recent: Mutex::new(VecDeque::new()),
+            position: watch::Sender::new(position),
+        }
+    }
+
+    /// The timetoken of the last message this node stored and delivered
+    /// (or, at start, the last one it handed out before): every message it
+    /// delivers later has a larger one.
+    pub fn head(&self) -> Timetoken {
+        Timetoken(self.head.load(Ordering::Acquire))
+    }
+
+    /// The last log position applied here.
+    pub fn position(&self) -> u64 {
+        *self.position.borrow()
+    }
+
+    /// Waits (at most `limit`) until the log entry at `position` is applied
+    /// here, and returns the timetoken it got.
+    ///
+    /// # Errors
+    /// [`NotApplied`] says why there is none.
+    pub async fn timetoken_at(
+        &self,
+        position: u64,
+        limit: Duration,
+    ) -> Result<Timetoken, NotApplied> {
+        let mut applied = self.position.subscribe();
+        let reached = applied.wait_for(|&applied| applied >= position);
+        match tokio::time::timeout(limit, reached).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => return Err(NotApplied::Late),
+        }
+        self.remembered(position).ok_or(NotApplied::Forgotten)
+    }
+
+    fn remembered(&self, position: u64) -> Option<Timetoken> {
+        let recent = self.recent.lock().expect("progress lock poisoned");
+        let i = recent.binary_search_by_key(&position, |&(p, _)| p).ok()?;
+        Some(recent[i].1)
+    }
+
+    /// Notes a stored and delivered batch: `head`, the log entries it
+    /// applied (`links`), and the last log position now applied.
+    fn advance(&self, head: Timetoken, links: &[(u64, Timetoken)], position: u64) {
+        self.head.store(head.0, Ordering::Release);
+        if links.is_empty() {
+            return;
+        }
+        {
+            let mut recent = self.recent.lock().expect("progress lock poisoned");
+            recent.extend(links.iter().copied());
+            let excess = recent.len().saturating_sub(REMEMBERED);
+            recent.drain(..excess);
+        }
+        self.position.send_replace(position);
+    }
+}
+
+/// The timetoken a log entry proposed at `proposed` gets after one that
+/// got `previous`: the chain's next link.
+pub fn chained(previous: Timetoken, proposed: Timetoken) -> Timetoken {
+    Timetoken(proposed.0.max(previous.0 + 1))
+}
 
 /// Handle to the sequencer task.
 #[derive(Clone)]
 pub struct Sequencer {
     jobs: mpsc::Sender<Job>,
+    progress: Arc<Progress>,
 }
 
 impl Sequencer {
     /// Starts the sequencer task. `last` is the last timetoken handed out
-    /// before (from the store), `queue` bounds the messages waiting.
+    /// before (from the store), `queue` bounds the messages waiting. In a
+    /// cluster the chain continues from the log position and timetoken
+    /// the store recorded last.
     pub fn start(
         store: Arc<Store>,
         hub: Arc<Hub>,
@@ -67,9 +221,36 @@ impl Sequencer {
         history_per_channel: usize,
         queue: usize,
     ) -> Self {
+        let start = store.log_point().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the last cluster-log entry applied; starting from the log's beginning");
+            LogPoint::default()
+        });
+        let progress = Arc::new(Progress::new(last.max(start.timetoken), start.position));
         let (jobs, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(rx, store, hub, last, history_per_channel));
-        Self { jobs }
+        let task = Task {
+            store,
+            hub,
+            history_per_channel,
+            progress: Arc::clone(&progress),
+            last,
+            applied: start.position,
+            chain: start.timetoken,
+            failed: false,
+        };
+        tokio::spawn(task.run(rx));
+        Self { jobs, progress }
+    }
+
+    /// The timetoken of the last message this node stored and delivered:
+    /// every message it delivers later has a larger one (see
+    /// [`Progress::head`]).
+    pub fn head(&self) -> Timetoken {
+        self.progress.head()
+    }
+
+    /// What this sequencer has handed out, to follow from elsewhere.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
     }
 
     /// Gives `message` its timetoken, stores it (when asked to) and delivers
@@ -78,13 +259,29 @@ impl Sequencer {
     /// # Errors
     /// [`SequencerError`] when it could not be stored; it was not delivered.
     pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
-        self.submit(Entry::New(message)).await
+        let applied = self.enqueue(message).await?;
+        applied.await.map_err(|_| SequencerError::Stopped)?
     }
 
-    /// Queues a message the cluster log already ordered, to be stored (when
-    /// asked to) and delivered, recording `position` as the last log entry
-    /// applied here; returns at once with a receiver for the outcome, so
-    /// many can be in flight. Entries must come in log order.
+    /// Queues `message` to get the next timetoken, be stored (when asked
+    /// to) and delivered; returns once its place in the order is fixed,
+    /// with a receiver for the outcome, so one client's messages can be in
+    /// flight together and still keep their order.
+    ///
+    /// # Errors
+    /// [`SequencerError::Stopped`] when the node is shutting down.
+    pub async fn enqueue(&self, message: Message) -> Result<Applied, SequencerError> {
+        let (done, result) = oneshot::channel();
+        self.send(Job::New { message, done }).await?;
+        Ok(result)
+    }
+
+    /// Queues an entry of the cluster log, with the timetoken its appender
+    /// proposed, to get its link of the chain, be stored (when asked to)
+    /// and delivered (unless it is a fire), recording `position` as the
+    /// last log entry applied here; returns at once with a receiver for
+    /// the outcome, so many can be in flight. Entries must come in log
+    /// order; after [`Sequencer::resume`], from any earlier position.
     ///
     /// # Errors
     /// [`SequencerError::Stopped`] when the node is shutting down.
@@ -92,99 +289,359 @@ impl Sequencer {
         &self,
         published: Published,
         position: u64,
-    ) -> Result<Applied, SequencerError> {
+    ) -> Result<LogApplied, SequencerError> {
         let (done, result) = oneshot::channel();
-        let entry = Entry::Ordered {
+        self.send(Job::Ordered {
             published,
             position,
-        };
-        self.jobs
-            .send(Job { entry, done })
-            .await
-            .map_err(|_| SequencerError::Stopped)?;
+            done,
+        })
+        .await?;
         Ok(result)
     }
 
-    async fn submit(&self, entry: Entry) -> Result<Arc<Published>, SequencerError> {
-        let (done, result) = oneshot::channel();
+    /// Marks the start of a new feed of log entries (from the last position
+    /// the feeder saw applied): entries queued after this are taken even if
+    /// earlier ones failed to be stored. Until then, entries after a failed
+    /// one are refused, so none is applied past a gap.
+    ///
+    /// # Errors
+    /// [`SequencerError::Stopped`] when the node is shutting down.
+    pub async fn resume(&self) -> Result<(), SequencerError> {
+        self.send(Job::Resume).await
+    }
+
+    async fn send(&self, job: Job) -> Result<(), SequencerError> {
         self.jobs
-            .send(Job { entry, done })
+            .send(job)
             .await
-            .map_err(|_| SequencerError::Stopped)?;
-        result.await.map_err(|_| SequencerError::Stopped)?
+            .map_err(|_| SequencerError::Stopped)
     }
 }
 
-async fn run(
-    mut rx: mpsc::Receiver<Job>,
+/// The sequencer task's state.
+struct Task {
     store: Arc<Store>,
     hub: Arc<Hub>,
-    mut last: Timetoken,
     history_per_channel: usize,
-) {
-    // The last log entry applied here: one seen again (a follower resuming
-    // from an older position) is acknowledged without a second delivery.
-    let mut applied = store.log_position().unwrap_or(0);
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut batch = Vec::with_capacity(jobs.len());
-        let mut replies = Vec::with_capacity(jobs.len());
-        let mut position = None;
-        let applied_before = applied;
-        for job in jobs.drain(..) {
-            let published = match job.entry {
-                Entry::New(message) => {
-                    last = Timetoken::next_after(last);
-                    Published {
-                        timetoken: last,
-                        message,
+    progress: Arc<Progress>,
+    /// The last timetoken given to a new message.
+    last: Timetoken,
+    /// The last log entry applied: one seen again (a follower resuming from
+    /// an older position) is acknowledged without a second delivery.
+    applied: u64,
+    /// The timetoken that entry got: the chain's last link.
+    chain: Timetoken,
+    /// Whether log entries failed to be stored since the last
+    /// [`Job::Resume`]: later ones wait for the feed to start again.
+    failed: bool,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            let mut batch = Vec::with_capacity(jobs.len());
+            let mut replies = Vec::with_capacity(jobs.len());
+            let mut links = Vec::new();
+            let before = (self.applied, self.chain);
+            for job in jobs.drain(..) {
+                let (published, reply) = match job {
+                    Job::Resume => {
+                        self.failed = false;
+                        continue;
                     }
-                }
-                Entry::Ordered {
-                    published,
-                    position: at,
-                } if at <= applied => {
-                    let _ = job.done.send(Ok(Arc::new(published)));
-                    continue;
-                }
-                Entry::Ordered {
-                    published,
-                    position: at,
-                } => {
-                    applied = at;
-                    last = last.max(published.timetoken);
-                    position = Some(at);
-                    published
-                }
+                    Job::New { message, done } => {
+                        self.last = Timetoken::next_after(self.last);
+                        let published = Published {
+                            timetoken: self.last,
+                            message,
+                        };
+                        (published, Reply::New(done))
+                    }
+                    Job::Ordered { position, done, .. } if position <= self.applied => {
+                        let _ = done.send(Ok(None));
+                        continue;
+                    }
+                    Job::Ordered { done, .. } if self.failed => {
+                        let refused = "an earlier cluster-log entry could not be stored here; \
+                                       applying the log again from it";
+                        let _ = done.send(Err(SequencerError::Cluster(refused.into())));
+                        continue;
+                    }
+                    Job::Ordered {
+                        mut published,
+                        position,
+                        done,
+                    } => {
+                        self.chain = chained(self.chain, published.timetoken);
+                        self.applied = position;
+                        published.timetoken = self.chain;
+                        links.push((position, self.chain));
+                        (published, Reply::Ordered(done))
+                    }
+                };
+                batch.push(Arc::new(published));
+                replies.push(reply);
+            }
+            let Some(head) = batch.last().map(|p| p.timetoken) else {
+                continue;
             };
-            batch.push(Arc::new(published));
-            replies.push(job.done);
-        }
-        let to_store: Vec<_> = batch.iter().filter(|p| p.message.store).cloned().collect();
-        let stored = if to_store.is_empty() && position.is_none() {
-            Ok(())
-        } else {
-            let store = Arc::clone(&store);
-            store::blocking(move || store.append_history(&to_store, history_per_channel, position))
-                .await
-        };
-        match stored {
-            Ok(()) => {
-                for (published, reply) in batch.into_iter().zip(replies) {
-                    if published.message.kind != MessageKind::Fire {
-                        hub.deliver(&published);
+            match self.store_batch(&batch, &links).await {
+                Ok(()) => {
+                    for published in &batch {
+                        if published.message.kind != MessageKind::Fire {
+                            self.hub.deliver(published);
+                        }
                     }
-                    let _ = reply.send(Ok(published));
+                    self.progress.advance(head, &links, self.applied);
+                    for (published, reply) in batch.into_iter().zip(replies) {
+                        reply.send(Ok(published));
+                    }
                 }
-            }
-            Err(e) => {
-                applied = applied_before;
-                tracing::error!(error = %e, messages = batch.len(), "could not store messages");
-                let e = SequencerError::Store(Arc::new(e));
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
+                Err(e) => {
+                    (self.applied, self.chain) = before;
+                    self.failed |= !links.is_empty();
+                    tracing::error!(error = %e, messages = batch.len(), "could not store messages");
+                    let e = SequencerError::Store(Arc::new(e));
+                    for reply in replies {
+                        reply.send(Err(e.clone()));
+                    }
                 }
             }
         }
+    }
+
+    /// Writes the messages of `batch` that go into history (never fires),
+    /// and the last log entry of `links` with its timetoken, in one
+    /// transaction.
+    async fn store_batch(
+        &self,
+        batch: &[Arc<Published>],
+        links: &[(u64, Timetoken)],
+    ) -> Result<(), StoreError> {
+        let to_store: Vec<_> = batch
+            .iter()
+            .filter(|p| p.message.store && p.message.kind != MessageKind::Fire)
+            .cloned()
+            .collect();
+        let point = links.last().map(|&(position, timetoken)| LogPoint {
+            position,
+            timetoken,
+        });
+        if to_store.is_empty() && point.is_none() {
+            return Ok(());
+        }
+        let store = Arc::clone(&self.store);
+        let per_channel = self.history_per_channel;
+        store::blocking(move || store.append_history(&to_store, per_channel, point)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::bus::recent::Recent;
+    use crate::bus::{Channel, Pattern};
+    use crate::metrics::Metrics;
+    use crate::store::history::HistoryQuery;
+
+    /// A store in a fresh temp dir, removed on drop.
+    struct TempStore {
+        store: Arc<Store>,
+        dir: PathBuf,
+    }
+
+    impl TempStore {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("edgefn-sequencer-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let store = Arc::new(Store::open(&dir).unwrap());
+            Self { store, dir }
+        }
+    }
+
+    impl Drop for TempStore {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn hub() -> Arc<Hub> {
+        Hub::new(1024, Recent::new(1024, 1 << 20), Arc::new(Metrics::new()))
+    }
+
+    fn start(store: &TempStore, hub: &Arc<Hub>) -> Sequencer {
+        let last = store.store.last_timetoken().unwrap();
+        Sequencer::start(Arc::clone(&store.store), Arc::clone(hub), last, 100, 64)
+    }
+
+    /// A log entry on `channel` proposing `proposed`.
+    fn entry(channel: &str, kind: MessageKind, n: u64, proposed: u64) -> Published {
+        let channel = Channel::parse(channel).unwrap();
+        let message = Message::new(channel, kind, &n.to_string(), None, None).unwrap();
+        Published {
+            timetoken: Timetoken(proposed),
+            message,
+        }
+    }
+
+    async fn apply(sequencer: &Sequencer, published: Published, position: u64) -> Option<u64> {
+        let outcome = sequencer.enqueue_apply(published, position).await.unwrap();
+        outcome.await.unwrap().unwrap().map(|p| p.timetoken.0)
+    }
+
+    fn history(store: &Store, channel: &str) -> Vec<(u64, String)> {
+        let query = HistoryQuery {
+            limit: 100,
+            start: None,
+            end: None,
+        };
+        store
+            .history(&Channel::parse(channel).unwrap(), query)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.timetoken.0, p.message.payload.get().to_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn log_entries_get_strictly_increasing_timetokens_in_log_order() {
+        let dir = TempStore::new("chain");
+        let hub = hub();
+        let mut subscriber = hub.subscriber();
+        subscriber.add(&[Pattern::parse("a").unwrap(), Pattern::parse("b").unwrap()]);
+        let sequencer = start(&dir, &hub);
+        // Two appenders whose clocks differ: b's proposals are behind a's.
+        let proposals = [
+            ("a", MessageKind::Publish, 1_000),
+            ("b", MessageKind::Publish, 400),
+            ("a", MessageKind::Publish, 1_005),
+            ("b", MessageKind::Signal, 1_005),
+            ("b", MessageKind::Fire, 410),
+            ("b", MessageKind::Publish, 420),
+            ("a", MessageKind::Publish, 2_000),
+        ];
+        let mut got = Vec::new();
+        for (i, &(channel, kind, proposed)) in proposals.iter().enumerate() {
+            let position = i as u64 + 1;
+            got.push(
+                apply(
+                    &sequencer,
+                    entry(channel, kind, position, proposed),
+                    position,
+                )
+                .await,
+            );
+        }
+        let expected = [1_000, 1_001, 1_005, 1_006, 1_007, 1_008, 2_000];
+        assert_eq!(got, expected.map(Some));
+        assert_eq!(sequencer.head(), Timetoken(2_000));
+
+        // Delivered in that order, fires left out; history holds the
+        // stored ones with those timetokens.
+        let mut delivered = Vec::new();
+        while let Some(delivery) = subscriber.try_recv() {
+            delivered.push(delivery.published.timetoken.0);
+        }
+        assert_eq!(delivered, [1_000, 1_001, 1_005, 1_006, 1_008, 2_000]);
+        assert_eq!(
+            history(&dir.store, "a"),
+            [
+                (1_000, "1".into()),
+                (1_005, "3".into()),
+                (2_000, "7".into())
+            ]
+        );
+        assert_eq!(
+            history(&dir.store, "b"),
+            [(1_001, "2".into()), (1_008, "6".into())]
+        );
+        let point = dir.store.log_point().unwrap();
+        assert_eq!((point.position, point.timetoken), (7, Timetoken(2_000)));
+
+        // Each entry's timetoken can be looked up by its position.
+        let progress = sequencer.progress();
+        let at = |position| progress.timetoken_at(position, Duration::from_millis(10));
+        assert_eq!(at(2).await, Ok(Timetoken(1_001)));
+        assert_eq!(at(5).await, Ok(Timetoken(1_007)));
+        assert_eq!(at(8).await, Err(NotApplied::Late));
+
+        // An entry seen again is not applied twice.
+        assert_eq!(
+            apply(&sequencer, entry("a", MessageKind::Publish, 3, 1), 3).await,
+            None
+        );
+        assert!(subscriber.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_restart_continues_the_chain_where_the_store_left_it() {
+        let dir = TempStore::new("restart");
+        let hub = hub();
+        {
+            let sequencer = start(&dir, &hub);
+            // Only links that are never stored: the position still is.
+            assert_eq!(
+                apply(&sequencer, entry("a", MessageKind::Signal, 1, 500), 1).await,
+                Some(500)
+            );
+            assert_eq!(
+                apply(&sequencer, entry("a", MessageKind::Fire, 2, 9), 2).await,
+                Some(501)
+            );
+        }
+        let sequencer = start(&dir, &hub);
+        assert_eq!(sequencer.head(), Timetoken(501));
+        assert_eq!(
+            apply(&sequencer, entry("a", MessageKind::Publish, 2, 9), 2).await,
+            None,
+            "applied before the restart"
+        );
+        assert_eq!(
+            apply(&sequencer, entry("a", MessageKind::Publish, 3, 7), 3).await,
+            Some(502)
+        );
+        sequencer.resume().await.unwrap();
+        assert_eq!(
+            apply(&sequencer, entry("b", MessageKind::Publish, 4, 900), 4).await,
+            Some(900)
+        );
+        assert_eq!(history(&dir.store, "a"), [(502, "3".into())]);
+    }
+
+    #[tokio::test]
+    async fn new_messages_get_increasing_timetokens_and_move_the_head() {
+        let dir = TempStore::new("new");
+        let hub = hub();
+        let sequencer = start(&dir, &hub);
+        let channel = Channel::parse("c").unwrap();
+        let mut last = Timetoken(0);
+        for n in 0..5 {
+            let message = Message::new(
+                channel.clone(),
+                MessageKind::Publish,
+                &n.to_string(),
+                None,
+                None,
+            )
+            .unwrap();
+            let published = sequencer.commit(message).await.unwrap();
+            assert!(published.timetoken > last);
+            last = published.timetoken;
+            assert_eq!(sequencer.head(), last);
+        }
+    }
+
+    #[test]
+    fn the_chain_takes_a_proposal_only_past_the_previous_link() {
+        assert_eq!(chained(Timetoken(10), Timetoken(20)), Timetoken(20));
+        assert_eq!(chained(Timetoken(10), Timetoken(10)), Timetoken(11));
+        assert_eq!(chained(Timetoken(10), Timetoken(3)), Timetoken(11));
+        assert_eq!(chained(Timetoken(0), Timetoken(0)), Timetoken(1));
     }
 }

@@ -1,7 +1,7 @@
 //! After-publish work in a cluster: for each function with after-publish
 //! bindings, one durable JetStream consumer on the cluster log
-//! (`after_{function}`, filtered to the channels it is bound to), shared by
-//! every node as a work queue.
+//! (`after_{function}`, filtered to the channels it is bound to, messages
+//! and fires), shared by every node as a work queue.
 //!
 //! Each node takes copies from it only as fast as its lane for the function
 //! can start them, runs each, and acknowledges it once it has run. So each
@@ -10,6 +10,12 @@
 //! `ack_wait` late; a node that stops hands back what it had not started.
 //! Delivery is at least once: a copy that ran, but whose acknowledgement
 //! was lost with its node, runs again.
+//!
+//! A copy carries the timetoken its appender proposed; the node that runs
+//! it gives the function the one the entry got in the log's chain (as
+//! subscribers and history see it), once it has applied that entry itself
+//! (it waits at most [`STAMP_WAIT`] for that, and not again in a batch of
+//! copies once it waited in vain).
 //!
 //! The consumer is made (delivering what is published from then on) or
 //! updated by the node that deploys the function, before the deployment is
@@ -25,9 +31,11 @@ use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::log::{STREAM, SUBJECTS, read_entry};
+use super::log::{FIRES, STREAM, SUBJECTS, read_entry};
 use super::subject::{self, covered};
 use super::{Cluster, Unavailable};
+use crate::bus::Published;
+use crate::bus::sequencer::NotApplied;
 use crate::functions::after::AfterPublish;
 use crate::functions::{Function, FunctionSpec};
 
@@ -40,9 +48,13 @@ const MAX_ACK_PENDING: i64 = 10_000;
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
 /// Pause before trying again after NATS failed.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
+/// Longest a copy waits for this node to apply its entry (to learn the
+/// timetoken it got).
+const STAMP_WAIT: Duration = Duration::from_secs(1);
 
 /// The cluster's after-publish work queues.
 pub struct AfterPublishQueues {
+    cluster: Arc<Cluster>,
     stream: stream::Stream,
     /// The least time a taken copy has before it is given to another node.
     ack_wait: Duration,
@@ -65,13 +77,20 @@ impl AfterPublishQueues {
     ///
     /// # Errors
     /// When JetStream cannot be reached.
-    pub async fn open(cluster: &Cluster, ack_wait: Duration) -> Result<Arc<Self>, Unavailable> {
+    pub async fn open(
+        cluster: &Arc<Cluster>,
+        ack_wait: Duration,
+    ) -> Result<Arc<Self>, Unavailable> {
         let stream = cluster
             .js
             .get_stream(STREAM)
             .await
             .map_err(Unavailable::from)?;
-        Ok(Arc::new(Self { stream, ack_wait }))
+        Ok(Arc::new(Self {
+            cluster: Arc::clone(cluster),
+            stream,
+            ack_wait,
+        }))
     }
 
     /// Makes the queue of the function `spec` describes (taking what is
@@ -137,9 +156,13 @@ impl AfterPublishQueues {
                         self.consumer_config(spec, timeout),
                     )
                     .await;
-                let ended = match consumer {
-                    Ok(consumer) => take(&consumer, &after, &current, &live).await,
+                let consumer = match consumer {
+                    Ok(consumer) => self.upgraded(consumer, spec, timeout).await,
                     Err(e) => Err(e.to_string()),
+                };
+                let ended = match consumer {
+                    Ok(consumer) => take(&consumer, &self.cluster, &after, &current, &live).await,
+                    Err(e) => Err(e),
                 };
                 if let Err(e) = ended {
                     tracing::warn!(function = spec.name, error = %e, "taking after-publish copies failed; retrying");
@@ -147,6 +170,36 @@ impl AfterPublishQueues {
                 }
             }
         });
+    }
+
+    /// `consumer`, with the subjects of fires added when an older version
+    /// made it without them (it is otherwise left as the deploying node
+    /// made it).
+    async fn upgraded(
+        &self,
+        consumer: PullConsumer,
+        spec: &FunctionSpec,
+        timeout: Duration,
+    ) -> Result<PullConsumer, String> {
+        let config = &consumer.cached_info().config;
+        let mut held = config.filter_subjects.clone();
+        if held.is_empty() && !config.filter_subject.is_empty() {
+            held.push(config.filter_subject.clone());
+        }
+        held.sort();
+        let mut old = subject::filters(SUBJECTS, &spec.after_publish);
+        old.sort();
+        if held != old || old.is_empty() {
+            return Ok(consumer);
+        }
+        tracing::info!(
+            function = spec.name,
+            "adding fires to the after-publish queue"
+        );
+        self.stream
+            .update_consumer(self.consumer_config(spec, timeout))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn consumer_config(&self, spec: &FunctionSpec, timeout: Duration) -> pull::Config {
@@ -157,11 +210,19 @@ impl AfterPublishQueues {
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.ack_wait.max(timeout * 2),
             max_deliver: MAX_DELIVER,
-            filter_subjects: subject::filters(SUBJECTS, &spec.after_publish),
+            filter_subjects: filters(spec),
             max_ack_pending: MAX_ACK_PENDING,
             ..Default::default()
         }
     }
+}
+
+/// The subjects of the log that `spec`'s after-publish bindings select:
+/// messages and fires.
+fn filters(spec: &FunctionSpec) -> Vec<String> {
+    let mut filters = subject::filters(SUBJECTS, &spec.after_publish);
+    filters.extend(subject::filters(FIRES, &spec.after_publish));
+    filters
 }
 
 /// The consumer of function `name` (function names are consumer-safe:
@@ -179,6 +240,7 @@ fn consumer_name(name: &str) -> String {
 /// yet installed the deployment the queue was made for.
 async fn take(
     consumer: &PullConsumer,
+    cluster: &Cluster,
     after: &AfterPublish,
     current: &impl Fn() -> bool,
     live: &impl Fn() -> Option<Arc<Function>>,
@@ -192,6 +254,9 @@ async fn take(
             .messages()
             .await
             .map_err(|e| e.to_string())?;
+        // Whether to wait for this node to apply a copy's entry: not again
+        // in this batch once it did not in time (this node is behind).
+        let mut patient = true;
         while let Some(copy) = copies.next().await {
             let copy = copy.map_err(|e| e.to_string())?;
             let Some(function) = live() else {
@@ -199,7 +264,7 @@ async fn take(
                 continue;
             };
             let spec = &function.deployment.spec;
-            let published = match read_entry(&copy.payload) {
+            let mut published = match read_entry(&copy.payload) {
                 Ok(published) => published,
                 Err(e) => {
                     tracing::error!(function = spec.name, error = %e, "skipping an unreadable cluster-log entry");
@@ -213,8 +278,7 @@ async fn take(
                 // (presence channels under a wildcard): not its work.
                 // Otherwise the queue follows a deployment this node has
                 // yet to install.
-                let filters = subject::filters(SUBJECTS, &spec.after_publish);
-                let kind = if covered(&filters, &copy.subject) {
+                let kind = if covered(&filters(spec), &copy.subject) {
                     AckKind::Ack
                 } else {
                     AckKind::Nak(Some(RETRY_AFTER))
@@ -222,6 +286,7 @@ async fn take(
                 answer(&copy, kind).await;
                 continue;
             }
+            patient &= stamp(&copy, &mut published, cluster, patient).await;
             let ran = after.enqueue_taken(&function, published);
             tokio::spawn(async move {
                 let kind = match ran.await {
@@ -234,6 +299,35 @@ async fn take(
         }
     }
     Ok(())
+}
+
+/// Gives `published` (read from `copy`) the timetoken its entry got here,
+/// waiting (at most [`STAMP_WAIT`], when `patient`) for this node to apply
+/// it; it keeps the proposed one otherwise. Returns false when it waited
+/// in vain.
+async fn stamp(
+    copy: &jetstream::Message,
+    published: &mut Published,
+    cluster: &Cluster,
+    patient: bool,
+) -> bool {
+    let (Some(progress), Ok(info)) = (cluster.progress(), copy.info()) else {
+        return true;
+    };
+    let sequence = info.stream_sequence;
+    let limit = if patient { STAMP_WAIT } else { Duration::ZERO };
+    match progress.timetoken_at(sequence, limit).await {
+        Ok(timetoken) => published.timetoken = timetoken,
+        Err(why) => {
+            tracing::debug!(
+                sequence,
+                ?why,
+                "an after-publish copy runs with its proposed timetoken"
+            );
+            return why != NotApplied::Late;
+        }
+    }
+    true
 }
 
 /// Acknowledges `copy` with `kind`; a lost acknowledgement means the copy

@@ -1,58 +1,74 @@
 //! The cluster log: the JetStream stream `EDGEFN_MESSAGES`, one subject per
-//! channel (`edgefn.msg.<channel>`). It is the single order of every
-//! channel for all nodes, and the cluster's message history.
+//! channel (`edgefn.msg.<channel>`; fires on `edgefn.fire.<channel>`). It is
+//! the single order of every channel for all nodes, and the cluster's
+//! message history.
 //!
-//! - Appending: the node that took a publish gives the message a timetoken
-//!   larger than the last one on its channel and appends it on the
-//!   condition that the channel's last entry is still the one it saw
-//!   (`Nats-Expected-Last-Subject-Sequence`); if another node appended in
-//!   between, it reads the new last entry and tries again. So timetokens
-//!   increase strictly per channel across nodes, in log order. A message id
-//!   makes a retried append after a lost acknowledgement count once.
-//!   The publish is answered once this node has applied the entry too, so
-//!   its publisher reads its own write in this node's history.
+//! - Appending ([`ClusterLog::submit`]): the node that took a publish
+//!   proposes a timetoken (its clock, or just past the last timetoken it
+//!   applied or proposed) and sends the entry; its place in the log is
+//!   where JetStream puts it. Nothing is locked per channel: one node's
+//!   appends are pipelined, in the order they were sent (one connection),
+//!   and a message id makes an append JetStream saw twice count once.
+//!   The publish is answered once this node has applied the entry, with
+//!   the timetoken it got there, so its publisher reads its own write in
+//!   this node's history.
 //! - Following: every node reads the whole log in order (an ordered
 //!   consumer from the last position it applied, kept in its local store)
-//!   and hands each entry to its sequencer, which writes the local history
-//!   copy and delivers to local subscribers. Every subscriber on every
-//!   node thus sees each channel in log order.
+//!   and hands each entry to its sequencer, which gives it its timetoken
+//!   (the chain: `max(proposed, previous + 1)`, the same on every node; see
+//!   [`crate::bus::sequencer`]), writes the local history copy and
+//!   delivers to local subscribers. Every subscriber on every node thus
+//!   sees every channel in log order, with timetokens increasing in it.
+//! - Fires go through the log on subjects of their own, so that the
+//!   after-publish work queues see them ([`super::after_publish`]) and they
+//!   never push a channel's messages out of its per-subject history limit;
+//!   they take a link of the chain but are neither stored nor delivered.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{self, DirectGetErrorKind};
+use async_nats::jetstream::stream;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
 use super::{Cluster, Unavailable, stall, subject};
-use crate::bus::sequencer::Applied;
+use crate::bus::sequencer::{LogApplied, Progress};
 use crate::bus::{Channel, Message, MessageKind, Published, Sequencer, Timetoken};
 
 /// The stream's name.
 pub const STREAM: &str = "EDGEFN_MESSAGES";
-/// The prefix of its subjects: `edgefn.msg.<channel>`.
+/// The prefix of its message subjects: `edgefn.msg.<channel>`.
 pub const SUBJECTS: &str = "edgefn.msg";
-/// Appends tried before giving up on a channel under heavy contention.
-const MAX_ATTEMPTS: usize = 64;
+/// The prefix of its fire subjects: `edgefn.fire.<channel>`.
+pub const FIRES: &str = "edgefn.fire";
 /// Longest a publish waits for this node to apply it before answering.
 const APPLIED_WAIT: Duration = Duration::from_secs(2);
+/// How long a publish waits for this node to apply it before it also asks
+/// the other nodes which timetoken the entry got.
+const ASK_PEERS_AFTER: Duration = Duration::from_millis(500);
+/// Where nodes ask each other which timetoken a log entry got (the payload
+/// is its stream sequence; a node that applied it answers the timetoken).
+const LOOKUP: &str = "edgefn.log.timetoken";
 /// Log entries handed to the sequencer before waiting for them to be applied.
 const APPLY_WINDOW: usize = 1024;
-/// Channels whose last entry is remembered.
-const CACHE_SIZE: usize = 100_000;
+
+/// The stream's subjects: messages and fires.
+pub fn stream_subjects() -> Vec<String> {
+    vec![format!("{SUBJECTS}.>"), format!("{FIRES}.>")]
+}
 
 /// The stream's configuration: history bounded per channel.
 pub fn stream_config(replicas: usize, per_channel: usize) -> stream::Config {
     stream::Config {
         name: STREAM.into(),
-        subjects: vec![format!("{SUBJECTS}.>")],
+        subjects: stream_subjects(),
         max_messages_per_subject: per_channel as i64,
         storage: stream::StorageType::File,
         num_replicas: replicas,
@@ -60,6 +76,17 @@ pub fn stream_config(replicas: usize, per_channel: usize) -> stream::Config {
         duplicate_window: Duration::from_secs(120),
         ..Default::default()
     }
+}
+
+/// The subject `message` is appended on: its channel's, or for a fire its
+/// channel's fire subject.
+pub fn subject_of(message: &Message) -> String {
+    let prefix = if message.kind == MessageKind::Fire {
+        FIRES
+    } else {
+        SUBJECTS
+    };
+    subject::for_channel(prefix, &message.channel)
 }
 
 /// One log entry.
@@ -133,19 +160,17 @@ pub fn read_entry(payload: &[u8]) -> Result<Published, String> {
         .and_then(Entry::into_published)
 }
 
-/// A channel's last log entry: its stream sequence and timetoken.
-type Last = (u64, Timetoken);
-
 /// The node's end of the cluster log.
 pub struct ClusterLog {
     cluster: Arc<Cluster>,
     stream: stream::Stream,
-    last: Mutex<HashMap<Channel, Last>>,
-    /// One lock per channel: this node's appends to it take turns.
-    turns: Mutex<HashMap<Channel, Arc<tokio::sync::Mutex<()>>>>,
     appends: AtomicU64,
-    /// The last entry applied on this node.
+    /// The last timetoken this node proposed.
+    proposed: AtomicU64,
+    /// The last entry applied on this node, as its follower noted it.
     applied: watch::Sender<u64>,
+    /// What this node's sequencer applied (set once following).
+    progress: OnceLock<Arc<Progress>>,
 }
 
 impl ClusterLog {
@@ -162,121 +187,85 @@ impl ClusterLog {
         Ok(Arc::new(Self {
             cluster,
             stream,
-            last: Mutex::default(),
-            turns: Mutex::default(),
             appends: AtomicU64::new(0),
+            proposed: AtomicU64::new(0),
             applied: watch::Sender::new(0),
+            progress: OnceLock::new(),
         }))
     }
 
-    /// Appends `message` after every entry already on its channel, with a
-    /// larger timetoken; returns it as published once JetStream has it.
+    /// Appends `message` and waits until this node has applied it; returns
+    /// it as published, with the timetoken it got.
     ///
     /// # Errors
-    /// [`Unavailable`] when NATS is unreachable or keeps refusing.
+    /// [`Unavailable`] when NATS is unreachable or refuses it.
     pub async fn append(&self, message: Message) -> Result<Published, Unavailable> {
+        self.submit(message).await?.await
+    }
+
+    /// Sends `message` to the log: returns once it is sent, so its place
+    /// is after every entry this node sent before, with the rest of the
+    /// append to await: JetStream's acknowledgement, then this node applying
+    /// the entry (at most [`APPLIED_WAIT`]; after that the answer carries
+    /// the proposed timetoken). So a connection that publishes many
+    /// messages submits each in turn and awaits them together.
+    ///
+    /// # Errors
+    /// [`Unavailable`] when NATS is unreachable (then nothing was sent), or,
+    /// from the future, when JetStream did not acknowledge the entry (then
+    /// it may or may not be in the log).
+    pub async fn submit(
+        &self,
+        message: Message,
+    ) -> Result<impl Future<Output = Result<Published, Unavailable>> + Send + 'static, Unavailable>
+    {
         self.cluster.ensure_connected()?;
-        let subject = subject::for_channel(SUBJECTS, &message.channel);
+        let subject = subject_of(&message);
         let id = format!(
             "{}-{}",
             self.cluster.node_id,
             self.appends.fetch_add(1, Ordering::Relaxed)
         );
-        let turn = self.turn(&message.channel);
-        let my_turn = turn.lock().await;
         let mut published = Published {
-            timetoken: Timetoken(0),
+            timetoken: self.propose(),
             message,
         };
-        for _ in 0..MAX_ATTEMPTS {
-            let (sequence, timetoken) = self
-                .last_entry(&published.message.channel, &subject)
-                .await?;
-            published.timetoken = Timetoken::next_after(timetoken);
-            let body = serde_json::to_vec(&Entry::of(&published)).expect("a log entry serializes");
-            let publish = PublishMessage::build()
-                .payload(body.into())
-                .message_id(&id)
-                .expected_last_subject_sequence(sequence);
-            let sent = self
-                .cluster
-                .js
-                .send_publish(subject.clone(), publish)
-                .await
-                .map_err(Unavailable::from)?;
-            match sent.await {
-                Ok(ack) => {
-                    self.remember(
-                        &published.message.channel,
-                        (ack.sequence, published.timetoken),
-                    );
-                    drop(my_turn);
-                    self.applied_through(ack.sequence).await;
-                    return Ok(published);
-                }
-                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-                    self.last
-                        .lock()
-                        .expect("log cache poisoned")
-                        .remove(&published.message.channel);
-                }
-                Err(e) => return Err(Unavailable::from(e)),
+        let body = serde_json::to_vec(&Entry::of(&published)).expect("a log entry serializes");
+        let publish = PublishMessage::build().payload(body.into()).message_id(&id);
+        let acknowledged = self
+            .cluster
+            .js
+            .send_publish(subject, publish)
+            .await
+            .map_err(Unavailable::from)?;
+        let progress = self.progress.get().cloned();
+        let client = self.cluster.client.clone();
+        Ok(async move {
+            let ack = acknowledged.await.map_err(Unavailable::from)?;
+            match applied_timetoken(progress, client, ack.sequence).await {
+                Some(timetoken) => published.timetoken = timetoken,
+                None => tracing::warn!(
+                    sequence = ack.sequence,
+                    "no node applied this cluster-log entry in time; answering a publish with the timetoken it proposed"
+                ),
             }
-        }
-        Err(Unavailable(
-            "too many concurrent publishes on this channel; retry".into(),
-        ))
+            Ok(published)
+        })
     }
 
-    /// Waits until this node has applied the log through `sequence` (at
-    /// most [`APPLIED_WAIT`]): a publish is answered once it is in this
-    /// node's history and delivered to its subscribers, so a client reads
-    /// its own writes on the node it wrote to.
-    async fn applied_through(&self, sequence: u64) {
-        let mut applied = self.applied.subscribe();
-        let caught_up = applied.wait_for(|&applied| applied >= sequence);
-        if tokio::time::timeout(APPLIED_WAIT, caught_up).await.is_err() {
-            tracing::warn!(
-                sequence,
-                "this node's copy of the cluster log is behind; answering a publish before applying it"
-            );
-        }
-    }
-
-    /// The lock `channel`'s appends on this node take turns with.
-    fn turn(&self, channel: &Channel) -> Arc<tokio::sync::Mutex<()>> {
-        let mut turns = self.turns.lock().expect("log turns poisoned");
-        if turns.len() >= CACHE_SIZE {
-            // Forget the idle ones (held locks have other owners).
-            turns.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        Arc::clone(turns.entry(channel.clone()).or_default())
-    }
-
-    async fn last_entry(&self, channel: &Channel, subject: &str) -> Result<Last, Unavailable> {
-        if let Some(last) = self.last.lock().expect("log cache poisoned").get(channel) {
-            return Ok(*last);
-        }
-        match self.stream.direct_get_last_for_subject(subject).await {
-            Ok(found) => {
-                let entry: Entry =
-                    serde_json::from_slice(&found.payload).map_err(Unavailable::from)?;
-                Ok((found.sequence, entry.timetoken))
-            }
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok((0, Timetoken(0))),
-            Err(e) => Err(Unavailable::from(e)),
-        }
-    }
-
-    fn remember(&self, channel: &Channel, last: Last) {
-        let mut cache = self.last.lock().expect("log cache poisoned");
-        if cache.len() >= CACHE_SIZE {
-            cache.clear();
-        }
-        let known = cache.entry(channel.clone()).or_insert(last);
-        if last.0 >= known.0 {
-            *known = last;
-        }
+    /// The timetoken to propose for the next entry: the clock, or just past
+    /// the last timetoken this node applied or proposed, so that the chain
+    /// rarely has to raise it.
+    fn propose(&self) -> Timetoken {
+        let head = self.progress.get().map_or(0, |p| p.head().0);
+        let mut proposed = Timetoken(0);
+        let _ = self
+            .proposed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                proposed = Timetoken::next_after(Timetoken(last.max(head)));
+                Some(proposed.0)
+            });
+        proposed
     }
 
     /// The last entry applied on this node, and how many entries of the log
@@ -298,20 +287,38 @@ impl ClusterLog {
     /// resumes from the last applied entry after any failure.
     pub fn follow(self: Arc<Self>, sequencer: Sequencer, position: u64) {
         self.applied.send_replace(position);
+        let progress = sequencer.progress();
+        let _ = self.progress.set(Arc::clone(&progress));
+        self.cluster.set_progress(Arc::clone(&progress));
+        tokio::spawn(Arc::clone(&self).answer_lookups(progress));
         tokio::spawn(async move {
             let mut reconnects = self.cluster.reconnected();
             loop {
                 let position = *self.applied.borrow();
-                let ended = tokio::select! {
-                    ended = self.apply_from(&sequencer, position) => ended,
+                // Opening is bounded by the JetStream request timeout: the
+                // stall watch starts once entries can arrive (so a slow
+                // opening, as while JetStream elects leaders, is not
+                // cut short again and again).
+                let opened = tokio::select! {
+                    opened = self.open_from(&sequencer, position) => opened,
                     _ = reconnects.changed() => {
                         tracing::info!(position, "reconnected to NATS; following the cluster log anew");
                         continue;
                     }
-                    () = stall::stalled(|| *self.applied.borrow(), || self.end()) => {
-                        tracing::warn!(position, "the cluster log stopped arriving; following it anew");
-                        continue;
-                    }
+                };
+                let ended = match opened {
+                    Ok(entries) => tokio::select! {
+                        ended = self.apply(&sequencer, entries, position) => ended,
+                        _ = reconnects.changed() => {
+                            tracing::info!(position, "reconnected to NATS; following the cluster log anew");
+                            continue;
+                        }
+                        () = stall::stalled(|| *self.applied.borrow(), || self.end()) => {
+                            tracing::warn!(position, "the cluster log stopped arriving; following it anew");
+                            continue;
+                        }
+                    },
+                    Err(e) => Err((position, e)),
                 };
                 // Entries applied twice (after resuming from an older
                 // position) are skipped by the sequencer.
@@ -323,9 +330,46 @@ impl ClusterLog {
         });
     }
 
-    /// Applies entries after `position` until the consumer ends; returns the
-    /// last entry applied (with the error, if one ended it).
-    async fn apply_from(&self, sequencer: &Sequencer, position: u64) -> Result<u64, (u64, String)> {
+    /// Answers other nodes asking which timetoken a log entry got (see
+    /// [`applied_timetoken`]) once this node has applied it, for as long as
+    /// the node runs.
+    async fn answer_lookups(self: Arc<Self>, progress: Arc<Progress>) {
+        let client = self.cluster.client.clone();
+        loop {
+            let mut asked = match client.subscribe(LOOKUP).await {
+                Ok(asked) => asked,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot answer timetoken lookups; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            while let Some(question) = asked.next().await {
+                let (Some(reply), Ok(sequence)) = (
+                    question.reply,
+                    std::str::from_utf8(&question.payload).map(str::parse::<u64>),
+                ) else {
+                    continue;
+                };
+                let Ok(sequence) = sequence else { continue };
+                let (progress, client) = (Arc::clone(&progress), client.clone());
+                tokio::spawn(async move {
+                    if let Ok(timetoken) = progress.timetoken_at(sequence, APPLIED_WAIT).await {
+                        let _ = client.publish(reply, timetoken.0.to_string().into()).await;
+                    }
+                });
+            }
+        }
+    }
+
+    /// Starts a consumer of the log after `position`.
+    async fn open_from(
+        &self,
+        sequencer: &Sequencer,
+        position: u64,
+    ) -> Result<pull::Ordered, String> {
+        // Entries a failed store refused may be fed again from here on.
+        sequencer.resume().await.map_err(|e| e.to_string())?;
         let config = pull::OrderedConfig {
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: position + 1,
@@ -336,12 +380,19 @@ impl ClusterLog {
             .stream
             .create_consumer(config)
             .await
-            .map_err(|e| (position, e.to_string()))?;
-        let mut entries = consumer
-            .messages()
-            .await
-            .map_err(|e| (position, e.to_string()))?;
-        let mut pending: VecDeque<(u64, Applied)> = VecDeque::new();
+            .map_err(|e| e.to_string())?;
+        consumer.messages().await.map_err(|e| e.to_string())
+    }
+
+    /// Applies `entries` (from after `position`) until the consumer ends;
+    /// returns the last entry applied (with the error, if one ended it).
+    async fn apply(
+        &self,
+        sequencer: &Sequencer,
+        mut entries: pull::Ordered,
+        position: u64,
+    ) -> Result<u64, (u64, String)> {
+        let mut pending: VecDeque<(u64, LogApplied)> = VecDeque::new();
         let mut applied = position;
         loop {
             // Note each entry as the sequencer applies it, even while no
@@ -385,7 +436,6 @@ impl ClusterLog {
                     continue;
                 }
             };
-            self.remember(&published.message.channel, (sequence, published.timetoken));
             let done = sequencer
                 .enqueue_apply(published, sequence)
                 .await
@@ -400,6 +450,45 @@ impl ClusterLog {
             self.applied.send_replace(applied);
         }
         Ok(applied)
+    }
+}
+
+/// The timetoken the log entry at `sequence` got: once this node has
+/// applied it (`progress`), or, when that takes longer than
+/// [`ASK_PEERS_AFTER`] (this node's follower is behind or starting over,
+/// as when the NATS server it used died), as the first other node that has
+/// applied it answers; `None` after [`APPLIED_WAIT`]. The chain gives an
+/// entry the same timetoken on every node, so any answer is the one.
+async fn applied_timetoken(
+    progress: Option<Arc<Progress>>,
+    client: async_nats::Client,
+    sequence: u64,
+) -> Option<Timetoken> {
+    let progress = progress?;
+    let here = progress.timetoken_at(sequence, APPLIED_WAIT);
+    tokio::pin!(here);
+    match tokio::time::timeout(ASK_PEERS_AFTER, &mut here).await {
+        Ok(found) => return found.ok(),
+        Err(_) => tracing::debug!(
+            sequence,
+            "asking the other nodes which timetoken an entry got"
+        ),
+    }
+    let elsewhere = async {
+        let asked = client.request(LOOKUP, sequence.to_string().into());
+        let answer = tokio::time::timeout(APPLIED_WAIT - ASK_PEERS_AFTER, asked)
+            .await
+            .ok()?
+            .ok()?;
+        std::str::from_utf8(&answer.payload)
+            .ok()?
+            .parse()
+            .ok()
+            .map(Timetoken)
+    };
+    tokio::select! {
+        found = &mut here => found.ok(),
+        Some(found) = elsewhere => Some(found),
     }
 }
 

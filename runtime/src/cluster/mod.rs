@@ -5,8 +5,9 @@
 //! What is shared, and where it lives in JetStream:
 //! - messages: the stream `EDGEFN_MESSAGES`, one subject per channel, is the
 //!   cluster's log: it orders every channel once for all nodes, holds the
-//!   history, and every node applies it to its local copy and subscribers
-//!   ([`log`]);
+//!   history, and every node applies it to its local copy and subscribers,
+//!   giving each message the same timetoken ([`log`]); fires go through it
+//!   too, on subjects of their own, for the after-publish work queues;
 //! - deployments: the KV bucket `edgefn_deployments` and the object store
 //!   `edgefn_components`, watched by every node ([`deployments`]);
 //! - the functions' KV store (`edgefn_kv`), revocations
@@ -31,13 +32,14 @@ pub mod shared;
 pub mod stall;
 pub mod subject;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::connection::State;
 use async_nats::jetstream::{self, kv as nats_kv, object_store, stream};
 
+use crate::bus::sequencer::Progress;
 use crate::config::NatsConfig;
 
 /// How long a JetStream request may take before it counts as failed (and
@@ -60,6 +62,9 @@ pub struct Cluster {
     /// each (the server may have lost them), rather than waiting for a
     /// missed heartbeat.
     reconnects: Arc<tokio::sync::watch::Sender<u64>>,
+    /// What this node's sequencer applied of the log (once it follows it):
+    /// the timetokens log entries got here.
+    progress: OnceLock<Arc<Progress>>,
 }
 
 /// Why a cluster call failed: NATS unreachable, or JetStream refused.
@@ -123,6 +128,7 @@ impl Cluster {
             replicas: config.replicas.max(1),
             history_per_channel,
             reconnects,
+            progress: OnceLock::new(),
         };
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(config.connect_timeout_secs);
@@ -148,6 +154,17 @@ impl Cluster {
         self.reconnects.subscribe()
     }
 
+    /// What this node has applied of the cluster log, once it follows it.
+    pub fn progress(&self) -> Option<&Arc<Progress>> {
+        self.progress.get()
+    }
+
+    /// Notes what this node's sequencer applies of the log (the first call
+    /// counts).
+    pub(crate) fn set_progress(&self, progress: Arc<Progress>) {
+        let _ = self.progress.set(progress);
+    }
+
     /// Whether the connection to NATS is up.
     pub fn connected(&self) -> bool {
         self.client.connection_state() == State::Connected
@@ -169,7 +186,18 @@ impl Cluster {
 
     async fn create_jetstream_state(&self) -> anyhow::Result<()> {
         let messages = log::stream_config(self.replicas, self.history_per_channel);
-        self.js.get_or_create_stream(messages).await?;
+        let stream = self.js.get_or_create_stream(messages).await?;
+        // Made by an older version, without the subjects of fires.
+        let config = stream.cached_info().config.clone();
+        let missing: Vec<String> = log::stream_subjects()
+            .into_iter()
+            .filter(|s| !config.subjects.contains(s))
+            .collect();
+        if !missing.is_empty() {
+            let mut config = config;
+            config.subjects.extend(missing);
+            self.js.update_stream(config).await?;
+        }
         for bucket in [
             kv::BUCKET,
             deployments::BUCKET,

@@ -163,7 +163,8 @@ pub struct BusConfig {
     /// disconnected as slow (SSE: an `error` event with code `slow_consumer`;
     /// WebSocket: close code 4008) and may resume with `since`.
     pub subscriber_queue: usize,
-    /// Most messages replayed on a subscribe with `since` (the newest ones).
+    /// Most messages read from history at once when a subscribe with
+    /// `since` replays what it missed (it reads page after page).
     pub replay_limit: usize,
     /// Publishes waiting to be committed; publishers wait when it is full.
     pub publish_queue: usize,

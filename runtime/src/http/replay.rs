@@ -27,10 +27,7 @@ impl ReplayFilter {
                 self.replayed
                     .insert((published.message.channel.clone(), published.timetoken));
                 let subscription = subscription_for(&published.message.channel, patterns).flatten();
-                Delivery {
-                    published: Arc::new(published),
-                    subscription,
-                }
+                Delivery::new(Arc::new(published), subscription)
             })
             .collect()
     }

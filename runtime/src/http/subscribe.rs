@@ -13,6 +13,10 @@
 //!   subscriber did not keep up, `shutting_down` when the node stops,
 //!   `token_expired` / `token_revoked` when its token stops being valid.
 //!
+//! Each message is encoded as an event once for every SSE subscriber that
+//! gets it the same way, and events already queued go out in one write.
+//! A comment line keeps an idle stream open every `sse_keepalive_secs`.
+//!
 //! With access control on, the token (`auth` query parameter or
 //! `Authorization: Bearer`) must grant `read` on every channel or pattern
 //! (a pattern's text, such as `chat.*`); `uuid` names the client when the
@@ -22,9 +26,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::Stream;
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
@@ -35,8 +41,15 @@ use super::error::ApiError;
 use super::extract::{Path, Query};
 use super::replay::ReplayFilter;
 use crate::access::Permissions;
-use crate::bus::{Closed, Delivery, MessageKind, Pattern, Subscription, parse_pattern_list};
+use crate::bus::{
+    Delivery, MessageKind, Pattern, Subscription, Timetoken, WireForm, parse_pattern_list,
+};
 use crate::node::Node;
+
+/// Queued events written to the stream in one chunk, at most.
+const WRITE_BATCH: usize = 64;
+/// What keeps an idle stream open: an SSE comment.
+const KEEPALIVE: &[u8] = b":\n\n";
 
 /// Query parameters of the subscribe endpoint.
 #[derive(Debug, Deserialize)]
@@ -52,7 +65,7 @@ pub async fn subscribe(
     Path(channels): Path<String>,
     Query(params): Query<SubscribeParams>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let patterns = parse_patterns(&node, &channels)?;
     let since = params
         .since
@@ -69,22 +82,32 @@ pub async fn subscribe(
 
     let subscription = node.bus.subscriber();
     subscription.add(&patterns);
-    let mut filter = ReplayFilter::default();
-    let replayed = match since {
-        Some(since) => filter.replay(node.bus.replay(patterns.clone(), since).await?, &patterns),
-        None => Vec::new(),
+    let mut open = Open {
+        subscription,
+        filter: ReplayFilter::default(),
+        watch: TokenWatch::new(&node.access, verified),
+        shutdown: node.shutting_down(),
+        keepalive: Duration::from_secs(node.config.http.sse_keepalive_secs.max(1)),
+        replay: None,
+        ready: event("ready", &json!({ "channels": names }).to_string()),
     };
-    let ready = Event::default()
-        .event("ready")
-        .data(json!({ "channels": names }).to_string());
-    let watch = TokenWatch::new(&node.access, verified);
-    let live = live(subscription, filter, watch, node.shutting_down());
-    let events = stream::iter(replayed.iter().map(message_event).collect::<Vec<_>>())
-        .chain(stream::once(async { ready }))
-        .chain(live)
-        .map(Ok);
-    let keepalive = Duration::from_secs(node.config.http.sse_keepalive_secs.max(1));
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(keepalive)))
+    // The first page of a replay is read before answering, so a store that
+    // cannot be read is an error status rather than a cut stream.
+    let first = match since {
+        Some(since) => open.replay_page(&node, patterns, since).await?,
+        None => open.ready.clone(),
+    };
+    let events = stream::once(async move { first })
+        .chain(live(node, open))
+        .map(Ok::<_, Infallible>);
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    Ok((headers, Body::from_stream(events)).into_response())
 }
 
 /// Parses and bounds a subscribe request's patterns.
@@ -103,69 +126,158 @@ pub(super) fn parse_patterns(node: &Node, list: &str) -> Result<Vec<Pattern>, Ap
     Ok(patterns)
 }
 
-/// A live subscription's state between events.
+/// A subscription's state between writes.
 struct Open {
     subscription: Subscription,
     filter: ReplayFilter,
     watch: TokenWatch,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    keepalive: Duration,
+    /// What a replay still has to read: its patterns and the last
+    /// timetoken sent.
+    replay: Option<(Vec<Pattern>, Timetoken)>,
+    /// The `ready` event, sent once the replay is done.
+    ready: Bytes,
 }
 
-fn live(
-    subscription: Subscription,
-    filter: ReplayFilter,
-    watch: TokenWatch,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> impl Stream<Item = Event> {
-    let open = Open {
-        subscription,
-        filter,
-        watch,
-        shutdown,
-    };
-    stream::unfold(Some(open), |state| async move {
-        let mut open = state?;
-        loop {
-            let next = tokio::select! {
-                next = open.subscription.recv() => next,
-                _ = open.shutdown.changed() => {
-                    let end = error_event("shutting_down", "the node is shutting down; reconnect with `since`");
-                    return Some((end, None));
-                }
-                ended = open.watch.ended() => {
-                    return Some((error_event(ended.code(), &ended.to_string()), None));
-                }
-            };
-            match next {
-                Ok(delivery) if open.filter.admit(&delivery) => {
-                    return Some((message_event(&delivery), Some(open)));
-                }
-                Ok(_) => continue,
-                Err(Closed::Slow) => {
-                    let end = error_event(
-                        "slow_consumer",
-                        "this subscriber did not keep up and was disconnected; reconnect with `since` set to the last timetoken received",
-                    );
-                    return Some((end, None));
-                }
+/// The stream's chunks after the first: the rest of a replay, page by
+/// page; then the events queued at each wake-up in one chunk, a keep-alive
+/// comment when idle, and a last `error` event that says why it ended.
+fn live(node: Arc<Node>, open: Open) -> impl Stream<Item = Bytes> {
+    stream::unfold(Some(open), move |state| {
+        let node = Arc::clone(&node);
+        async move {
+            let mut open = state?;
+            if let Some((patterns, since)) = open.replay.take() {
+                return Some(match open.replay_page(&node, patterns, since).await {
+                    Ok(page) => (page, Some(open)),
+                    Err(e) => (error_frame(&e), None),
+                });
             }
+            open.next_live().await
         }
     })
 }
 
-fn message_event(delivery: &Delivery) -> Event {
-    let kind = match delivery.published.message.kind {
-        MessageKind::Signal => "signal",
-        _ => "message",
-    };
-    Event::default()
-        .event(kind)
-        .id(delivery.published.timetoken.to_string())
-        .data(delivery.to_json())
+impl Open {
+    /// One page of stored messages after `since` as events; notes where
+    /// the next page starts, or adds `ready` after the last one.
+    async fn replay_page(
+        &mut self,
+        node: &Node,
+        patterns: Vec<Pattern>,
+        since: Timetoken,
+    ) -> Result<Bytes, ApiError> {
+        let (messages, more) = node.bus.replay(patterns.clone(), since).await?;
+        let next = messages.last().filter(|_| more).map(|last| last.timetoken);
+        let mut chunk = BytesMut::new();
+        for delivery in self.filter.replay(messages, &patterns) {
+            chunk.put(message_event(&delivery));
+        }
+        match next {
+            Some(next) => self.replay = Some((patterns, next)),
+            None => chunk.put(self.ready.clone()),
+        }
+        Ok(chunk.freeze())
+    }
+
+    /// The next chunk of live events, a keep-alive, or the end.
+    async fn next_live(mut self) -> Option<(Bytes, Option<Self>)> {
+        loop {
+            let next = tokio::select! {
+                next = self.subscription.recv() => next,
+                () = tokio::time::sleep(self.keepalive) => {
+                    return Some((Bytes::from_static(KEEPALIVE), Some(self)));
+                }
+                _ = self.shutdown.changed() => {
+                    let end = error_event("shutting_down", "the node is shutting down; reconnect with `since`");
+                    return Some((end, None));
+                }
+                ended = self.watch.ended() => {
+                    return Some((error_event(ended.code(), &ended.to_string()), None));
+                }
+            };
+            let Ok(first) = next else {
+                let end = error_event(
+                    "slow_consumer",
+                    "this subscriber did not keep up and was disconnected; reconnect with `since` set to the last timetoken received",
+                );
+                return Some((end, None));
+            };
+            let chunk = self.batch(first);
+            if !chunk.is_empty() {
+                return Some((chunk, Some(self)));
+            }
+        }
+    }
+
+    /// `first` and the deliveries queued behind it (up to [`WRITE_BATCH`])
+    /// as one chunk of events, leaving out what a replay already sent.
+    fn batch(&mut self, first: Arc<Delivery>) -> Bytes {
+        let mut next = Some(first);
+        let mut taken = 0;
+        let mut chunk = BytesMut::new();
+        while let Some(delivery) = next {
+            if self.filter.admit(&delivery) {
+                chunk.put(message_event(&delivery));
+            }
+            taken += 1;
+            next = if taken < WRITE_BATCH {
+                self.subscription.try_recv()
+            } else {
+                None
+            };
+        }
+        chunk.freeze()
+    }
 }
 
-fn error_event(code: &str, message: &str) -> Event {
-    Event::default()
-        .event("error")
-        .data(json!({ "code": code, "message": message }).to_string())
+/// A delivery as an SSE event (`message` or `signal`, `id` = timetoken),
+/// encoded once for every stream that sends it.
+fn message_event(delivery: &Delivery) -> Bytes {
+    delivery.encoded(WireForm::ServerSentEvent, |delivery| {
+        let kind = match delivery.published.message.kind {
+            MessageKind::Signal => "signal",
+            _ => "message",
+        };
+        let id = delivery.published.timetoken.to_string();
+        let mut event = BytesMut::new();
+        put_field(&mut event, "event", kind);
+        put_field(&mut event, "id", &id);
+        put_field(&mut event, "data", &delivery.to_json());
+        event.put_u8(b'\n');
+        event.freeze()
+    })
+}
+
+/// An `error` event for `error`: its code and message, as the others.
+fn error_frame(error: &ApiError) -> Bytes {
+    event("error", &error.body()["error"].to_string())
+}
+
+fn error_event(code: &str, message: &str) -> Bytes {
+    event(
+        "error",
+        &json!({ "code": code, "message": message }).to_string(),
+    )
+}
+
+/// An event named `name` whose data is `data` (JSON: one line).
+fn event(name: &str, data: &str) -> Bytes {
+    let mut event = BytesMut::new();
+    put_field(&mut event, "event", name);
+    put_field(&mut event, "data", data);
+    event.put_u8(b'\n');
+    event.freeze()
+}
+
+/// `name: value\n`, one such line for each line of `value` (a message's
+/// JSON may hold line breaks between its tokens; readers join the lines).
+fn put_field(event: &mut BytesMut, name: &str, value: &str) {
+    for line in value.split(['\n', '\r']) {
+        event.put_slice(name.as_bytes());
+        event.put_slice(b": ");
+        event.put_slice(line.as_bytes());
+        event.put_u8(b'\n');
+    }
 }

@@ -5,8 +5,18 @@
 //! - `{"type": "subscribe", "channels": ["a", "b.*"], "since": "<timetoken>"?, "id": ...}`
 //!   → replayed messages (with `since`), then `{"type": "subscribed", "channels": [...all held], "id": ...}`;
 //! - `{"type": "unsubscribe", "channels": [...], "id": ...}` → `{"type": "unsubscribed", "channels": [...still held], "id": ...}`;
-//! - `{"type": "publish" | "fire" | "signal", "channel": "c", "message": <any JSON>, "meta": {...}?, "publisher": "..."?, "id": ...}`
-//!   → `{"type": "published", "timetoken": "...", "id": ...}`.
+//! - `{"type": "publish" | "fire" | "signal", "channel": "c", "message": <any JSON>, "meta": {...}?, "publisher": "..."?, "store": false?, "id": ...}`
+//!   → `{"type": "published", "timetoken": "...", "id": ...}` (`store: false`
+//!   keeps a publish out of history).
+//!
+//! Publish frames are pipelined: each one's hooks run and its place in its
+//! channel's order is fixed as it is read, then the connection reads on
+//! while up to [`MAX_IN_FLIGHT`] are being committed. Messages from one
+//! connection keep their order, and their answers come in the order of
+//! the frames.
+//!
+//! Deliveries are encoded once per message for every WebSocket subscriber
+//! that gets it the same way, and those waiting are written together.
 //!
 //! Server frames: `{"type": "message", ...the message's JSON view}` for each
 //! delivery, and `{"type": "error", "id": ..., "error": {code, message, ...}}`
@@ -29,7 +39,12 @@ use axum::extract::ws::{CloseFrame, Message as Frame, Utf8Bytes, WebSocket, WebS
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, SinkExt, StreamExt};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::auth::{TokenWatch, presented_token};
@@ -37,7 +52,9 @@ use super::error::ApiError;
 use super::extract::Query;
 use super::replay::ReplayFilter;
 use crate::access::{AccessError, Permissions, Verified};
-use crate::bus::{Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription};
+use crate::bus::{
+    Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, WireForm,
+};
 use crate::node::{Node, SocketGuard};
 
 /// Close code sent to a subscriber that did not keep up.
@@ -45,6 +62,17 @@ pub const CLOSE_SLOW: u16 = 4008;
 /// Close code sent when the connection's token expires or is revoked (the
 /// reason is `token_expired` or `token_revoked`).
 pub const CLOSE_TOKEN: u16 = 4003;
+/// Publish frames of one connection being committed at once; past it the
+/// connection stops reading until the oldest is answered.
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// Queued deliveries written to the socket before one flush.
+const WRITE_BATCH: usize = 64;
+/// What the connection reserves for reading frames; larger frames (up to
+/// `max_ws_frame`) grow it as they come. Small, so an idle subscriber
+/// costs little.
+const READ_BUFFER: usize = 512;
+/// Bytes of frames gathered before they are written out.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// `GET /v1/ws`.
 pub async fn upgrade(
@@ -64,6 +92,8 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| Connection::new(node, socket, client).run()))
 }
 
@@ -89,28 +119,31 @@ struct Client {
     uuid: Option<String>,
 }
 
+/// A client frame: its `type` says which of the other fields it uses.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Request {
-    Subscribe {
-        channels: Vec<String>,
-        since: Option<String>,
-    },
-    Unsubscribe {
-        channels: Vec<String>,
-    },
-    Publish(Publish),
-    Fire(Publish),
-    Signal(Publish),
+struct Request<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    channels: Option<Vec<String>>,
+    since: Option<String>,
+    channel: Option<String>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    meta: Option<&'a RawValue>,
+    publisher: Option<String>,
+    store: Option<bool>,
 }
 
-#[derive(Deserialize)]
-struct Publish {
-    channel: String,
-    message: Value,
-    meta: Option<Value>,
-    publisher: Option<String>,
+/// A field that is there, even as `null`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
+
+/// The answer to one frame, as text.
+type Answer = BoxFuture<'static, String>;
 
 struct Connection {
     node: Arc<Node>,
@@ -121,6 +154,8 @@ struct Connection {
     filter: ReplayFilter,
     /// The token behind the subscriptions, once one was checked.
     watch: TokenWatch,
+    /// Publishes being committed, answered in the order they came.
+    in_flight: FuturesOrdered<Answer>,
 }
 
 impl Connection {
@@ -135,6 +170,7 @@ impl Connection {
             subscription,
             filter: ReplayFilter::default(),
             watch,
+            in_flight: FuturesOrdered::new(),
         }
     }
 
@@ -153,16 +189,18 @@ impl Connection {
     async fn run(mut self) {
         let mut shutdown = self.node.shutting_down();
         loop {
+            let reading = self.in_flight.len() < MAX_IN_FLIGHT;
+            let answering = !self.in_flight.is_empty();
             let sent = tokio::select! {
-                frame = self.socket.recv() => match frame {
+                frame = self.socket.recv(), if reading => match frame {
                     Some(Ok(Frame::Text(text))) => self.handle(&text).await,
                     Some(Err(e)) if too_big(&e) => return self.close(1009, "frame too large").await,
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => Ok(()),
                 },
+                Some(answer) = self.in_flight.next(), if answering => self.send_answers(answer).await,
                 delivery = self.subscription.recv() => match delivery {
-                    Ok(delivery) if self.filter.admit(&delivery) => self.send_delivery(&delivery).await,
-                    Ok(_) => Ok(()),
+                    Ok(delivery) => self.send_deliveries(delivery).await,
                     Err(Closed::Slow) => return self.close(CLOSE_SLOW, "slow consumer: reconnect with `since`").await,
                 },
                 _ = shutdown.changed() => return self.close(1001, "node shutting down").await,
@@ -175,26 +213,62 @@ impl Connection {
     }
 
     async fn handle(&mut self, text: &str) -> Result<(), axum::Error> {
-        let frame: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let id = frame.get("id").cloned().unwrap_or(Value::Null);
-        let answer = match serde_json::from_value::<Request>(frame) {
-            Ok(Request::Subscribe { channels, since }) => self.subscribe(&channels, since).await,
-            Ok(Request::Unsubscribe { channels }) => self.unsubscribe(&channels),
-            Ok(Request::Publish(p)) => self.publish(p, MessageKind::Publish).await,
-            Ok(Request::Fire(p)) => self.publish(p, MessageKind::Fire).await,
-            Ok(Request::Signal(p)) => self.publish(p, MessageKind::Signal).await,
-            Err(e) => Err(ApiError::bad_request(
-                "invalid_frame",
-                format!("frame not understood: {e}"),
-            )),
-        };
-        match answer {
-            Ok(mut answer) => {
-                answer["id"] = id;
-                self.send_text(answer.to_string()).await
+        let request = match serde_json::from_str::<Request>(text) {
+            Ok(request) => request,
+            Err(e) => {
+                let id = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|frame| frame.get("id").cloned())
+                    .unwrap_or(Value::Null);
+                let error =
+                    ApiError::bad_request("invalid_frame", format!("frame not understood: {e}"));
+                return self.send_text(error_frame(id, error)).await;
             }
-            Err(error) => self.send_error(id, error).await,
-        }
+        };
+        let kind = match request.kind {
+            "publish" => MessageKind::Publish,
+            "fire" => MessageKind::Fire,
+            "signal" => MessageKind::Signal,
+            _ => {
+                let id = raw_id(request.id);
+                let answer = match (request.kind, &request.channels) {
+                    ("subscribe", Some(channels)) => self.subscribe(channels, request.since).await,
+                    ("unsubscribe", Some(channels)) => self.unsubscribe(channels),
+                    ("subscribe" | "unsubscribe", None) => Err(ApiError::bad_request(
+                        "invalid_frame",
+                        "frame not understood: missing field `channels`",
+                    )),
+                    (other, _) => Err(ApiError::bad_request(
+                        "invalid_frame",
+                        format!(
+                            "frame not understood: unknown type `{other}`; expected subscribe, unsubscribe, publish, fire or signal"
+                        ),
+                    )),
+                };
+                return match answer {
+                    Ok(mut answer) => {
+                        answer["id"] = id;
+                        self.send_text(answer.to_string()).await
+                    }
+                    Err(error) => self.send_text(error_frame(id, error)).await,
+                };
+            }
+        };
+        let id = request.id.map(RawValue::to_owned);
+        let answer = match self.start_publish(request, kind).await {
+            Ok(pending) => async move {
+                match pending.await {
+                    Ok(published) => {
+                        published_frame(&published.timetoken.to_string(), id.as_deref())
+                    }
+                    Err(e) => error_frame(raw_id(id.as_deref()), ApiError::from(e)),
+                }
+            }
+            .boxed(),
+            Err(error) => futures::future::ready(error_frame(raw_id(id.as_deref()), error)).boxed(),
+        };
+        self.in_flight.push_back(answer);
+        Ok(())
     }
 
     async fn subscribe(
@@ -222,10 +296,13 @@ impl Connection {
             self.watch.watch(verified);
         }
         self.subscription.add(&patterns);
-        if let Some(since) = since {
-            let messages = self.node.bus.replay(patterns.clone(), since).await?;
+        let mut after = since;
+        while let Some(since) = after {
+            let (messages, more) = self.node.bus.replay(patterns.clone(), since).await?;
+            after = messages.last().filter(|_| more).map(|last| last.timetoken);
             for delivery in self.filter.replay(messages, &patterns) {
-                self.send_delivery(&delivery)
+                self.socket
+                    .feed(delivery_frame(&delivery))
                     .await
                     .map_err(|e| ApiError::bad_request("closed", e.to_string()))?;
             }
@@ -239,8 +316,19 @@ impl Connection {
         Ok(json!({ "type": "unsubscribed", "channels": self.held() }))
     }
 
-    async fn publish(&mut self, request: Publish, kind: MessageKind) -> Result<Value, ApiError> {
-        let channel = Channel::parse(&request.channel)?;
+    /// Checks a publish frame, runs its hooks and fixes its order.
+    async fn start_publish(
+        &mut self,
+        request: Request<'_>,
+        kind: MessageKind,
+    ) -> Result<crate::node::PendingPublish, ApiError> {
+        let (Some(channel), Some(payload)) = (request.channel, request.message) else {
+            return Err(ApiError::bad_request(
+                "invalid_frame",
+                "frame not understood: a publish needs `channel` and `message`",
+            ));
+        };
+        let channel = Channel::parse(&channel)?;
         let token = self.client.token.as_deref();
         self.node
             .limits
@@ -251,16 +339,12 @@ impl Connection {
             .publisher
             .or_else(|| self.client.uuid.clone())
             .or_else(|| verified.and_then(|v| v.token.authorized_uuid.clone()));
-        let meta = request.meta.map(|m| m.to_string());
-        let message = Message::new(
-            channel,
-            kind,
-            &request.message.to_string(),
-            meta.as_deref(),
-            publisher,
-        )?;
-        let published = self.node.publish(message).await?;
-        Ok(json!({ "type": "published", "timetoken": published.timetoken }))
+        let meta = request.meta.map(RawValue::get);
+        let mut message = Message::new(channel, kind, payload.get(), meta, publisher)?;
+        if kind == MessageKind::Publish {
+            message.store = request.store.unwrap_or(true);
+        }
+        Ok(self.node.start_publish(message).await?)
     }
 
     fn patterns(&self, channels: &[String]) -> Result<Vec<Pattern>, ApiError> {
@@ -278,18 +362,32 @@ impl Connection {
             .collect()
     }
 
-    async fn send_delivery(&mut self, delivery: &Delivery) -> Result<(), axum::Error> {
-        let view = delivery.published.view(delivery.subscription.as_deref());
-        let mut frame = serde_json::to_value(&view).expect("a message view always serializes");
-        frame["type"] = "message".into();
-        self.send_text(frame.to_string()).await
+    /// Writes `first` and the answers ready behind it, then flushes.
+    async fn send_answers(&mut self, first: String) -> Result<(), axum::Error> {
+        self.socket.feed(Frame::Text(first.into())).await?;
+        while let Some(Some(answer)) = self.in_flight.next().now_or_never() {
+            self.socket.feed(Frame::Text(answer.into())).await?;
+        }
+        self.socket.flush().await
     }
 
-    async fn send_error(&mut self, id: Value, error: ApiError) -> Result<(), axum::Error> {
-        let mut frame = error.body();
-        frame["type"] = "error".into();
-        frame["id"] = id;
-        self.send_text(frame.to_string()).await
+    /// Writes `first` and the deliveries queued behind it (up to
+    /// [`WRITE_BATCH`]), then flushes.
+    async fn send_deliveries(&mut self, first: Arc<Delivery>) -> Result<(), axum::Error> {
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(delivery) = next {
+            if self.filter.admit(&delivery) {
+                self.socket.feed(delivery_frame(&delivery)).await?;
+            }
+            written += 1;
+            next = if written < WRITE_BATCH {
+                self.subscription.try_recv()
+            } else {
+                None
+            };
+        }
+        self.socket.flush().await
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
@@ -303,4 +401,38 @@ impl Connection {
         };
         let _ = self.socket.send(Frame::Close(Some(frame))).await;
     }
+}
+
+/// A delivery as a text frame: `{"type":"message", ...its JSON view}`,
+/// encoded once for every connection that sends it.
+fn delivery_frame(delivery: &Delivery) -> Frame {
+    let bytes = delivery.encoded(WireForm::WebSocket, encode_delivery);
+    Frame::Text(Utf8Bytes::try_from(bytes).expect("JSON text is UTF-8"))
+}
+
+fn encode_delivery(delivery: &Delivery) -> Bytes {
+    const TYPE: &[u8] = br#"{"type":"message","#;
+    let view = serde_json::to_vec(&delivery.view()).expect("a message view always serializes");
+    let mut frame = BytesMut::with_capacity(TYPE.len() + view.len());
+    frame.put_slice(TYPE);
+    // The view is an object with at least one field: `{` is replaced.
+    frame.put_slice(&view[1..]);
+    frame.freeze()
+}
+
+fn published_frame(timetoken: &str, id: Option<&RawValue>) -> String {
+    json!({ "type": "published", "timetoken": timetoken, "id": id }).to_string()
+}
+
+fn error_frame(id: Value, error: ApiError) -> String {
+    let mut frame = error.body();
+    frame["type"] = "error".into();
+    frame["id"] = id;
+    frame.to_string()
+}
+
+/// A frame's `id` as a JSON value to echo (null when it had none).
+fn raw_id(id: Option<&RawValue>) -> Value {
+    id.and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .unwrap_or(Value::Null)
 }

@@ -111,7 +111,7 @@ fn publish_kind(request: &PnRequest) -> MessageKind {
 }
 
 async fn handle(
-    node: &Node,
+    node: &Arc<Node>,
     request: &PnRequest,
     target: Target<'_>,
     payload: &str,

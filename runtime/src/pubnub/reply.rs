@@ -5,6 +5,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::access::AccessError;
@@ -15,11 +16,16 @@ use crate::node::PublishError;
 
 /// A JSON answer with PubNub's headers.
 pub fn ok(body: Value) -> Response {
+    with_headers(StatusCode::OK, body.to_string())
+}
+
+/// JSON text made elsewhere, answered with PubNub's headers.
+pub fn ok_text(body: Bytes) -> Response {
     with_headers(StatusCode::OK, body)
 }
 
-fn with_headers(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn with_headers(status: StatusCode, body: impl IntoResponse) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -134,7 +140,7 @@ impl IntoResponse for PnError {
                 body
             }
         };
-        let mut response = with_headers(self.0.status, body);
+        let mut response = with_headers(self.0.status, body.to_string());
         if let Some(seconds) = self.0.retry_after {
             response
                 .headers_mut()

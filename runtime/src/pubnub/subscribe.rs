@@ -1,7 +1,9 @@
 //! `GET /v2/subscribe/{sub}/{channels}/0`: PubNub's long-poll subscribe.
 //!
 //! - The handshake (no `tt`, or `tt=0`) answers at once with the current
-//!   cursor and no messages: `{"t":{"t":"<tt>","r":1},"m":[]}`.
+//!   cursor and no messages: `{"t":{"t":"<tt>","r":1},"m":[]}`; the cursor
+//!   is the timetoken of the last message the node applied (in a cluster,
+//!   timetokens follow the log's order, not any node's clock).
 //! - A poll with `tt` answers the messages published after it on the
 //!   channels (`a,b`; wildcards `a.*`; `-pnpres` presence channels) and the
 //!   channel groups (`channel-group=g1,g2`), held until one arrives or
@@ -12,7 +14,9 @@
 //!   payload (see [`crate::pubnub::filter`]); filtered-out messages still
 //!   move the cursor.
 //! - Envelopes carry `b` (the wildcard or group a message came through),
-//!   `u` (meta), `i` (publisher), `e: 1` for signals, `cmt`.
+//!   `u` (meta), `i` (publisher), `e: 1` for signals, `cmt`. A message's
+//!   envelope is encoded once for every poll that gets it through the same
+//!   delivery; only `b` is added per poll.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,14 +24,17 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Map, Value, json};
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::filter::Filter;
 use super::presence;
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
-use crate::bus::{Channel, Delivery, MessageKind, Pattern, Subscription, Timetoken};
+use crate::bus::{Channel, Delivery, MessageKind, Pattern, Subscription, Timetoken, WireForm};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -72,19 +79,44 @@ pub async fn subscribe(
         None => None,
     };
     let Some(cursor) = cursor else {
-        return Ok(answer(Timetoken::now(), Vec::new()));
+        return Ok(answer(start_cursor(&node), Vec::new()));
     };
     let timeout = Duration::from_secs(node.config.pubnub.subscribe_timeout_secs);
     let (cursor, envelopes) = poll.wait(&node, cursor, timeout).await;
     Ok(answer(cursor, envelopes))
 }
 
+/// The cursor a handshake answers: the last timetoken this node applied,
+/// so the next poll gets every message applied after the handshake. Not
+/// the clock: in a cluster a message may get a timetoken behind this
+/// node's clock (its appender's clock is behind), and it would be skipped.
+/// Never `0`, which clients send to ask for a handshake.
+fn start_cursor(node: &Node) -> Timetoken {
+    node.bus.head().max(Timetoken(1))
+}
+
 fn bad_request(message: String) -> PnError {
     PnError::new(StatusCode::BAD_REQUEST, message, Shape::Object)
 }
 
-fn answer(cursor: Timetoken, envelopes: Vec<Value>) -> Response {
-    reply::ok(json!({ "t": { "t": cursor, "r": REGION }, "m": envelopes }))
+/// `{"t": <cursor>, "m": [envelopes]}`.
+fn answer(cursor: Timetoken, envelopes: Vec<Bytes>) -> Response {
+    let cursor = Cursor {
+        t: cursor,
+        r: REGION,
+    };
+    let mut body = BytesMut::new();
+    body.put_slice(b"{\"t\":");
+    body.put_slice(&serde_json::to_vec(&cursor).expect("a cursor serializes"));
+    body.put_slice(b",\"m\":[");
+    for (n, envelope) in envelopes.into_iter().enumerate() {
+        if n > 0 {
+            body.put_u8(b',');
+        }
+        body.put(envelope);
+    }
+    body.put_slice(b"]}");
+    reply::ok_text(body.freeze())
 }
 
 impl Poll {
@@ -152,16 +184,21 @@ impl Poll {
         node: &Node,
         cursor: Timetoken,
         timeout: Duration,
-    ) -> (Timetoken, Vec<Value>) {
+    ) -> (Timetoken, Vec<Bytes>) {
         let batch = node.config.pubnub.subscribe_batch.max(1);
         let patterns = self.patterns();
         // Listen before looking at the window: a message delivered in
         // between is then in one or the other.
         let mut subscription = node.bus.subscriber();
         subscription.add(&patterns);
-        let (recent, _) = node.bus.recent(&patterns, cursor, batch);
+        let (recent, complete) = node.bus.recent(&patterns, cursor, batch);
         let mut cursor = cursor;
-        let mut envelopes = self.envelopes(node, &recent, &mut cursor);
+        let mut envelopes = if complete {
+            self.envelopes(node, recent.iter(), &mut cursor)
+        } else {
+            self.catch_up_from_history(node, patterns.clone(), &mut cursor, batch)
+                .await
+        };
         if !envelopes.is_empty() {
             return (cursor, envelopes);
         }
@@ -175,19 +212,46 @@ impl Poll {
             };
             let Ok(first) = first else { break };
             let arrived = drain(first, &mut subscription, batch);
-            envelopes = self.envelopes(node, &arrived, &mut cursor);
+            envelopes = self.envelopes(node, arrived.iter().map(|d| &**d), &mut cursor);
         }
         (cursor, envelopes)
     }
 
-    /// Envelopes for `deliveries` newer than `cursor` that pass the filter;
-    /// moves `cursor` past all of them.
-    fn envelopes(
+    /// When the window no longer reaches back to `cursor`: the oldest
+    /// stored messages after it (so a client that was away longer than
+    /// the window holds catches up from history, page by page, instead of
+    /// silently skipping; what was never stored, such as signals, is gone).
+    async fn catch_up_from_history(
         &self,
         node: &Node,
-        deliveries: &[Delivery],
+        patterns: Vec<Pattern>,
         cursor: &mut Timetoken,
-    ) -> Vec<Value> {
+        batch: usize,
+    ) -> Vec<Bytes> {
+        match node.bus.replay(patterns, *cursor).await {
+            Ok((mut stored, _)) => {
+                stored.truncate(batch);
+                let deliveries: Vec<Delivery> = stored
+                    .into_iter()
+                    .map(|published| Delivery::new(Arc::new(published), None))
+                    .collect();
+                self.envelopes(node, deliveries.iter(), cursor)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read history for a long-poll subscriber behind the window");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Envelopes for `deliveries` newer than `cursor` that pass the filter;
+    /// moves `cursor` past all of them.
+    fn envelopes<'a>(
+        &self,
+        node: &Node,
+        deliveries: impl IntoIterator<Item = &'a Delivery>,
+        cursor: &mut Timetoken,
+    ) -> Vec<Bytes> {
         let sub_key = &node.config.pubnub.subscribe_key;
         let mut envelopes = Vec::new();
         for delivery in deliveries {
@@ -245,7 +309,11 @@ fn exact_channel(pattern: &Pattern) -> Option<Channel> {
 }
 
 /// The first delivery and those already queued behind it, up to `batch`.
-fn drain(first: Delivery, subscription: &mut Subscription, batch: usize) -> Vec<Delivery> {
+fn drain(
+    first: Arc<Delivery>,
+    subscription: &mut Subscription,
+    batch: usize,
+) -> Vec<Arc<Delivery>> {
     let mut arrived = vec![first];
     while arrived.len() < batch {
         match subscription.try_recv() {
@@ -256,36 +324,70 @@ fn drain(first: Delivery, subscription: &mut Subscription, batch: usize) -> Vec<
     arrived
 }
 
-/// One message as PubNub's subscribe answer carries it.
-fn envelope(delivery: &Delivery, label: Option<String>, sub_key: &str) -> Value {
-    let published = &delivery.published;
-    let message = &published.message;
-    let mut envelope = Map::new();
-    envelope.insert("a".into(), "1".into());
-    envelope.insert("f".into(), 0.into());
-    if let Some(publisher) = &message.publisher {
-        envelope.insert("i".into(), publisher.clone().into());
-    }
-    envelope.insert("p".into(), json!({ "t": published.timetoken, "r": REGION }));
-    envelope.insert("k".into(), sub_key.into());
-    envelope.insert("c".into(), message.channel.as_str().into());
-    let payload = serde_json::from_str(message.payload.get()).unwrap_or(Value::Null);
-    envelope.insert("d".into(), payload);
+/// One message as PubNub's subscribe answer carries it, with `b` when it
+/// came through a wildcard or a group.
+fn envelope(delivery: &Delivery, label: Option<String>, sub_key: &str) -> Bytes {
+    let open = delivery.encoded(WireForm::LongPoll, |delivery| {
+        let mut text = serde_json::to_vec(&Envelope::of(delivery, sub_key))
+            .expect("an envelope always serializes");
+        // Left open for `b`.
+        text.pop();
+        Bytes::from(text)
+    });
+    let mut envelope = BytesMut::with_capacity(open.len() + 64);
+    envelope.put(open);
     if let Some(label) = label {
-        envelope.insert("b".into(), label.into());
+        envelope.put_slice(b",\"b\":");
+        envelope.put_slice(&serde_json::to_vec(&label).expect("a string serializes"));
     }
-    if let Some(meta) = message
-        .meta
-        .as_ref()
-        .and_then(|m| serde_json::from_str::<Value>(m.get()).ok())
-    {
-        envelope.insert("u".into(), meta);
+    envelope.put_u8(b'}');
+    envelope.freeze()
+}
+
+/// The fields of an envelope, in PubNub's names.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    a: &'static str,
+    f: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    i: Option<&'a str>,
+    p: Cursor,
+    k: &'a str,
+    c: &'a str,
+    d: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    u: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmt: Option<&'a str>,
+}
+
+/// A cursor or a message's place: `{"t": "<timetoken>", "r": <region>}`.
+#[derive(Serialize)]
+struct Cursor {
+    t: Timetoken,
+    r: u32,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(delivery: &'a Delivery, sub_key: &'a str) -> Self {
+        let published = &delivery.published;
+        let message = &published.message;
+        Self {
+            a: "1",
+            f: 0,
+            i: message.publisher.as_deref(),
+            p: Cursor {
+                t: published.timetoken,
+                r: REGION,
+            },
+            k: sub_key,
+            c: message.channel.as_str(),
+            d: &message.payload,
+            u: message.meta.as_deref(),
+            e: (message.kind == MessageKind::Signal).then_some(1),
+            cmt: message.custom_type.as_deref(),
+        }
     }
-    if message.kind == MessageKind::Signal {
-        envelope.insert("e".into(), 1.into());
-    }
-    if let Some(custom) = &message.custom_type {
-        envelope.insert("cmt".into(), custom.clone().into());
-    }
-    Value::Object(envelope)
 }

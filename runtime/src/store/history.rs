@@ -1,5 +1,6 @@
 //! Per-channel message history, bounded, in timetoken order.
 
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -12,6 +13,18 @@ use crate::bus::{Channel, Message, MessageKind, Pattern, Published, Timetoken};
 const LAST_TIMETOKEN: &str = "last_timetoken";
 /// In a cluster: the last entry of the cluster log applied here.
 const LOG_POSITION: &str = "log_position";
+/// In a cluster: the timetoken that entry got (the chain's last link, see
+/// [`crate::bus::sequencer`]), written with the position.
+const LOG_TIMETOKEN: &str = "log_timetoken";
+
+/// In a cluster: a cluster-log entry applied here and the timetoken it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogPoint {
+    /// Its stream sequence.
+    pub position: u64,
+    /// Its timetoken.
+    pub timetoken: Timetoken,
+}
 
 /// A history record as written.
 #[derive(Serialize)]
@@ -62,8 +75,8 @@ impl Store {
 
     /// Appends `batch` (in timetoken order) to history in one durable
     /// transaction, trimming each channel to its newest `per_channel`
-    /// messages, and records `position` as the last cluster-log entry
-    /// applied, when given.
+    /// messages, and records `applied` as the last cluster-log entry
+    /// applied (with its timetoken), when given.
     ///
     /// # Errors
     /// When the transaction cannot be committed; nothing is written then.
@@ -71,7 +84,7 @@ impl Store {
         &self,
         batch: &[Arc<Published>],
         per_channel: usize,
-        position: Option<u64>,
+        applied: Option<LogPoint>,
     ) -> Result<()> {
         let txn = self.write()?;
         {
@@ -119,8 +132,13 @@ impl Store {
                     .insert(LAST_TIMETOKEN, last.0.max(stored))
                     .map_err(db_err)?;
             }
-            if let Some(position) = position {
-                counters.insert(LOG_POSITION, position).map_err(db_err)?;
+            if let Some(applied) = applied {
+                counters
+                    .insert(LOG_POSITION, applied.position)
+                    .map_err(db_err)?;
+                counters
+                    .insert(LOG_TIMETOKEN, applied.timetoken.0)
+                    .map_err(db_err)?;
             }
         }
         txn.commit().map_err(db_err)
@@ -137,6 +155,23 @@ impl Store {
             .get(LOG_POSITION)
             .map_err(db_err)?
             .map_or(0, |v| v.value()))
+    }
+
+    /// The last cluster-log entry applied here and its timetoken (zeros:
+    /// none).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn log_point(&self) -> Result<LogPoint> {
+        let txn = self.read()?;
+        let counters = txn.open_table(COUNTERS).map_err(db_err)?;
+        let read = |key: &str| -> Result<u64> {
+            Ok(counters.get(key).map_err(db_err)?.map_or(0, |v| v.value()))
+        };
+        Ok(LogPoint {
+            position: read(LOG_POSITION)?,
+            timetoken: Timetoken(read(LOG_TIMETOKEN)?),
+        })
     }
 
     /// Reads part of one channel's history, oldest first.
@@ -168,55 +203,49 @@ impl Store {
         Ok(found)
     }
 
-    /// Every stored message after `after` on channels matching `patterns`,
-    /// oldest first, at most `limit` (the newest ones when there are more).
+    /// Stored messages after `after` on channels matching `patterns`: the
+    /// oldest `limit` of them, oldest first, and whether more follow (read
+    /// the next page after the last one returned).
+    ///
+    /// It reads only what it may return: in each channel, from just after
+    /// `after`, and no further than the `limit` oldest found so far; a
+    /// wildcard visits its channels one seek each. Memory stays within
+    /// `limit` messages whatever the patterns cover.
     ///
     /// # Errors
-    /// When the database cannot be read or a record is corrupt.
+    /// When the database cannot be read.
     pub fn replay(
         &self,
         patterns: &[Pattern],
         after: Timetoken,
         limit: usize,
-    ) -> Result<Vec<Published>> {
+    ) -> Result<(Vec<Published>, bool)> {
         let txn = self.read()?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
-        let mut found = Vec::new();
+        let mut page = Page::new(limit);
         for pattern in patterns {
-            let prefix = match pattern {
-                Pattern::Exact(channel) => {
-                    let name = channel.as_str();
-                    for row in history
-                        .range((name, after.0 + 1)..=(name, u64::MAX))
-                        .map_err(db_err)?
+            match pattern {
+                Pattern::Exact(channel) => page.read_channel(&history, channel.as_str(), after)?,
+                Pattern::Prefix(prefix) => {
+                    let mut from = prefix.clone();
+                    while let Some(row) =
+                        history.range((from.as_str(), 0)..).map_err(db_err)?.next()
                     {
-                        let (key, value) = row.map_err(db_err)?;
-                        found.push(decode(channel.clone(), key.value().1, value.value())?);
+                        let (key, _) = row.map_err(db_err)?;
+                        let name = key.value().0.to_owned();
+                        if !name.starts_with(prefix.as_str()) {
+                            break;
+                        }
+                        page.read_channel(&history, &name, after)?;
+                        // The next channel name: the smallest one after `name`.
+                        from = format!("{name}\0");
                     }
-                    continue;
                 }
-                Pattern::Prefix(prefix) => prefix.as_str(),
                 // Presence events are never stored.
-                Pattern::PresencePrefix(_) => continue,
-            };
-            for row in history.range((prefix, 0)..).map_err(db_err)? {
-                let (key, value) = row.map_err(db_err)?;
-                let (name, timetoken) = key.value();
-                if !name.starts_with(prefix) {
-                    break;
-                }
-                if timetoken > after.0 {
-                    let channel = Channel::parse(name).map_err(|e| corrupt(name, e))?;
-                    found.push(decode(channel, timetoken, value.value())?);
-                }
+                Pattern::PresencePrefix(_) => {}
             }
         }
-        found.sort_by_key(|p| p.timetoken);
-        found.dedup_by_key(|p| (p.timetoken, p.message.channel.clone()));
-        if found.len() > limit {
-            found.drain(..found.len() - limit);
-        }
-        Ok(found)
+        Ok(page.into_sorted())
     }
 
     /// How many messages are stored, over all channels.
@@ -227,6 +256,103 @@ impl Store {
         let txn = self.read()?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
         history.len().map_err(db_err)
+    }
+}
+
+/// The oldest `limit` messages of a replay, gathered channel by channel:
+/// a max-heap by timetoken that drops its newest past `limit` (one more is
+/// kept to tell whether more follow).
+struct Page {
+    limit: usize,
+    oldest: BinaryHeap<Replayed>,
+    /// Channels read already (patterns may overlap).
+    read: HashSet<String>,
+}
+
+/// A replayed message, ordered by timetoken (then channel).
+struct Replayed(Published);
+
+impl Replayed {
+    fn key(&self) -> (Timetoken, &Channel) {
+        (self.0.timetoken, &self.0.message.channel)
+    }
+}
+
+impl PartialEq for Replayed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Replayed {}
+
+impl PartialOrd for Replayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Replayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl Page {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            oldest: BinaryHeap::with_capacity(limit.saturating_add(1).min(4096)),
+            read: HashSet::new(),
+        }
+    }
+
+    /// The newest timetoken still worth reading, once the page is full.
+    fn bound(&self) -> Option<Timetoken> {
+        (self.oldest.len() > self.limit).then(|| self.oldest.peek().map(|r| r.0.timetoken))?
+    }
+
+    /// Adds `name`'s messages after `after`, oldest first, while they are
+    /// older than what the page would drop.
+    fn read_channel(
+        &mut self,
+        history: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+        name: &str,
+        after: Timetoken,
+    ) -> Result<()> {
+        if !self.read.insert(name.to_owned()) {
+            return Ok(());
+        }
+        let channel = Channel::parse(name).map_err(|e| corrupt(name, e))?;
+        for row in history
+            .range((name, after.0.saturating_add(1))..=(name, u64::MAX))
+            .map_err(db_err)?
+        {
+            let (key, value) = row.map_err(db_err)?;
+            let timetoken = key.value().1;
+            if self.bound().is_some_and(|bound| timetoken >= bound.0) {
+                break;
+            }
+            let published = decode(channel.clone(), timetoken, value.value())?;
+            self.oldest.push(Replayed(published));
+            if self.oldest.len() > self.limit + 1 {
+                self.oldest.pop();
+            }
+        }
+        Ok(())
+    }
+
+    /// The page, oldest first, and whether more messages follow it.
+    fn into_sorted(self) -> (Vec<Published>, bool) {
+        let mut found: Vec<Published> = self
+            .oldest
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        let more = found.len() > self.limit;
+        found.truncate(self.limit);
+        (found, more)
     }
 }
 

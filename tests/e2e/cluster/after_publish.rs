@@ -3,13 +3,18 @@
 //! messages published through all three exactly once each, and the count
 //! read through any node's endpoint reaches the number published and stays
 //! there. A redeploy moves the function's work queue to its new channels,
-//! and a removal deletes it.
+//! and a removal deletes it. Fires reach after-publish functions once per
+//! cluster too, and never a history or a subscriber, nor push stored
+//! messages out of the log (a node that joins later has them all).
 
+use std::collections::HashMap;
+
+use edgefn_e2e::nats::{start_nodes, wait_healthy};
 use edgefn_e2e::wait::{TIMEOUT, eventually};
 use edgefn_e2e::*;
 use reqwest::Method;
 
-use super::cluster;
+use super::{assert_same_histories, cluster, entries};
 
 /// Messages published on `chat.x`.
 const MESSAGES: u64 = 60;
@@ -150,4 +155,92 @@ async fn a_redeploy_moves_the_work_queue_and_a_removal_deletes_it() {
             .then_some(())
     })
     .await;
+}
+
+/// Fires published on one node of two.
+const FIRES: u64 = 10;
+/// Messages stored on the fires' channel before them.
+const KEPT: u64 = 3;
+/// History per channel (and per subject in the log): fewer than the fires.
+const SMALL_HISTORY: &str = "[bus]\nhistory_per_channel = 5\n";
+
+#[tokio::test]
+async fn fires_reach_after_publish_functions_once_and_nothing_else() {
+    let nats = NatsServer::start().await;
+    let nodes = nats.start_nodes(2, SMALL_HISTORY).await;
+    let spec = json!({"endpoint": true, "after_publish": ["fires.*"]});
+    nodes[0].deploy_ok("counter", "counter", &spec).await;
+    for node in &nodes {
+        wait_count(node, "fires.x", 0).await;
+    }
+    let mut sses = Vec::new();
+    for node in &nodes {
+        let (sse, replayed) = Sse::ready(node, "fires.x,fires.y", None).await;
+        assert!(replayed.is_empty(), "replayed without `since`");
+        sses.push(sse);
+    }
+
+    let mut acknowledged = HashMap::new();
+    for n in 0..KEPT {
+        let message = json!({"kept": n});
+        let timetoken = nodes[0].publish("fires.x", &message).await;
+        acknowledged.insert(timetoken.parse::<u64>().unwrap(), message);
+    }
+    for n in 0..FIRES {
+        nodes[0]
+            .op_ok(Op::Fire, "fires.x", &json!({"fire": n}))
+            .await;
+    }
+    wait_count(&nodes[1], "fires.x", KEPT + FIRES).await;
+
+    // A copy run twice would come from both nodes taking one: fires made
+    // afterwards through each node are counted after those, so once they
+    // are, fires.x must not have moved.
+    for node in &nodes {
+        node.op_ok(Op::Fire, "fires.y", &json!({"sentinel": true}))
+            .await;
+    }
+    wait_count(&nodes[0], "fires.y", nodes.len() as u64).await;
+    for (i, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            count(node, "fires.x").await,
+            KEPT + FIRES,
+            "fires.x counted more than once per message, read through node {i}"
+        );
+    }
+
+    // Subscribers got the stored messages and then the last one: no fire
+    // came between (they are applied in log order before it).
+    let message = json!({"kept": "last"});
+    let timetoken = nodes[1].publish("fires.x", &message).await;
+    acknowledged.insert(timetoken.parse::<u64>().unwrap(), message);
+    let mut expected: Vec<(u64, Value)> =
+        acknowledged.iter().map(|(t, m)| (*t, m.clone())).collect();
+    expected.sort_by_key(|(t, _)| *t);
+    for (i, sse) in sses.iter_mut().enumerate() {
+        let got = entries(&sse.messages(expected.len()).await);
+        assert_eq!(got, expected, "node {i}'s subscriber got something else");
+    }
+
+    // Histories hold no fire, and the log kept every stored message: a node
+    // that joins now has them all, although the fires on their channel
+    // outnumber its per-channel limit.
+    let late = start_nodes(&[nats.node_config(SMALL_HISTORY)]).await;
+    wait_healthy(&late[0], TIMEOUT).await;
+    let all = [&nodes[0], &nodes[1], &late[0]];
+    assert_same_histories(&all, "fires.x", 100, &acknowledged).await;
+    for node in all {
+        let stored = node.history("fires.x", "limit=100").await;
+        assert_eq!(
+            entries(&stored),
+            expected,
+            "history of fires.x on {}",
+            node.base()
+        );
+        assert!(
+            node.history("fires.y", "limit=100").await.is_empty(),
+            "a fire in history on {}",
+            node.base()
+        );
+    }
 }

@@ -9,7 +9,8 @@
 //! `edgefn_e2e::nats`; `scripts/test.sh` installs one).
 //!
 //! - [`order`]: delivery across nodes in one order, history equal to it;
-//! - [`after_publish`]: an after-publish hook counts each message once;
+//! - [`after_publish`]: an after-publish hook counts each message once, and
+//!   each fire;
 //! - [`deploys`]: deploy, redeploy and remove seen on every node;
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
@@ -22,12 +23,15 @@
 //! - [`outage_resume`]: delivery across nodes resumes soon after NATS is back;
 //! - [`partition`]: one node cut off from NATS under load, then healed;
 //! - [`node_kill`]: a node killed under load, then restarted;
+//! - [`clock_skew`]: nodes whose clocks differ by 2 s lose nothing to
+//!   subscribers that resume from a cursor (long-poll `tt`, SSE `since`);
 //! - [`takeover`]: a killed node's after-publish copies run on the others;
 //! - [`startup`]: a node started while NATS is down answers 503 `starting`,
 //!   then joins;
 //! - [`load`]: the writers the fault tests use.
 
 mod after_publish;
+mod clock_skew;
 mod deploys;
 mod interval;
 mod kv;
