@@ -8,8 +8,14 @@
 #     a node alone and to raw NATS publish/subscribe (needs a nats-server
 #     >= 2.10: EDGEFN_NATS_SERVER, or target/tools/nats-server, which
 #     scripts/test.sh installs; skipped without one), and how fast
-#     after-publish copies run alone and through the cluster's work queue.
-# Usage: scripts/bench.sh   (BENCH_SECONDS, BENCH_CLIENTS, BENCH_LATENCY_MESSAGES tune the second part)
+#     after-publish copies run alone and through the cluster's work queue;
+#   - fan-out, one publisher to 4, 100, 500 subscribers (WebSocket and SSE,
+#     next to nats-server core pub/sub when there is one): deliveries/s flat
+#     out and latency p50/p99 at 1,000 and 10,000 msg/s, as ratios to
+#     nats-server; the node's memory per idle WebSocket and SSE subscriber;
+#     the publish rate of one WebSocket connection.
+# Usage: scripts/bench.sh   (BENCH_SECONDS, BENCH_CLIENTS, BENCH_LATENCY_MESSAGES tune the second part;
+#   BENCH_FANOUT_SUBSCRIBERS, BENCH_FANOUT_RATES, BENCH_WS_WINDOW, BENCH_IDLE, BENCH_WS_PUBLISH the fan-out one)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -30,3 +36,5 @@ if [[ -x "$nats" ]]; then
 else
     echo "== cluster benchmark skipped: no nats-server at $nats (run scripts/test.sh once, or set EDGEFN_NATS_SERVER)"
 fi
+echo "== fan-out, idle subscribers' memory, one-connection WebSocket publish"
+EDGEFN_NATS_SERVER="$nats" cargo bench --locked -p edgefn --bench fanout 2>&1 | grep -E '^(fan-out|publish|idle|  [a-z])'

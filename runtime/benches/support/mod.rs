@@ -73,6 +73,14 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Its process id.
+    #[allow(dead_code)] // not every benchmark that includes this module uses it
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
