@@ -1,12 +1,16 @@
 //! The sequencer: the one place where messages get their timetokens, are
-//! written to history and are fanned out, in that order. In a cluster the
+//! fanned out and are written to history, in that order. In a cluster the
 //! order comes from the cluster log instead, and the sequencer applies that
-//! order here (history, then fan-out).
+//! order here.
 //!
-//! Running these three steps in one task, batch by batch, gives every channel
-//! a single order that history and all subscribers agree on, makes a message
-//! durable before anyone sees it, and amortises one fsync over every message
-//! that arrived while the previous batch was being written.
+//! One task gives every channel a single order that history and all
+//! subscribers agree on. A message is delivered as soon as it has its
+//! timetoken (fan-out never waits for a disk), and its publisher is
+//! answered once it is durable: writes go to the store one transaction at a
+//! time, in order, each holding everything that arrived while the previous
+//! one was written, so one fsync serves many messages. A node that crashes
+//! may thus have delivered a message it never acknowledged (its publisher
+//! retries it); an acknowledged message is always in history.
 //!
 //! # Timetokens in a cluster: a hybrid logical clock over the log
 //!
@@ -37,6 +41,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::hub::Hub;
@@ -337,104 +342,181 @@ struct Task {
     failed: bool,
 }
 
+/// Messages given their timetokens (and delivered), on their way to the
+/// store.
+#[derive(Default)]
+struct Sequenced {
+    batch: Vec<Arc<Published>>,
+    replies: Vec<Reply>,
+    /// The log entries among them, with the timetokens they got.
+    links: Vec<(u64, Timetoken)>,
+    /// The chain before the first of them: where to go back to when they
+    /// cannot be stored.
+    before: Option<(u64, Timetoken)>,
+}
+
+/// A store write in progress.
+type Storing = (Sequenced, BoxFuture<'static, Result<(), StoreError>>);
+
 impl Task {
+    /// Takes jobs as they come: each message gets its timetoken and is
+    /// delivered at once, then written to the store with everything that
+    /// came while the previous write was in progress, one transaction (one
+    /// fsync) at a time, in order. Publishers are answered once their
+    /// message is durable.
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-            let mut batch = Vec::with_capacity(jobs.len());
-            let mut replies = Vec::with_capacity(jobs.len());
-            let mut links = Vec::new();
-            let before = (self.applied, self.chain);
-            for job in jobs.drain(..) {
-                let (published, reply) = match job {
-                    Job::Resume => {
-                        self.failed = false;
-                        continue;
-                    }
-                    Job::New { message, done } => {
-                        self.last = Timetoken::next_after(self.last);
-                        let published = Published {
-                            timetoken: self.last,
-                            message,
-                        };
-                        (published, Reply::New(done))
-                    }
-                    Job::Ordered { position, done, .. } if position <= self.applied => {
-                        let _ = done.send(Ok(None));
-                        continue;
-                    }
-                    Job::Ordered { done, .. } if self.failed => {
-                        let refused = "an earlier cluster-log entry could not be stored here; \
-                                       applying the log again from it";
-                        let _ = done.send(Err(SequencerError::Cluster(refused.into())));
-                        continue;
-                    }
-                    Job::Ordered {
-                        mut published,
-                        position,
-                        done,
-                    } => {
-                        self.chain = chained(self.chain, published.timetoken);
-                        self.applied = position;
-                        published.timetoken = self.chain;
-                        links.push((position, self.chain));
-                        (published, Reply::Ordered(done))
-                    }
-                };
-                batch.push(Arc::new(published));
-                replies.push(reply);
-            }
-            let Some(head) = batch.last().map(|p| p.timetoken) else {
-                continue;
-            };
-            match self.store_batch(&batch, &links).await {
-                Ok(()) => {
-                    for published in &batch {
-                        if published.message.kind != MessageKind::Fire {
-                            self.hub.deliver(published);
-                        }
-                    }
-                    self.progress.advance(head, &links, self.applied);
-                    for (published, reply) in batch.into_iter().zip(replies) {
-                        reply.send(Ok(published));
-                    }
+        let mut waiting = Sequenced::default();
+        let mut storing: Option<Storing> = None;
+        loop {
+            let room = MAX_BATCH.saturating_sub(waiting.batch.len());
+            tokio::select! {
+                biased;
+                stored = async { storing.as_mut().expect("a write").1.as_mut().await }, if storing.is_some() => {
+                    let (written, _) = storing.take().expect("a write");
+                    self.finish(written, stored, &mut waiting);
                 }
-                Err(e) => {
-                    (self.applied, self.chain) = before;
-                    self.failed |= !links.is_empty();
-                    tracing::error!(error = %e, messages = batch.len(), "could not store messages");
-                    let e = SequencerError::Store(Arc::new(e));
-                    for reply in replies {
-                        reply.send(Err(e.clone()));
+                taken = rx.recv_many(&mut jobs, room.max(1)), if room > 0 => {
+                    if taken == 0 {
+                        break;
                     }
+                    self.sequence(&mut jobs, &mut waiting);
+                }
+            }
+            if storing.is_none() && !waiting.batch.is_empty() {
+                storing = Some(self.start_storing(std::mem::take(&mut waiting)));
+            }
+        }
+        // The jobs' senders are gone: write what is left, in order.
+        if let Some((written, write)) = storing {
+            let stored = write.await;
+            self.finish(written, stored, &mut waiting);
+        }
+        if !waiting.batch.is_empty() {
+            let (written, write) = self.start_storing(waiting);
+            let stored = write.await;
+            self.finish(written, stored, &mut Sequenced::default());
+        }
+    }
+
+    /// Gives each of `jobs` its timetoken, in order, delivers it (not
+    /// fires) and adds it to `waiting`.
+    fn sequence(&mut self, jobs: &mut Vec<Job>, waiting: &mut Sequenced) {
+        for job in jobs.drain(..) {
+            let before = (self.applied, self.chain);
+            let (published, reply) = match job {
+                Job::Resume => {
+                    self.failed = false;
+                    continue;
+                }
+                Job::New { message, done } => {
+                    self.last = Timetoken::next_after(self.last);
+                    let published = Published {
+                        timetoken: self.last,
+                        message,
+                    };
+                    (published, Reply::New(done))
+                }
+                Job::Ordered { position, done, .. } if position <= self.applied => {
+                    let _ = done.send(Ok(None));
+                    continue;
+                }
+                Job::Ordered { done, .. } if self.failed => {
+                    let refused = "an earlier cluster-log entry could not be stored here; \
+                                   applying the log again from it";
+                    let _ = done.send(Err(SequencerError::Cluster(refused.into())));
+                    continue;
+                }
+                Job::Ordered {
+                    mut published,
+                    position,
+                    done,
+                } => {
+                    self.chain = chained(self.chain, published.timetoken);
+                    self.applied = position;
+                    published.timetoken = self.chain;
+                    waiting.links.push((position, self.chain));
+                    (published, Reply::Ordered(done))
+                }
+            };
+            let published = Arc::new(published);
+            if published.message.kind != MessageKind::Fire {
+                self.hub.deliver(&published);
+            }
+            waiting.before.get_or_insert(before);
+            waiting.batch.push(published);
+            waiting.replies.push(reply);
+        }
+    }
+
+    /// Starts writing the messages of `sequenced` that go into history
+    /// (never fires), and the last log entry of its links with its
+    /// timetoken, in one transaction.
+    fn start_storing(&self, sequenced: Sequenced) -> Storing {
+        let to_store: Vec<_> = sequenced
+            .batch
+            .iter()
+            .filter(|p| p.message.store && p.message.kind != MessageKind::Fire)
+            .cloned()
+            .collect();
+        let point = sequenced
+            .links
+            .last()
+            .map(|&(position, timetoken)| LogPoint {
+                position,
+                timetoken,
+            });
+        let store = Arc::clone(&self.store);
+        let per_channel = self.history_per_channel;
+        let write = async move {
+            if to_store.is_empty() && point.is_none() {
+                return Ok(());
+            }
+            store::blocking(move || store.append_history(&to_store, per_channel, point)).await
+        };
+        (sequenced, Box::pin(write))
+    }
+
+    /// Answers the publishers of `written` once the write ended. When it
+    /// failed, the chain goes back to before it, and what was sequenced
+    /// after it (`waiting`) fails too, to be applied again.
+    fn finish(
+        &mut self,
+        written: Sequenced,
+        stored: Result<(), StoreError>,
+        waiting: &mut Sequenced,
+    ) {
+        match stored {
+            Ok(()) => {
+                if let Some(head) = written.batch.last().map(|p| p.timetoken) {
+                    self.progress
+                        .advance(head, &written.links, self.applied_through(&written));
+                }
+                for (published, reply) in written.batch.into_iter().zip(written.replies) {
+                    reply.send(Ok(published));
+                }
+            }
+            Err(e) => {
+                let later = std::mem::take(waiting);
+                if let Some(before) = written.before {
+                    (self.applied, self.chain) = before;
+                }
+                self.failed |= !written.links.is_empty() || !later.links.is_empty();
+                tracing::error!(error = %e, messages = written.batch.len() + later.batch.len(), "could not store messages");
+                let e = SequencerError::Store(Arc::new(e));
+                for reply in written.replies.into_iter().chain(later.replies) {
+                    reply.send(Err(e.clone()));
                 }
             }
         }
     }
 
-    /// Writes the messages of `batch` that go into history (never fires),
-    /// and the last log entry of `links` with its timetoken, in one
-    /// transaction.
-    async fn store_batch(
-        &self,
-        batch: &[Arc<Published>],
-        links: &[(u64, Timetoken)],
-    ) -> Result<(), StoreError> {
-        let to_store: Vec<_> = batch
-            .iter()
-            .filter(|p| p.message.store && p.message.kind != MessageKind::Fire)
-            .cloned()
-            .collect();
-        let point = links.last().map(|&(position, timetoken)| LogPoint {
-            position,
-            timetoken,
-        });
-        if to_store.is_empty() && point.is_none() {
-            return Ok(());
-        }
-        let store = Arc::clone(&self.store);
-        let per_channel = self.history_per_channel;
-        store::blocking(move || store.append_history(&to_store, per_channel, point)).await
+    /// The last log position applied once `written` is stored.
+    fn applied_through(&self, written: &Sequenced) -> u64 {
+        written
+            .links
+            .last()
+            .map_or(self.progress.position(), |&(position, _)| position)
     }
 }
 
