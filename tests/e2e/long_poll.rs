@@ -54,3 +54,25 @@ async fn a_cursor_older_than_the_window_catches_up_from_history() {
         "every message once, in order"
     );
 }
+
+#[tokio::test]
+async fn channels_covered_through_groups_are_capped() {
+    let node = Node::start_with_config("[pubnub]\nmax_subscribed_channels = 5\n").await;
+    let added = node
+        .get("/v1/channel-registration/sub-key/demo/channel-group/g1?add=a,b,c,d&uuid=u")
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let refused = node
+        .get("/v2/subscribe/demo/x,y/0?channel-group=g1&uuid=u&tt=0")
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let text = refused.body.to_string();
+    assert!(
+        text.contains("covers 6 channels") && text.contains("max_subscribed_channels"),
+        "the answer names the limit: {text}"
+    );
+    let fits = node
+        .get("/v2/subscribe/demo/x/0?channel-group=g1&uuid=u&tt=0")
+        .await;
+    assert_eq!(fits.status, 200, "{}", fits.body);
+}

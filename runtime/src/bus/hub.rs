@@ -145,15 +145,15 @@ impl Hub {
     pub fn deliver(&self, published: &Arc<Published>) {
         // Into the window first: a long-poll subscriber that registers after
         // the fan-out below has started then finds it there.
-        self.recent.push(published);
+        let exact = Arc::new(Delivery::new(Arc::clone(published), None));
+        self.recent.push(&exact);
         let channel = &published.message.channel;
         let stamp = self.next_stamp.fetch_add(1, Ordering::Relaxed);
         let mut fan_out = FanOut::default();
         {
             let state = self.state.read().expect("hub lock poisoned");
             if let Some(entries) = state.exact.get(channel) {
-                let delivery = Arc::new(Delivery::new(Arc::clone(published), None));
-                fan_out.offer(entries, &delivery, stamp, &self.metrics);
+                fan_out.offer(entries, &exact, stamp, &self.metrics);
             }
             let prefixes = if channel.is_presence() {
                 &state.presence_prefix
@@ -185,7 +185,7 @@ impl Hub {
         patterns: &[Pattern],
         cursor: Timetoken,
         limit: usize,
-    ) -> (Vec<Delivery>, bool) {
+    ) -> (Vec<Arc<Delivery>>, bool) {
         self.recent.after(patterns, cursor, limit)
     }
 

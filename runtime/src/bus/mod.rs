@@ -169,7 +169,7 @@ impl Bus {
         patterns: &[Pattern],
         cursor: Timetoken,
         limit: usize,
-    ) -> (Vec<Delivery>, bool) {
+    ) -> (Vec<Arc<Delivery>>, bool) {
         self.hub.recent(patterns, cursor, limit)
     }
 

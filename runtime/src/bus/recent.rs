@@ -12,8 +12,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::channel::{Pattern, subscription_for};
-use super::message::{Delivery, Published};
+use super::channel::Pattern;
+use super::message::Delivery;
 use super::timetoken::Timetoken;
 
 /// The window.
@@ -25,7 +25,9 @@ pub struct Recent {
 
 #[derive(Default)]
 struct Window {
-    messages: VecDeque<Arc<Published>>,
+    /// Each message as delivered to subscribers that name its channel, so
+    /// what a long-poll encodes of it is shared with them.
+    messages: VecDeque<Arc<Delivery>>,
     bytes: usize,
     /// The newest timetoken evicted so far.
     evicted_upto: Timetoken,
@@ -42,21 +44,22 @@ impl Recent {
     }
 
     /// Adds a delivered message (they arrive in timetoken order).
-    pub fn push(&self, published: &Arc<Published>) {
+    pub fn push(&self, delivery: &Arc<Delivery>) {
         let mut window = self.inner.lock().expect("recent window poisoned");
-        window.bytes += published.message.size();
-        window.messages.push_back(Arc::clone(published));
+        window.bytes += delivery.published.message.size();
+        window.messages.push_back(Arc::clone(delivery));
         while window.messages.len() > self.max_messages || window.bytes > self.max_bytes {
             let Some(oldest) = window.messages.pop_front() else {
                 break;
             };
-            window.bytes -= oldest.message.size();
-            window.evicted_upto = oldest.timetoken;
+            window.bytes -= oldest.published.message.size();
+            window.evicted_upto = oldest.published.timetoken;
         }
     }
 
     /// Messages after `cursor` on channels matching `patterns`, oldest
-    /// first, at most `limit`; each with the wildcard it matched. Also
+    /// first, at most `limit` (as delivered to exact subscribers: the
+    /// reader labels wildcard matches itself). Also
     /// returns whether the window still reaches back to `cursor` (if not,
     /// some messages after it may have been evicted).
     pub fn after(
@@ -64,18 +67,21 @@ impl Recent {
         patterns: &[Pattern],
         cursor: Timetoken,
         limit: usize,
-    ) -> (Vec<Delivery>, bool) {
+    ) -> (Vec<Arc<Delivery>>, bool) {
         let window = self.inner.lock().expect("recent window poisoned");
         let complete = cursor >= window.evicted_upto;
-        let start = window.messages.partition_point(|p| p.timetoken <= cursor);
+        let start = window
+            .messages
+            .partition_point(|d| d.published.timetoken <= cursor);
         let found = window
             .messages
             .range(start..)
-            .filter_map(|published| {
-                let subscription = subscription_for(&published.message.channel, patterns)?;
-                Some(Delivery::new(Arc::clone(published), subscription))
+            .filter(|d| {
+                let channel = &d.published.message.channel;
+                patterns.iter().any(|p| p.matches(channel))
             })
             .take(limit)
+            .cloned()
             .collect();
         (found, complete)
     }
@@ -84,29 +90,32 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::{Channel, Message, MessageKind};
+    use crate::bus::{Channel, Message, MessageKind, Published};
 
-    fn published(channel: &str, timetoken: u64, payload: &str) -> Arc<Published> {
+    fn published(channel: &str, timetoken: u64, payload: &str) -> Arc<Delivery> {
         let channel = Channel::parse(channel).unwrap();
-        Arc::new(Published {
+        let published = Arc::new(Published {
             timetoken: Timetoken(timetoken),
             message: Message::new(channel, MessageKind::Publish, payload, None, None).unwrap(),
-        })
+        });
+        Arc::new(Delivery::new(published, None))
     }
 
     fn patterns(list: &str) -> Vec<Pattern> {
         crate::bus::parse_pattern_list(list).unwrap()
     }
 
-    fn timetokens(found: &[Delivery]) -> Vec<u64> {
+    fn timetokens(found: &[Arc<Delivery>]) -> Vec<u64> {
         found.iter().map(|d| d.published.timetoken.0).collect()
     }
 
     #[test]
     fn a_cursor_gets_what_came_after_it_on_its_channels_oldest_first() {
         let recent = Recent::new(100, 1 << 20);
+        let mut pushed = Vec::new();
         for (channel, timetoken) in [("a", 10), ("b", 11), ("c.x", 12), ("a", 13), ("b", 14)] {
-            recent.push(&published(channel, timetoken, "1"));
+            pushed.push(published(channel, timetoken, "1"));
+            recent.push(pushed.last().unwrap());
         }
         let (found, complete) = recent.after(&patterns("a,b"), Timetoken(10), 100);
         assert_eq!(timetokens(&found), [11, 13, 14]);
@@ -119,8 +128,10 @@ mod tests {
         );
         let (found, _) = recent.after(&patterns("c.*,a"), Timetoken(11), 100);
         assert_eq!(timetokens(&found), [12, 13]);
-        assert_eq!(found[0].subscription.as_deref(), Some("c.*"));
-        assert_eq!(found[1].subscription, None);
+        assert!(
+            Arc::ptr_eq(&found[0], &pushed[2]),
+            "the delivery itself, with what was encoded of it"
+        );
         let (found, complete) = recent.after(&patterns("a,b"), Timetoken(14), 100);
         assert!(found.is_empty() && complete, "nothing after the newest");
     }

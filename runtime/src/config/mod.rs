@@ -136,6 +136,10 @@ pub struct PubNubConfig {
     pub subscribe_timeout_secs: u64,
     /// Most messages answered to one long-poll (PubNub: 100).
     pub subscribe_batch: usize,
+    /// Most channels one long-poll may cover, counting those of its channel
+    /// groups (PubNub: 10 groups of 2,000). Past it the poll gets 400 naming
+    /// this limit.
+    pub max_subscribed_channels: usize,
     /// Presence timeout when a client names none, in seconds (PubNub: 300).
     pub presence_timeout_secs: u64,
 }
@@ -147,6 +151,7 @@ impl Default for PubNubConfig {
             subscribe_key: "demo".into(),
             subscribe_timeout_secs: 280,
             subscribe_batch: 100,
+            max_subscribed_channels: 20_000,
             presence_timeout_secs: 300,
         }
     }

@@ -154,6 +154,13 @@ impl Poll {
                 grouped.push((Pattern::Exact(channel), group.clone()));
             }
         }
+        let covered = direct.len() + grouped.len();
+        let most = node.config.pubnub.max_subscribed_channels;
+        if covered > most {
+            return Err(bad_request(format!(
+                "this subscription covers {covered} channels with its channel groups; at most {most} are allowed (pubnub.max_subscribed_channels)"
+            )));
+        }
         let filter = match request
             .param("filter-expr")
             .filter(|f| !f.trim().is_empty())
@@ -194,7 +201,7 @@ impl Poll {
         let (recent, complete) = node.bus.recent(&patterns, cursor, batch);
         let mut cursor = cursor;
         let mut envelopes = if complete {
-            self.envelopes(node, recent.iter(), &mut cursor)
+            self.envelopes(node, recent.iter().map(|d| &**d), &mut cursor)
         } else {
             self.catch_up_from_history(node, patterns.clone(), &mut cursor, batch)
                 .await
