@@ -162,6 +162,17 @@ impl Bus {
         store::blocking(move || store.replay(&patterns, since, limit)).await
     }
 
+    /// Messages delivered after `after` on channels matching `patterns`,
+    /// from the window of recent deliveries: what a replay adds after its
+    /// last page of history (a message is delivered before it is stored).
+    pub fn delivered_after(&self, patterns: &[Pattern], after: Timetoken) -> Vec<Arc<Published>> {
+        let (delivered, _) = self.hub.recent(patterns, after, usize::MAX);
+        delivered
+            .iter()
+            .map(|delivery| Arc::clone(&delivery.published))
+            .collect()
+    }
+
     /// Messages delivered after `cursor` on channels matching `patterns`,
     /// at most `limit`, and whether none after `cursor` were evicted.
     pub fn recent(

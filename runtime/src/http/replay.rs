@@ -1,7 +1,9 @@
-//! Joining a replay from history with the live feed, for subscribes with
-//! `since`: the live subscription starts first, then history is read, and
-//! live messages that the replay already delivered are skipped, so the
-//! subscriber sees every message once, with no gap.
+//! Joining a replay with the live feed, for subscribes with `since`: the
+//! live subscription starts first, then history is read page by page, then
+//! what the node delivered after the last page but has not stored yet (or
+//! never stores) from its window of recent deliveries; live messages that
+//! the replay already delivered are skipped, so the subscriber sees every
+//! message once, with no gap.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,7 +21,11 @@ pub struct ReplayFilter {
 impl ReplayFilter {
     /// Turns replayed messages into deliveries (reporting the wildcard
     /// pattern they match, as live deliveries do) and remembers them.
-    pub fn replay(&mut self, messages: Vec<Published>, patterns: &[Pattern]) -> Vec<Delivery> {
+    pub fn replay(
+        &mut self,
+        messages: impl IntoIterator<Item = Arc<Published>>,
+        patterns: &[Pattern],
+    ) -> Vec<Delivery> {
         messages
             .into_iter()
             .map(|published| {
@@ -27,7 +33,7 @@ impl ReplayFilter {
                 self.replayed
                     .insert((published.message.channel.clone(), published.timetoken));
                 let subscription = subscription_for(&published.message.channel, patterns).flatten();
-                Delivery::new(Arc::new(published), subscription)
+                Delivery::new(published, subscription)
             })
             .collect()
     }

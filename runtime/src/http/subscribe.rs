@@ -161,7 +161,8 @@ fn live(node: Arc<Node>, open: Open) -> impl Stream<Item = Bytes> {
 
 impl Open {
     /// One page of stored messages after `since` as events; notes where
-    /// the next page starts, or adds `ready` after the last one.
+    /// the next page starts, or adds what was delivered but not stored
+    /// after the last one, then `ready`.
     async fn replay_page(
         &mut self,
         node: &Node,
@@ -169,14 +170,22 @@ impl Open {
         since: Timetoken,
     ) -> Result<Bytes, ApiError> {
         let (messages, more) = node.bus.replay(patterns.clone(), since).await?;
-        let next = messages.last().filter(|_| more).map(|last| last.timetoken);
+        let last = messages.last().map_or(since, |last| last.timetoken);
+        let mut replayed = self
+            .filter
+            .replay(messages.into_iter().map(Arc::new), &patterns);
+        if !more {
+            let delivered = node.bus.delivered_after(&patterns, last);
+            replayed.extend(self.filter.replay(delivered, &patterns));
+        }
         let mut chunk = BytesMut::new();
-        for delivery in self.filter.replay(messages, &patterns) {
+        for delivery in replayed {
             chunk.put(message_event(&delivery));
         }
-        match next {
-            Some(next) => self.replay = Some((patterns, next)),
-            None => chunk.put(self.ready.clone()),
+        if more {
+            self.replay = Some((patterns, last));
+        } else {
+            chunk.put(self.ready.clone());
         }
         Ok(chunk.freeze())
     }

@@ -299,8 +299,18 @@ impl Connection {
         let mut after = since;
         while let Some(since) = after {
             let (messages, more) = self.node.bus.replay(patterns.clone(), since).await?;
-            after = messages.last().filter(|_| more).map(|last| last.timetoken);
-            for delivery in self.filter.replay(messages, &patterns) {
+            let last = messages.last().map_or(since, |last| last.timetoken);
+            let mut replayed = self
+                .filter
+                .replay(messages.into_iter().map(Arc::new), &patterns);
+            after = if more {
+                Some(last)
+            } else {
+                let delivered = self.node.bus.delivered_after(&patterns, last);
+                replayed.extend(self.filter.replay(delivered, &patterns));
+                None
+            };
+            for delivery in replayed {
                 self.socket
                     .feed(delivery_frame(&delivery))
                     .await
