@@ -143,16 +143,7 @@ impl Node {
     /// Starts a node (default options) with `--config` naming `toml`, written
     /// as `edgefn.toml` into the node's temp dir.
     pub async fn start_with_config(toml: &str) -> Node {
-        let dir = Self::temp_dir();
-        let config = write_config(&dir, toml);
-        Self::start_in(
-            dir,
-            NodeOptions {
-                config: Some(config),
-                ..NodeOptions::default()
-            },
-        )
-        .await
+        Self::start_configured(toml, NodeOptions::default()).await
     }
 
     /// Starts a node with `options` and `--config` naming `toml`, written
