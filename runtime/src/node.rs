@@ -46,7 +46,7 @@ const PRESENCE_SWEEP: Duration = Duration::from_secs(1);
 /// Name of the file in the data dir that holds a generated admin key.
 const ADMIN_KEY_FILE: &str = "admin.key";
 
-/// Why a publish did not happen. Nothing was stored or delivered.
+/// Why a publish did not happen. Nothing was stored (see [`Node::publish`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// A before-publish hook refused the message.
@@ -322,7 +322,8 @@ impl Node {
     ///
     /// # Errors
     /// [`PublishError`] says which hook refused or failed, or why the commit
-    /// failed. Nothing was stored or delivered then.
+    /// failed. Nothing was stored then (a message whose store failed may
+    /// have reached subscribers already).
     pub async fn publish(
         self: &Arc<Self>,
         message: Message,

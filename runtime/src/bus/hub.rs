@@ -346,6 +346,19 @@ impl Subscription {
         self.queue.try_recv().ok()
     }
 
+    /// `first` and the messages already queued behind it, up to `max` in
+    /// all, without waiting: what a connection writes in one go.
+    pub fn with_queued(&mut self, first: Arc<Delivery>, max: usize) -> Vec<Arc<Delivery>> {
+        let mut batch = vec![first];
+        while batch.len() < max {
+            match self.try_recv() {
+                Some(next) => batch.push(next),
+                None => break,
+            }
+        }
+        batch
+    }
+
     /// Whether the hub cut this subscriber off for not keeping up.
     pub fn is_slow(&self) -> bool {
         self.shared.slow.load(Ordering::Relaxed)

@@ -69,7 +69,7 @@ impl Bus {
             config.publish_queue,
         );
         if let Some(log) = &log {
-            Arc::clone(log).follow(sequencer.clone(), store.log_position()?);
+            Arc::clone(log).follow(sequencer.clone());
         }
         Ok(Self {
             hub,
@@ -85,7 +85,8 @@ impl Bus {
     /// subscribers get it when this node applies the log.
     ///
     /// # Errors
-    /// [`SequencerError`] when it could not be stored; it was not delivered.
+    /// [`SequencerError`] when it could not be stored (it may have been
+    /// delivered, but it is not acknowledged).
     pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
         self.submit(message).await?.await
     }

@@ -97,7 +97,8 @@ impl Reply {
 /// Why a message could not be committed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SequencerError {
-    /// History could not be written; the message was not delivered.
+    /// History could not be written; the message was not acknowledged (its
+    /// subscribers may have had it: delivery does not wait for the store).
     #[error("{0}")]
     Store(Arc<StoreError>),
     /// The node is shutting down.
@@ -256,16 +257,6 @@ impl Sequencer {
     /// What this sequencer has handed out, to follow from elsewhere.
     pub fn progress(&self) -> Arc<Progress> {
         Arc::clone(&self.progress)
-    }
-
-    /// Gives `message` its timetoken, stores it (when asked to) and delivers
-    /// it (unless it is a fire). Returns once it is durable and delivered.
-    ///
-    /// # Errors
-    /// [`SequencerError`] when it could not be stored; it was not delivered.
-    pub async fn commit(&self, message: Message) -> Result<Arc<Published>, SequencerError> {
-        let applied = self.enqueue(message).await?;
-        applied.await.map_err(|_| SequencerError::Stopped)?
     }
 
     /// Queues `message` to get the next timetoken, be stored (when asked
@@ -712,7 +703,8 @@ mod tests {
                 None,
             )
             .unwrap();
-            let published = sequencer.commit(message).await.unwrap();
+            let applied = sequencer.enqueue(message).await.unwrap();
+            let published = applied.await.unwrap().unwrap();
             assert!(published.timetoken > last);
             last = published.timetoken;
             assert_eq!(sequencer.head(), last);

@@ -26,8 +26,8 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
@@ -169,8 +169,6 @@ pub struct ClusterLog {
     proposed: AtomicU64,
     /// The last entry applied on this node, as its follower noted it.
     applied: watch::Sender<u64>,
-    /// What this node's sequencer applied (set once following).
-    progress: OnceLock<Arc<Progress>>,
 }
 
 impl ClusterLog {
@@ -190,17 +188,7 @@ impl ClusterLog {
             appends: AtomicU64::new(0),
             proposed: AtomicU64::new(0),
             applied: watch::Sender::new(0),
-            progress: OnceLock::new(),
         }))
-    }
-
-    /// Appends `message` and waits until this node has applied it; returns
-    /// it as published, with the timetoken it got.
-    ///
-    /// # Errors
-    /// [`Unavailable`] when NATS is unreachable or refuses it.
-    pub async fn append(&self, message: Message) -> Result<Published, Unavailable> {
-        self.submit(message).await?.await
     }
 
     /// Sends `message` to the log: returns once it is sent, so its place
@@ -238,7 +226,7 @@ impl ClusterLog {
             .send_publish(subject, publish)
             .await
             .map_err(Unavailable::from)?;
-        let progress = self.progress.get().cloned();
+        let progress = self.cluster.progress().cloned();
         let client = self.cluster.client.clone();
         Ok(async move {
             let ack = acknowledged.await.map_err(Unavailable::from)?;
@@ -257,7 +245,7 @@ impl ClusterLog {
     /// the last timetoken this node applied or proposed, so that the chain
     /// rarely has to raise it.
     fn propose(&self) -> Timetoken {
-        let head = self.progress.get().map_or(0, |p| p.head().0);
+        let head = self.cluster.progress().map_or(0, |p| p.head().0);
         let mut proposed = Timetoken(0);
         let _ = self
             .proposed
@@ -282,13 +270,12 @@ impl ClusterLog {
         Some(info.state.last_sequence)
     }
 
-    /// Follows the log from after `position` for as long as the node runs,
-    /// applying each entry in order through `sequencer`; reconnects and
-    /// resumes from the last applied entry after any failure.
-    pub fn follow(self: Arc<Self>, sequencer: Sequencer, position: u64) {
-        self.applied.send_replace(position);
+    /// Follows the log from after the last entry `sequencer` applied, for
+    /// as long as the node runs, applying each entry in order through it;
+    /// reconnects and resumes from the last applied entry after any failure.
+    pub fn follow(self: Arc<Self>, sequencer: Sequencer) {
         let progress = sequencer.progress();
-        let _ = self.progress.set(Arc::clone(&progress));
+        self.applied.send_replace(progress.position());
         self.cluster.set_progress(Arc::clone(&progress));
         tokio::spawn(Arc::clone(&self).answer_lookups(progress));
         tokio::spawn(async move {

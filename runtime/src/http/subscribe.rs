@@ -223,19 +223,11 @@ impl Open {
     /// `first` and the deliveries queued behind it (up to [`WRITE_BATCH`])
     /// as one chunk of events, leaving out what a replay already sent.
     fn batch(&mut self, first: Arc<Delivery>) -> Bytes {
-        let mut next = Some(first);
-        let mut taken = 0;
         let mut chunk = BytesMut::new();
-        while let Some(delivery) = next {
+        for delivery in self.subscription.with_queued(first, WRITE_BATCH) {
             if self.filter.admit(&delivery) {
                 chunk.put(message_event(&delivery));
             }
-            taken += 1;
-            next = if taken < WRITE_BATCH {
-                self.subscription.try_recv()
-            } else {
-                None
-            };
         }
         chunk.freeze()
     }

@@ -384,18 +384,10 @@ impl Connection {
     /// Writes `first` and the deliveries queued behind it (up to
     /// [`WRITE_BATCH`]), then flushes.
     async fn send_deliveries(&mut self, first: Arc<Delivery>) -> Result<(), axum::Error> {
-        let mut next = Some(first);
-        let mut written = 0;
-        while let Some(delivery) = next {
+        for delivery in self.subscription.with_queued(first, WRITE_BATCH) {
             if self.filter.admit(&delivery) {
                 self.socket.feed(delivery_frame(&delivery)).await?;
             }
-            written += 1;
-            next = if written < WRITE_BATCH {
-                self.subscription.try_recv()
-            } else {
-                None
-            };
         }
         self.socket.flush().await
     }

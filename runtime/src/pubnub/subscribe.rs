@@ -34,7 +34,7 @@ use super::presence;
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
-use crate::bus::{Channel, Delivery, MessageKind, Pattern, Subscription, Timetoken, WireForm};
+use crate::bus::{Channel, Delivery, MessageKind, Pattern, Timetoken, WireForm};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -218,7 +218,7 @@ impl Poll {
                 _ = shutdown.changed() => break,
             };
             let Ok(first) = first else { break };
-            let arrived = drain(first, &mut subscription, batch);
+            let arrived = subscription.with_queued(first, batch);
             envelopes = self.envelopes(node, arrived.iter().map(|d| &**d), &mut cursor);
         }
         (cursor, envelopes)
@@ -313,22 +313,6 @@ fn exact_channel(pattern: &Pattern) -> Option<Channel> {
         Pattern::Exact(channel) => Some(channel.clone()),
         Pattern::Prefix(_) | Pattern::PresencePrefix(_) => None,
     }
-}
-
-/// The first delivery and those already queued behind it, up to `batch`.
-fn drain(
-    first: Arc<Delivery>,
-    subscription: &mut Subscription,
-    batch: usize,
-) -> Vec<Arc<Delivery>> {
-    let mut arrived = vec![first];
-    while arrived.len() < batch {
-        match subscription.try_recv() {
-            Some(next) => arrived.push(next),
-            None => break,
-        }
-    }
-    arrived
 }
 
 /// One message as PubNub's subscribe answer carries it, with `b` when it

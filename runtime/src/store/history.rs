@@ -144,19 +144,6 @@ impl Store {
         txn.commit().map_err(db_err)
     }
 
-    /// The last cluster-log entry applied here (0: none).
-    ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub fn log_position(&self) -> Result<u64> {
-        let txn = self.read()?;
-        let counters = txn.open_table(COUNTERS).map_err(db_err)?;
-        Ok(counters
-            .get(LOG_POSITION)
-            .map_err(db_err)?
-            .map_or(0, |v| v.value()))
-    }
-
     /// The last cluster-log entry applied here and its timetoken (zeros:
     /// none).
     ///
