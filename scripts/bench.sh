@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks, reported as medians / percentiles with the machine noted:
 #   - one before-publish invocation of `moderate` (fresh instance + call +
-#     JSON round trip), criterion, in microseconds;
+#     JSON round trip), criterion, in microseconds, next to its JavaScript
+#     twin examples/js/moderate.js, and the deploy time of each;
 #   - HTTP publish throughput without and with that hook, and
 #     publish-to-SSE delivery latency p50/p99, against the real binary;
 #   - the same across a two-node cluster joined through nats-server, next to
@@ -26,7 +27,7 @@ export EDGEFN_BIN="$root/target/release/edgefn"
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "== before-publish hook invocation (criterion; 'time' shows [low median high])"
-cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|time:'
+cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|time:|deployed in'
 echo "== publish throughput and delivery latency"
 cargo bench --locked -p edgefn --bench publish 2>&1 | grep -E '^publish'
 nats="${EDGEFN_NATS_SERVER:-$root/target/tools/nats-server}"

@@ -15,7 +15,8 @@
 # of that is missing is installed first (apt-get needs root or sudo).
 #
 # Intermediate files live in target/wasm-guests (kept between runs, so a run
-# with nothing changed takes seconds).
+# with nothing changed takes seconds), or $EDGEFN_GUEST_TARGET_DIR; extra
+# rustc flags for the guests may be given in $EDGEFN_GUEST_RUSTFLAGS.
 set -euo pipefail
 
 TARGET=wasm32-wasip2
@@ -26,12 +27,13 @@ DEBIAN_PACKAGES=(rustc-web cargo-web rust-web-src wasi-libc)
 MIN_RUSTC=1.95
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target_dir="$root/target/wasm-guests"
+target_dir="${EDGEFN_GUEST_TARGET_DIR:-$root/target/wasm-guests}"
 out_dir="$root/target/guests"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT_HINT="install it yourself, or use rustup: rustup target add $TARGET"
 
 usage() { sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
@@ -50,23 +52,6 @@ for i in "${!manifests[@]}"; do
     manifests[$i]="$(cd "$(dirname "${manifests[$i]}")" && pwd)/$(basename "${manifests[$i]}")"
 done
 
-# Runs a command as root: directly, or through sudo.
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then "$@"
-    elif command -v sudo >/dev/null; then sudo "$@"
-    else die "need root to run: $* (install it yourself, or use rustup: rustup target add $TARGET)"
-    fi
-}
-
-apt_install() {
-    say "installing with apt-get: $*"
-    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"; then
-        say "apt-get install failed; running apt-get update and trying again"
-        as_root apt-get update
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
-    fi
-}
-
 # --- Toolchain --------------------------------------------------------------
 
 # Sets `cargo_cmd` (and exports what it needs) for the rustup toolchain, if it
@@ -78,6 +63,7 @@ use_rustup() {
     toolchain="$(rustup show active-toolchain | awk '{print $1; exit}')"
     say "using rustup's $TARGET target ($(rustup run "$toolchain" rustc --version))"
     cargo_cmd=(rustup run "$toolchain" cargo build --release --target "$TARGET")
+    [[ -z "${EDGEFN_GUEST_RUSTFLAGS:-}" ]] || export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="$EDGEFN_GUEST_RUSTFLAGS"
 }
 
 # The version of Debian's rustc, e.g. 1.96.0.
@@ -139,7 +125,7 @@ use_debian() {
 
     export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
     export CARGO_TARGET_WASM32_WASIP2_LINKER="$component_ld"
-    export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C link-self-contained=no -L /usr/lib/wasm32-wasi -C link-arg=--wasm-ld-path=$wasm_ld"
+    export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C link-self-contained=no -L /usr/lib/wasm32-wasi -C link-arg=--wasm-ld-path=$wasm_ld ${EDGEFN_GUEST_RUSTFLAGS:-}"
     # A RUSTFLAGS from the environment would replace the target flags above.
     unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
     cargo_cmd=(/usr/bin/cargo build --release --target "$TARGET" -Zbuild-std=std,panic_abort)

@@ -30,6 +30,7 @@ edgefn is starting on $EDGEFN_SERVER with the examples deployed:
   forward   after-publish on chat.*    POSTs each message to http://127.0.0.1:9000/hook (logs a
                                        connection error unless something listens there)
   hello     endpoint                   $EDGEFN_SERVER/v1/fn/hello/...
+  counter, js-counter (JavaScript)     after-publish on chat.* + endpoint: messages per channel
 
 Try, in another terminal (export EDGEFN_SERVER=$EDGEFN_SERVER):
   $bin subscribe 'chat.*'
@@ -37,6 +38,7 @@ Try, in another terminal (export EDGEFN_SERVER=$EDGEFN_SERVER):
   $bin publish chat.lobby '{"text":"buy spam now"}'         # refused by moderate (403)
   $bin history chat.lobby
   curl '$EDGEFN_SERVER/v1/fn/hello/greet?name=you'
+  curl $EDGEFN_SERVER/v1/fn/js-counter/chat.lobby              # counted by examples/js/counter.js
   EDGEFN_ADMIN_KEY=\$(cat $data_dir/admin.key) $bin functions logs forward
 
 MSG

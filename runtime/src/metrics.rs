@@ -15,6 +15,7 @@ use crate::bus::MessageKind;
 pub enum Trigger {
     BeforePublish,
     AfterPublish,
+    AfterPresence,
     Interval,
     Endpoint,
 }
@@ -94,6 +95,8 @@ pub struct Metrics {
     pub invocation_seconds: Family<TriggerLabels, Histogram>,
     /// After-publish copies dropped because the queue was full.
     pub after_publish_dropped: Counter,
+    /// After-presence events dropped because the queue was full.
+    pub after_presence_dropped: Counter,
     /// Outbound HTTP calls refused by a function's policy.
     pub outbound_denied: Counter,
 }
@@ -112,6 +115,7 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.000_01, 4.0, 12))
         });
         let after_publish_dropped = Counter::default();
+        let after_presence_dropped = Counter::default();
         let outbound_denied = Counter::default();
         registry.register(
             "messages_published",
@@ -154,6 +158,11 @@ impl Metrics {
             after_publish_dropped.clone(),
         );
         registry.register(
+            "after_presence_dropped",
+            "After-presence events dropped because the queue was full",
+            after_presence_dropped.clone(),
+        );
+        registry.register(
             "outbound_http_denied",
             "Outbound HTTP calls refused by a function's policy",
             outbound_denied.clone(),
@@ -168,6 +177,7 @@ impl Metrics {
             invocations,
             invocation_seconds,
             after_publish_dropped,
+            after_presence_dropped,
             outbound_denied,
         }
     }

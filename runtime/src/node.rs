@@ -515,8 +515,15 @@ async fn write_presence(cluster: Arc<Cluster>, mut writes: mpsc::Receiver<Member
 }
 
 /// Times out silent presence members every second (in a cluster, those
-/// this node claims) and publishes presence events on `{channel}-pnpres`,
+/// this node claims), queues each presence event for the after-presence
+/// functions bound to its channel and publishes it on `{channel}-pnpres`,
 /// not stored, past the hooks.
+///
+/// In a cluster each change is one event, made by one node: the node that
+/// took the heartbeat, leave or state request (the others learn of the
+/// member through the presence bucket, which publishes nothing), or, for a
+/// timeout, the one node whose claim on the member's entry won. So each
+/// after-presence function runs once per change, here.
 async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceEvent>) {
     let mut ticks = tokio::time::interval(PRESENCE_SWEEP);
     loop {
@@ -531,10 +538,13 @@ async fn publish_presence(node: Weak<Node>, mut events: mpsc::Receiver<PresenceE
         let (Some(event), Some(node)) = (event, node.upgrade()) else {
             return;
         };
+        let event = Arc::new(event);
+        node.functions
+            .after_presence(&node.functions.snapshot(), &event);
         let Some(channel) = presence::events_channel(&event.channel) else {
             continue;
         };
-        let payload = event.payload.to_string();
+        let payload = event.payload().to_string();
         match Message::new(channel, MessageKind::Publish, &payload, None, None) {
             Ok(mut message) => {
                 message.store = false;

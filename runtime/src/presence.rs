@@ -4,14 +4,17 @@
 //! Changes are published as events on `{channel}-pnpres`
 //! (`{"action": "join" | "leave" | "timeout" | "state-change",
 //! "timestamp": unix_seconds, "uuid": ..., "occupancy": n, "state"?}`),
-//! never stored, delivered like any message.
+//! never stored, delivered like any message, and handed to the
+//! after-presence functions bound to the channel, by the node that
+//! publishes them (see `publish_presence` in [`crate::node`]).
 //!
 //! The table is in memory: alone, a restart forgets who was present, and
 //! clients announce themselves again with their next heartbeat. In a
 //! cluster every node holds the whole cluster's table: the node that sees
 //! a change writes it out ([`MemberWrite`], to the cluster's presence
 //! bucket, see [`crate::cluster::presence`]) and publishes its event, and
-//! every node applies the changes it watches ([`Presence::apply_remote`]).
+//! every node applies the changes it watches ([`Presence::apply_remote`]),
+//! publishing no event for them: so each change is one event cluster-wide.
 //! There a heartbeat is written only when it moves a member's expiry by
 //! more than a tenth of its timeout (at most 10 s), and a member whose
 //! heartbeats stopped is timed out by the one node that deletes its entry.
@@ -37,13 +40,59 @@ pub const TIMEOUT_RANGE: (u64, u64) = (20, 3600);
 /// The members of one channel and their states.
 pub type Members = Vec<(String, Option<Map<String, Value>>)>;
 
-/// A presence change, to be published on `{channel}-pnpres`.
-#[derive(Debug, Clone)]
+/// What happened to a member of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceAction {
+    /// It started heartbeating on the channel.
+    Join,
+    /// It left explicitly.
+    Leave,
+    /// Its heartbeats stopped.
+    Timeout,
+    /// It set its state.
+    StateChange,
+}
+
+impl PresenceAction {
+    /// The action's name in events: `join`, `leave`, `timeout`, `state-change`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Join => "join",
+            Self::Leave => "leave",
+            Self::Timeout => "timeout",
+            Self::StateChange => "state-change",
+        }
+    }
+}
+
+/// A presence change, to be published on `{channel}-pnpres` and handed to
+/// the after-presence functions bound to the channel.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PresenceEvent {
     /// The channel whose presence changed (without the suffix).
     pub channel: Channel,
-    /// The event's payload.
-    pub payload: Value,
+    /// What happened.
+    pub action: PresenceAction,
+    /// The member's id.
+    pub uuid: String,
+    /// How many members the channel has after the change.
+    pub occupancy: usize,
+    /// When it happened, in seconds since the Unix epoch.
+    pub timestamp: u64,
+    /// The member's state, when the change carries one (a state change, or
+    /// a join whose heartbeat set it).
+    pub state: Option<Map<String, Value>>,
+}
+
+impl PresenceEvent {
+    /// The event as published on `{channel}-pnpres`.
+    pub fn payload(&self) -> Value {
+        let mut payload = json!({ "action": self.action.as_str(), "timestamp": self.timestamp, "uuid": self.uuid, "occupancy": self.occupancy });
+        if let Some(state) = &self.state {
+            payload["state"] = Value::Object(state.clone());
+        }
+        payload
+    }
 }
 
 /// One member of one channel.
@@ -142,7 +191,7 @@ impl Presence {
             ));
             if joined {
                 let occupancy = members.len();
-                self.emit(channel, "join", uuid, occupancy, state);
+                self.emit(channel, PresenceAction::Join, uuid, occupancy, state);
             }
         }
     }
@@ -153,7 +202,7 @@ impl Presence {
         for channel in channels {
             if let Some(occupancy) = remove(&mut table, channel, uuid) {
                 self.write(MemberWrite::Delete(channel.clone(), uuid.to_owned()));
-                self.emit(channel, "leave", uuid, occupancy, None);
+                self.emit(channel, PresenceAction::Leave, uuid, occupancy, None);
             }
         }
     }
@@ -171,7 +220,13 @@ impl Presence {
         let table = self.channels.lock().expect("presence lock poisoned");
         for channel in channels {
             let occupancy = table.get(channel).map_or(0, BTreeMap::len);
-            self.emit(channel, "state-change", uuid, occupancy, Some(state));
+            self.emit(
+                channel,
+                PresenceAction::StateChange,
+                uuid,
+                occupancy,
+                Some(state),
+            );
         }
     }
 
@@ -258,7 +313,7 @@ impl Presence {
         let mut table = self.channels.lock().expect("presence lock poisoned");
         remove(&mut table, channel, uuid);
         let occupancy = table.get(channel).map_or(0, BTreeMap::len);
-        self.emit(channel, "timeout", uuid, occupancy, None);
+        self.emit(channel, PresenceAction::Timeout, uuid, occupancy, None);
     }
 
     /// Applies a change another node (or this one) wrote to the cluster's
@@ -289,20 +344,21 @@ impl Presence {
     fn emit(
         &self,
         channel: &Channel,
-        action: &str,
+        action: PresenceAction,
         uuid: &str,
         occupancy: usize,
         state: Option<&Map<String, Value>>,
     ) {
-        let mut payload = json!({ "action": action, "timestamp": unix_secs(), "uuid": uuid, "occupancy": occupancy });
-        if let Some(state) = state {
-            payload["state"] = Value::Object(state.clone());
-        }
         let event = PresenceEvent {
             channel: channel.clone(),
-            payload,
+            action,
+            uuid: uuid.to_owned(),
+            occupancy,
+            timestamp: unix_secs(),
+            state: state.cloned(),
         };
         if self.events.try_send(event).is_err() {
+            let action = action.as_str();
             tracing::warn!(channel = %channel, action, "presence event dropped: the event queue is full");
         }
     }
@@ -345,9 +401,9 @@ mod tests {
         presence.heartbeat("a", &[ch("room")], long, None);
         presence.heartbeat("b", &[ch("room")], Duration::from_millis(100), None);
         let join = feed.recv().await.unwrap();
-        assert_eq!(join.payload["action"], "join");
-        assert_eq!(join.payload["occupancy"], 1);
-        assert_eq!(feed.recv().await.unwrap().payload["occupancy"], 2);
+        assert_eq!(join.payload()["action"], "join");
+        assert_eq!(join.payload()["occupancy"], 1);
+        assert_eq!(feed.recv().await.unwrap().payload()["occupancy"], 2);
         assert_eq!(presence.here_now(Some(&[ch("room")]))[0].1.len(), 2);
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(presence.here_now(Some(&[ch("room")]))[0].1.len(), 1);
@@ -358,15 +414,45 @@ mod tests {
         let timeout = feed.recv().await.unwrap();
         assert_eq!(
             (
-                timeout.payload["action"].as_str(),
-                timeout.payload["uuid"].as_str()
+                timeout.payload()["action"].as_str(),
+                timeout.payload()["uuid"].as_str()
             ),
             (Some("timeout"), Some("b"))
         );
         presence.leave("a", &[ch("room")]);
-        assert_eq!(feed.recv().await.unwrap().payload["action"], "leave");
+        assert_eq!(feed.recv().await.unwrap().payload()["action"], "leave");
         assert!(presence.here_now(None).is_empty());
         assert!(presence.where_now("a").is_empty());
+    }
+
+    #[tokio::test]
+    async fn state_changes_carry_the_state_and_the_occupancy() {
+        let (presence, mut feed) = Presence::new();
+        let long = Duration::from_secs(60);
+        presence.heartbeat("a", &[ch("room")], long, None);
+        let state = Map::from_iter([("mood".to_owned(), json!("busy"))]);
+        presence.set_state("b", &[ch("room")], long, &state);
+        assert_eq!(feed.recv().await.unwrap().action, PresenceAction::Join);
+        // b was not present: its state set makes it join, with the state.
+        let join = feed.recv().await.unwrap();
+        assert_eq!(
+            (join.action, join.uuid.as_str(), join.occupancy),
+            (PresenceAction::Join, "b", 2)
+        );
+        assert_eq!(join.state.as_ref(), Some(&state));
+        let change = feed.recv().await.unwrap();
+        assert_eq!(
+            (change.action, change.uuid.as_str(), change.occupancy),
+            (PresenceAction::StateChange, "b", 2)
+        );
+        let payload = change.payload();
+        assert_eq!(payload["action"], "state-change");
+        assert_eq!(payload["state"], json!({"mood": "busy"}));
+        assert_eq!(payload["timestamp"], change.timestamp);
+        presence.leave("b", &[ch("room")]);
+        let leave = feed.recv().await.unwrap();
+        assert_eq!((leave.action, leave.occupancy), (PresenceAction::Leave, 1));
+        assert!(leave.payload().get("state").is_none());
     }
 
     #[tokio::test]
@@ -378,7 +464,7 @@ mod tests {
             panic!("a join is written out");
         };
         assert_eq!((channel.as_str(), uuid.as_str()), ("room", "a"));
-        assert_eq!(events.recv().await.unwrap().payload["action"], "join");
+        assert_eq!(events.recv().await.unwrap().payload()["action"], "join");
         // A heartbeat that moves the expiry by less than a tenth of the
         // timeout is not written; a state change is.
         presence.heartbeat("a", &[ch("room")], timeout, None);
@@ -402,8 +488,8 @@ mod tests {
         let timeout = events.recv().await.unwrap();
         assert_eq!(
             (
-                timeout.payload["action"].as_str(),
-                timeout.payload["occupancy"].as_u64()
+                timeout.payload()["action"].as_str(),
+                timeout.payload()["occupancy"].as_u64()
             ),
             (Some("timeout"), Some(1))
         );

@@ -7,6 +7,7 @@
 
 mod access;
 mod admin;
+mod after_presence;
 mod after_publish;
 mod bad_input;
 mod budgets;
@@ -21,10 +22,13 @@ mod fn_tokens;
 mod hooks;
 mod hostile;
 mod interval;
+mod javascript;
+mod js_modules;
 mod kv;
 mod logs;
 mod long_poll;
 mod pubsub;
+mod python;
 mod redeploy;
 mod relay;
 mod restart;

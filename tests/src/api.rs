@@ -224,7 +224,11 @@ impl Node {
     /// Deploys `bytes` as `name` with `spec` (the deployment's JSON, without
     /// the name) through `PUT /v1/admin/functions/{name}`.
     pub async fn deploy_bytes(&self, name: &str, spec: &Value, bytes: Vec<u8>) -> Answer {
-        let form = deploy_form(name, spec, bytes);
+        self.upload(name, deploy_form(name, spec, bytes)).await
+    }
+
+    /// Sends the deploy `form` for `name`.
+    async fn upload(&self, name: &str, form: Form) -> Answer {
         let url = self.url(&format!("/v1/admin/functions/{name}"));
         self.send(
             self.http()
@@ -233,6 +237,21 @@ impl Node {
                 .multipart(form),
         )
         .await
+    }
+
+    /// Deploys JavaScript `source` as `name` (uploaded as `{name}.js`).
+    pub async fn deploy_js(&self, name: &str, source: &str, spec: &Value) -> Answer {
+        let part = Part::text(source.to_owned())
+            .file_name(format!("{name}.js"))
+            .mime_str("text/javascript")
+            .expect("a mime type");
+        self.upload(name, upload_form(spec, part)).await
+    }
+
+    /// [`Node::deploy_js`], asserting success; returns the deployment.
+    pub async fn deploy_js_ok(&self, name: &str, source: &str, spec: &Value) -> Value {
+        let answer = self.deploy_js(name, source, spec).await;
+        answer.ok()["deployed"].clone()
     }
 
     /// Deploys the guest `guest` (target/guests/GUEST.wasm) as `name`.
@@ -290,6 +309,15 @@ impl Node {
 /// The `multipart/form-data` body of a deploy: `spec` (JSON) and
 /// `component` (the `.wasm` bytes, as `{name}.wasm`).
 pub fn deploy_form(name: &str, spec: &Value, bytes: Vec<u8>) -> Form {
+    let part = Part::bytes(bytes)
+        .file_name(format!("{name}.wasm"))
+        .mime_str("application/wasm")
+        .expect("a mime type");
+    upload_form(spec, part)
+}
+
+/// A deploy form of `spec` (JSON) and `component`.
+fn upload_form(spec: &Value, component: Part) -> Form {
     Form::new()
         .part(
             "spec",
@@ -297,11 +325,5 @@ pub fn deploy_form(name: &str, spec: &Value, bytes: Vec<u8>) -> Form {
                 .mime_str("application/json")
                 .expect("a mime type"),
         )
-        .part(
-            "component",
-            Part::bytes(bytes)
-                .file_name(format!("{name}.wasm"))
-                .mime_str("application/wasm")
-                .expect("a mime type"),
-        )
+        .part("component", component)
 }

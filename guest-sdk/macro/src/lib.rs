@@ -34,6 +34,12 @@ pub fn after_publish(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(&AFTER_PUBLISH, attr, item)
 }
 
+// Marks `fn(PresenceEvent) -> Result<(), E>` as the after-presence handler.
+#[proc_macro_attribute]
+pub fn after_presence(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(&AFTER_PRESENCE, attr, item)
+}
+
 // Marks `fn() -> Result<(), E>` as the interval job.
 #[proc_macro_attribute]
 pub fn interval(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -102,6 +108,40 @@ const AFTER_PUBLISH: Trigger = Trigger {
             impl wit::Guest for Handler {
                 fn handle(msg: wit::Message) -> ::core::result::Result<(), ::std::string::String> {
                     ::edgefn_sdk::__private::after_publish(msg, #handler)
+                }
+            }
+        }
+    },
+};
+
+const AFTER_PRESENCE: Trigger = Trigger {
+    name: "after_presence",
+    export: "edgefn:functions/after-presence@0.1.0",
+    arity: 1,
+    signature: "fn(PresenceEvent) -> Result<(), E>",
+    // The interface defines its own types.
+    shared: &[],
+    implementation: |handler| {
+        quote! {
+            use self::exports::edgefn::functions::after_presence as wit;
+            impl wit::Guest for Handler {
+                fn handle(event: wit::PresenceEvent) -> ::core::result::Result<(), ::std::string::String> {
+                    use ::edgefn_sdk::PresenceAction;
+                    let action = match event.action {
+                        wit::PresenceAction::Join => PresenceAction::Join,
+                        wit::PresenceAction::Leave => PresenceAction::Leave,
+                        wit::PresenceAction::Timeout => PresenceAction::Timeout,
+                        wit::PresenceAction::StateChange => PresenceAction::StateChange,
+                    };
+                    let raw = ::edgefn_sdk::__private::RawPresenceEvent {
+                        action,
+                        channel: event.channel,
+                        uuid: event.uuid,
+                        occupancy: event.occupancy,
+                        timestamp: event.timestamp,
+                        state: event.state,
+                    };
+                    ::edgefn_sdk::__private::after_presence(raw, #handler)
                 }
             }
         }

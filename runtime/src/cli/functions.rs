@@ -13,11 +13,12 @@ use super::client::Client;
 use crate::bus::Pattern;
 use crate::functions::{FunctionSpec, OnError};
 use crate::wasm::caps::outbound::OutboundRule;
+use crate::wasm::javascript::is_javascript;
 
 /// Arguments of `edgefn deploy`.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The component (.wasm) to deploy.
+    /// The component (.wasm) or JavaScript module (.js, .mjs) to deploy.
     pub file: PathBuf,
     /// The function's name (lowercase letters, digits, `-`, `_`).
     #[arg(long)]
@@ -28,6 +29,10 @@ pub struct DeployArgs {
     /// Get a copy of messages published on this channel or wildcard; repeatable.
     #[arg(long = "after-publish", value_name = "PATTERN", value_parser = Pattern::parse)]
     pub after_publish: Vec<Pattern>,
+    /// Get each presence change (join, leave, timeout, state change) on this
+    /// channel or wildcard (the channel itself, not its `-pnpres` channel); repeatable.
+    #[arg(long = "after-presence", value_name = "PATTERN", value_parser = Pattern::parse)]
+    pub after_presence: Vec<Pattern>,
     /// Answer HTTP requests at /v1/fn/NAME/...
     #[arg(long)]
     pub endpoint: bool,
@@ -161,16 +166,18 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     if args.before_publish.is_empty()
         && args.after_publish.is_empty()
+        && args.after_presence.is_empty()
         && !args.endpoint
         && args.every.is_none()
     {
         bail!(
-            "give at least one trigger: --before-publish PATTERN, --after-publish PATTERN, --endpoint or --every SECONDS"
+            "give at least one trigger: --before-publish PATTERN, --after-publish PATTERN, --after-presence PATTERN, --endpoint or --every SECONDS"
         );
     }
     let spec = FunctionSpec {
         before_publish: args.before_publish,
         after_publish: args.after_publish,
+        after_presence: args.after_presence,
         endpoint: args.endpoint,
         every: args.every,
         allow_outbound: args.allow_outbound,
@@ -200,8 +207,12 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         .part(
             "component",
             Part::bytes(bytes)
-                .file_name(file_name)
-                .mime_str("application/wasm")?,
+                .mime_str(if is_javascript(&file_name) {
+                    "text/javascript"
+                } else {
+                    "application/wasm"
+                })?
+                .file_name(file_name),
         );
     let path = format!("/v1/admin/functions/{}", args.name);
     let answer = client
@@ -306,6 +317,7 @@ fn triggers(spec: &serde_json::Value) -> String {
     for (key, label) in [
         ("before_publish", "before-publish"),
         ("after_publish", "after-publish"),
+        ("after_presence", "after-presence"),
     ] {
         if let Some(patterns) = spec[key].as_array() {
             let list: Vec<&str> = patterns.iter().filter_map(|p| p.as_str()).collect();
@@ -319,4 +331,23 @@ fn triggers(spec: &serde_json::Value) -> String {
         parts.push(format!("every {every}s"));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_summary_lists_every_binding() {
+        let spec = serde_json::json!({
+            "name": "f",
+            "after_publish": ["orders.*"],
+            "after_presence": ["room", "chat.*"],
+            "every": 5,
+        });
+        assert_eq!(
+            triggers(&spec),
+            "after-publish orders.*; after-presence room,chat.*; every 5s"
+        );
+    }
 }

@@ -63,7 +63,7 @@ pub struct AdminArgs {
 pub enum Command {
     /// Run a node: the bus, the functions runtime and the HTTP API.
     Serve(serve::ServeArgs),
-    /// Deploy (or redeploy) a function from a .wasm component.
+    /// Deploy (or redeploy) a function from a .wasm component or a .js module.
     Deploy(functions::DeployArgs),
     /// List, show, remove deployed functions, or read their logs.
     #[command(subcommand)]

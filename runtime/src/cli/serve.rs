@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::config::file::{ConfigFile, FunctionFile};
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, NatsConfig, NodeConfig};
+use crate::functions::Code;
 use crate::http::starting::answer_while;
 use crate::node::Node;
 
@@ -143,7 +144,10 @@ async fn start(config: NodeConfig, functions: Vec<FunctionFile>) -> anyhow::Resu
         })?;
         let deployment = node
             .functions
-            .deploy(function.spec, bytes)
+            .deploy(
+                function.spec,
+                Code::from_file(&function.component.to_string_lossy(), bytes),
+            )
             .await
             .with_context(|| format!("function `{name}` from the config file"))?;
         println!("deployed `{name}` version {}", deployment.version);

@@ -3,8 +3,9 @@
 //! expiry and state as JSON). Each node writes the changes it sees, watches
 //! the bucket to hold the whole table, and times out a member whose
 //! heartbeats stopped only if it deletes the member's entry first, on the
-//! revision it read: so one node publishes each `timeout` event, even when
-//! the member's own node is gone.
+//! revision it read: so one node publishes each `timeout` event (and runs
+//! the after-presence functions for it), even when the member's own node
+//! is gone. Changes seen through the watch publish and run nothing.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,13 +10,15 @@
 //! [[functions]]
 //! name = "moderate"
 //! component = "../target/guests/moderate.wasm"   # relative to this file
-//! before_publish = ["chat.*"]
+//! before_publish = ["chat.*"]      # also after_publish, after_presence,
+//!                                  # endpoint = true, every = SECONDS
 //! [functions.config]
 //! banned_words = "spam,scam"
 //! ```
 //!
 //! Every `[[functions]]` table takes the fields of a deployment
-//! ([`FunctionSpec`]) plus `component`, the path of the Wasm file.
+//! ([`FunctionSpec`]) plus `component`, the path of the Wasm file or of a
+//! JavaScript module (`.js`, `.mjs`).
 
 use std::path::{Path, PathBuf};
 
@@ -101,7 +103,7 @@ fn function(mut table: toml::Table) -> anyhow::Result<FunctionFile> {
         .unwrap_or("?")
         .to_owned();
     let Some(component) = table.remove("component") else {
-        bail!("function `{name}` has no `component` (the path of its .wasm file)");
+        bail!("function `{name}` has no `component` (the path of its .wasm or .js file)");
     };
     let Some(component) = component.as_str().map(PathBuf::from) else {
         bail!("function `{name}`: `component` must be a path string");
@@ -134,6 +136,24 @@ mod tests {
         assert_eq!(f.component, PathBuf::from("m.wasm"));
         assert_eq!(f.spec.before_publish[0].to_string(), "chat.*");
         assert_eq!(f.spec.config["K"], "v");
+    }
+
+    #[test]
+    fn parses_after_presence_bindings() {
+        let text = r#"
+            [[functions]]
+            name = "greeter"
+            component = "greeter.wasm"
+            after_presence = ["room", "chat.*"]
+        "#;
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        let patterns: Vec<String> = file.functions[0]
+            .spec
+            .after_presence
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(patterns, ["room", "chat.*"]);
     }
 
     #[test]

@@ -202,8 +202,8 @@ pub struct WasmConfig {
     /// Deadline of a before-publish invocation, in milliseconds. Missing it
     /// fails the invocation (HTTP 504 to the publisher by default).
     pub before_publish_timeout_ms: u64,
-    /// Deadline of after-publish, interval and endpoint invocations, in
-    /// milliseconds.
+    /// Deadline of after-publish, after-presence, interval and endpoint
+    /// invocations, in milliseconds.
     pub default_timeout_ms: u64,
     /// Memory per instance, in MiB, unless the function asks for another
     /// amount. Growing past it fails the allocation inside the guest.
@@ -221,11 +221,12 @@ pub struct WasmConfig {
     pub max_log_bytes: usize,
     /// Log lines kept per function for `GET /v1/admin/functions/{name}/logs`.
     pub log_lines_per_function: usize,
-    /// After-publish copies waiting to run (one function may hold half of
-    /// them); more are dropped and counted.
+    /// After-publish copies and after-presence events waiting to run (one
+    /// function may hold half of them); more are dropped and counted
+    /// (`edgefn_after_publish_dropped`, `edgefn_after_presence_dropped`).
     pub after_publish_queue: usize,
-    /// After-publish invocations running at once (one function may run half
-    /// of them).
+    /// After-publish and after-presence invocations running at once (one
+    /// function may run half of them).
     pub after_publish_concurrency: usize,
     /// KV calls per invocation, unless the function says otherwise (PubNub
     /// allows 10). Past it, the call fails in the guest with

@@ -1,16 +1,19 @@
-//! After-publish dispatch: each matching function gets a copy of each
-//! published message. Copies wait in one lane per function (see
+//! After-publish and after-presence dispatch: each matching function gets a
+//! copy of each published message, and each presence change on its
+//! channels. Copies and events wait in one lane per function (see
 //! [`super::lanes`]) and run, round robin across functions, in a pool of at
 //! most `after_publish_concurrency` invocations. No function may hold more
 //! than half of the queue (`after_publish_queue`) or of the pool, so one
-//! function's flood of slow work never holds up another's. A copy that finds
-//! no room is dropped and counted; publishers never wait for after-publish
-//! work.
+//! function's flood of slow work never holds up another's. Work that finds
+//! no room is dropped and counted; publishers and presence changes never
+//! wait for it.
 //!
 //! In a cluster the copies come from the cluster's work queue instead
 //! ([`crate::cluster::after_publish`]): a node takes only as many as its
 //! lane can start soon ([`AfterPublish::room`]) and acknowledges each once
-//! it has run ([`AfterPublish::enqueue_taken`]).
+//! it has run ([`AfterPublish::enqueue_taken`]). Presence events are
+//! queued here in a cluster too, by the one node that produced each
+//! ([`AfterPublish::enqueue_presence`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,11 +25,20 @@ use super::lanes::{LaneLimits, Lanes};
 use super::registry::Function;
 use crate::bus::Published;
 use crate::metrics::Metrics;
+use crate::presence::PresenceEvent;
 use crate::wasm::{InvokeError, Sandbox};
+
+/// What a job hands its function.
+enum Work {
+    /// A copy of a published message, for its after-publish hook.
+    Publish(Arc<Published>),
+    /// A presence change, for its after-presence hook.
+    Presence(Arc<PresenceEvent>),
+}
 
 struct Job {
     function: Arc<Function>,
-    published: Arc<Published>,
+    work: Work,
     /// Told when the copy has run (cluster mode: then it is acknowledged),
     /// or could not start because its function was at its concurrency
     /// limit (`false`: hand it back to run later).
@@ -55,7 +67,7 @@ impl Queue {
     }
 }
 
-/// The queue of after-publish work.
+/// The queue of after-publish and after-presence work.
 pub struct AfterPublish {
     queue: Arc<Queue>,
     dispatcher: tokio::task::JoinHandle<()>,
@@ -106,7 +118,18 @@ impl AfterPublish {
     pub fn enqueue(&self, function: &Arc<Function>, published: &Arc<Published>) {
         let job = Job {
             function: Arc::clone(function),
-            published: Arc::clone(published),
+            work: Work::Publish(Arc::clone(published)),
+            ran: None,
+        };
+        self.push(job);
+    }
+
+    /// Queues presence change `event` for `function`'s after-presence hook,
+    /// or drops it (counted) when there is no room for it.
+    pub fn enqueue_presence(&self, function: &Arc<Function>, event: &Arc<PresenceEvent>) {
+        let job = Job {
+            function: Arc::clone(function),
+            work: Work::Presence(Arc::clone(event)),
             ran: None,
         };
         self.push(job);
@@ -144,7 +167,7 @@ impl AfterPublish {
         }
         let job = Job {
             function: Arc::clone(function),
-            published: Arc::new(published),
+            work: Work::Publish(Arc::new(published)),
             ran: Some(ran),
         };
         self.push(job);
@@ -153,12 +176,21 @@ impl AfterPublish {
 
     fn push(&self, job: Job) {
         let function = Arc::clone(&job.function);
+        let presence = matches!(job.work, Work::Presence(_));
         let queued = self
             .queue
             .lanes()
             .push(Arc::clone(&function.prepared.name), job);
         match queued {
             Ok(()) => self.queue.changed.notify_one(),
+            Err(refused) if presence => {
+                self.metrics.after_presence_dropped.inc();
+                tracing::warn!(
+                    function = function.name(),
+                    ?refused,
+                    "after-publish and after-presence queue full: presence event dropped"
+                );
+            }
             Err(refused) => {
                 self.metrics.after_publish_dropped.inc();
                 tracing::warn!(
@@ -198,9 +230,13 @@ async fn dispatch(queue: Arc<Queue>, sandbox: Arc<Sandbox>, concurrency: usize) 
                 .spec
                 .timeout(sandbox.config().default_timeout());
             // Failures are already logged to the function's log and counted.
-            let result = sandbox
-                .after_publish(&job.function.prepared, &job.published, timeout)
-                .await;
+            let prepared = &job.function.prepared;
+            let result = match &job.work {
+                Work::Publish(published) => {
+                    sandbox.after_publish(prepared, published, timeout).await
+                }
+                Work::Presence(event) => sandbox.after_presence(prepared, event, timeout).await,
+            };
             if let Some(ran) = job.ran {
                 let _ = ran.send(!matches!(result, Err(InvokeError::Busy { .. })));
             }

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`spec`]: what a deployment says, and its validation;
 //! - [`registry`]: the current set of functions, swapped atomically;
-//! - [`after`]: the after-publish queue, fair across functions ([`lanes`]);
+//! - [`after`]: the after-publish and after-presence queue, fair across
+//!   functions ([`lanes`]);
 //! - [`interval`]: interval schedules;
 //! - [`records`]: where deployments are kept (local store or cluster);
 //! - [`secrets`]: function secrets, sealed at rest.
@@ -29,15 +30,17 @@ use self::after::AfterPublish;
 use self::records::Records;
 pub use self::registry::{Function, Registry};
 use self::secrets::{SecretBox, Unsealable};
-pub use self::spec::{Deployment, FunctionSpec, OnError, SpecError};
+pub use self::spec::{Deployment, FunctionSpec, OnError, Source, SpecError};
 use crate::bus::Published;
 use crate::clock::unix_ms;
 use crate::cluster::Unavailable;
 use crate::cluster::after_publish::{AfterPublishQueues, Backlog};
 use crate::metrics::Metrics;
+use crate::presence::PresenceEvent;
 use crate::store::StoreError;
 use crate::wasm::caps::log::FunctionLogs;
 use crate::wasm::component::exports;
+use crate::wasm::javascript::{JavaScriptError, is_javascript};
 use crate::wasm::{Budgets, ComponentError, LoadedComponent, PreparedFunction, Sandbox};
 
 const MIB: u64 = 1024 * 1024;
@@ -51,6 +54,9 @@ pub enum DeployError {
     /// The component cannot run here or lacks an export.
     #[error(transparent)]
     Component(#[from] ComponentError),
+    /// The JavaScript module cannot be loaded.
+    #[error(transparent)]
+    JavaScript(#[from] JavaScriptError),
     /// The store failed; the previous deployment is still in place.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,6 +66,27 @@ pub enum DeployError {
     /// The cluster could not take or give the deployment.
     #[error(transparent)]
     Cluster(#[from] Unavailable),
+}
+
+/// What a deployment runs, as uploaded.
+pub enum Code {
+    /// A WebAssembly component.
+    Component(Vec<u8>),
+    /// A JavaScript module (an ES module whose default export is the
+    /// handler), run by the built-in JavaScript runner.
+    JavaScript(Vec<u8>),
+}
+
+impl Code {
+    /// The contents of a file called `file_name`: JavaScript when its name
+    /// ends in `.js` or `.mjs`, a component otherwise.
+    pub fn from_file(file_name: &str, bytes: Vec<u8>) -> Self {
+        if is_javascript(file_name) {
+            Code::JavaScript(bytes)
+        } else {
+            Code::Component(bytes)
+        }
+    }
 }
 
 /// The node's deployed functions.
@@ -133,20 +160,43 @@ impl Functions {
         self.registry.load_full()
     }
 
-    /// Validates, compiles and links `component`, stores it durably with its
-    /// spec, then makes it live, replacing any function of the same name in
-    /// one step. Returns the new deployment (or the current one, unchanged,
-    /// when it already has this spec and component).
+    /// Validates, compiles and links `code` (JavaScript is turned into a
+    /// component first), stores it durably with its spec, then makes it
+    /// live, replacing any function of the same name in one step. Returns
+    /// the new deployment (or the current one, unchanged, when it already
+    /// has this spec, code and secrets).
     ///
     /// # Errors
     /// [`DeployError`]; the previous deployment (if any) stays in place.
     pub async fn deploy(
         &self,
         mut spec: FunctionSpec,
-        component: Vec<u8>,
+        code: Code,
     ) -> Result<Deployment, DeployError> {
         spec.validate(self.sandbox.config().max_memory_mb)?;
         let secrets = std::mem::take(&mut spec.secrets);
+        let (component, source) = match code {
+            Code::Component(bytes) => (bytes, None),
+            Code::JavaScript(text) => {
+                let source = Source {
+                    language: "javascript".into(),
+                    sha256: hex::encode(Sha256::digest(&text)),
+                };
+                let current = self
+                    .snapshot()
+                    .get(&spec.name)
+                    .map(|f| f.deployment.clone());
+                if let Some(current) = current.filter(|c| {
+                    c.source.as_ref() == Some(&source) && self.same_settings(c, &spec, &secrets)
+                }) {
+                    return Ok(current);
+                }
+                (
+                    self.sandbox.specialise_javascript(&text).await?,
+                    Some(source),
+                )
+            }
+        };
         let hash = hex::encode(Sha256::digest(&component));
         let bytes: Arc<[u8]> = component.into();
         let loaded = self.sandbox.load(&hash, Arc::clone(&bytes)).await?;
@@ -157,14 +207,8 @@ impl Functions {
             .snapshot()
             .get(&spec.name)
             .map(|f| f.deployment.clone());
-        let unchanged = |c: &Deployment| {
-            c.spec == spec
-                && c.component == hash
-                && self
-                    .secrets
-                    .unseal_all(&c.sealed_secrets)
-                    .is_ok_and(|s| s == secrets)
-        };
+        let unchanged =
+            |c: &Deployment| c.component == hash && self.same_settings(c, &spec, &secrets);
         if let Some(current) = current.as_ref().filter(|c| unchanged(c)) {
             return Ok(current.clone());
         }
@@ -173,6 +217,7 @@ impl Functions {
             spec,
             component: hash,
             sealed_secrets: self.secrets.seal_all(&secrets),
+            source,
             version,
             deployed_at_ms: unix_ms(),
         };
@@ -180,6 +225,20 @@ impl Functions {
         self.records.put(&deployment, bytes).await?;
         self.install(deployment.clone(), loaded, secrets);
         Ok(deployment)
+    }
+
+    /// Whether `current` was deployed with `spec` and `secrets`.
+    fn same_settings(
+        &self,
+        current: &Deployment,
+        spec: &FunctionSpec,
+        secrets: &BTreeMap<String, String>,
+    ) -> bool {
+        current.spec == *spec
+            && self
+                .secrets
+                .unseal_all(&current.sealed_secrets)
+                .is_ok_and(|s| s == *secrets)
     }
 
     /// In a cluster, makes or updates the after-publish queue of the
@@ -264,8 +323,18 @@ impl Functions {
         }
     }
 
-    /// Lets queued after-publish copies run, for at most `grace`; returns
-    /// how many were left.
+    /// Queues presence change `event` for the after-presence functions of
+    /// `registry` bound to its channel. In a cluster too: the node that
+    /// produced the event (and publishes it on `-pnpres`) is the only one
+    /// that has it, so each runs once cluster-wide.
+    pub fn after_presence(&self, registry: &Registry, event: &Arc<PresenceEvent>) {
+        for function in registry.after_presence(&event.channel) {
+            self.after.enqueue_presence(function, event);
+        }
+    }
+
+    /// Lets queued after-publish copies and after-presence events run, for
+    /// at most `grace`; returns how many were left.
     pub async fn drain(&self, grace: Duration) -> usize {
         self.after.drain(grace).await
     }
@@ -375,6 +444,9 @@ fn check_exports(spec: &FunctionSpec, component: &LoadedComponent) -> Result<(),
     }
     if !spec.after_publish.is_empty() && component.after_publish.is_none() {
         return missing(exports::AFTER_PUBLISH, "--after-publish");
+    }
+    if !spec.after_presence.is_empty() && component.after_presence.is_none() {
+        return missing(exports::AFTER_PRESENCE, "--after-presence");
     }
     if spec.every.is_some() && component.interval.is_none() {
         return missing(exports::INTERVAL, "--every");

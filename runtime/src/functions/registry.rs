@@ -80,4 +80,16 @@ impl Registry {
                 .any(|p| p.matches(channel))
         })
     }
+
+    /// The after-presence hooks for presence changes on `channel` (the
+    /// channel itself, not its `-pnpres` channel).
+    pub fn after_presence(&self, channel: &Channel) -> impl Iterator<Item = &Arc<Function>> {
+        self.iter().filter(|f| {
+            f.deployment
+                .spec
+                .after_presence
+                .iter()
+                .any(|p| p.matches(channel))
+        })
+    }
 }

@@ -40,6 +40,11 @@ pub struct FunctionSpec {
     /// Channels whose published messages this function gets a copy of.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_publish: Vec<Pattern>,
+    /// Channels whose presence changes (join, leave, timeout, state change)
+    /// this function gets; the patterns name the channels, not their
+    /// `-pnpres` channels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_presence: Vec<Pattern>,
     /// Whether it answers HTTP at `/v1/fn/{name}/...`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub endpoint: bool,
@@ -98,9 +103,14 @@ pub enum SpecError {
     BadName(String),
     /// No trigger was given.
     #[error(
-        "function `{0}` has no trigger: give at least one of --before-publish, --after-publish, --endpoint or --every"
+        "function `{0}` has no trigger: give at least one of --before-publish, --after-publish, --after-presence, --endpoint or --every"
     )]
     NoTrigger(String),
+    /// An after-presence pattern that names presence channels.
+    #[error(
+        "after-presence pattern `{0}` names presence channels: bind to the channels themselves (`room`, `chat.*`), whose joins, leaves, timeouts and state changes the function then gets"
+    )]
+    PresencePattern(String),
     /// `every` out of range.
     #[error("`every` must be between 1 and {MAX_EVERY_SECONDS} seconds, got {0}")]
     BadEvery(u64),
@@ -130,6 +140,7 @@ impl FunctionSpec {
             name: name.into(),
             before_publish: Vec::new(),
             after_publish: Vec::new(),
+            after_presence: Vec::new(),
             endpoint: false,
             every: None,
             allow_outbound: Vec::new(),
@@ -154,10 +165,14 @@ impl FunctionSpec {
         validate_name(&self.name)?;
         if self.before_publish.is_empty()
             && self.after_publish.is_empty()
+            && self.after_presence.is_empty()
             && !self.endpoint
             && self.every.is_none()
         {
             return Err(SpecError::NoTrigger(self.name.clone()));
+        }
+        if let Some(pattern) = self.after_presence.iter().find(|p| names_presence(p)) {
+            return Err(SpecError::PresencePattern(pattern.to_string()));
         }
         if let Some(every) = self.every.filter(|s| !(1..=MAX_EVERY_SECONDS).contains(s)) {
             return Err(SpecError::BadEvery(every));
@@ -213,6 +228,16 @@ pub fn validate_name(name: &str) -> Result<(), SpecError> {
     }
 }
 
+/// Whether `pattern` matches presence channels (`room-pnpres`,
+/// `chat.*-pnpres`), which have no presence of their own.
+fn names_presence(pattern: &Pattern) -> bool {
+    match pattern {
+        Pattern::Exact(channel) => channel.is_presence(),
+        Pattern::Prefix(_) => false,
+        Pattern::PresencePrefix(_) => true,
+    }
+}
+
 fn is_env_name(key: &str) -> bool {
     key.bytes().next().is_some_and(|b| !b.is_ascii_digit())
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -229,10 +254,23 @@ pub struct Deployment {
     /// Its secrets, sealed (see [`super::secrets`]); the spec holds none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sealed_secrets: BTreeMap<String, String>,
+    /// The source the component was made from, for a function deployed as
+    /// source code (JavaScript) rather than as a component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
     /// Counts the deployments of this name, starting at 1.
     pub version: u64,
     /// When it was deployed, in milliseconds since the Unix epoch.
     pub deployed_at_ms: u64,
+}
+
+/// The source code a function was deployed as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Its language: `javascript`.
+    pub language: String,
+    /// Its content hash (hex SHA-256).
+    pub sha256: String,
 }
 
 #[cfg(test)]
@@ -269,6 +307,25 @@ mod tests {
             spec.validate(256),
             Err(SpecError::BadConfigKey(_))
         ));
+    }
+
+    #[test]
+    fn after_presence_is_a_trigger_on_channels_not_their_presence_channels() {
+        let mut spec = FunctionSpec::named("p");
+        spec.after_presence = vec![Pattern::parse("room").unwrap()];
+        assert!(spec.validate(256).is_ok());
+        spec.after_presence.push(Pattern::parse("chat.*").unwrap());
+        assert!(spec.validate(256).is_ok());
+        for bad in ["room-pnpres", "chat.*-pnpres"] {
+            spec.after_presence = vec![Pattern::parse(bad).unwrap()];
+            let err = spec.validate(256).unwrap_err();
+            assert!(matches!(err, SpecError::PresencePattern(_)), "{bad}: {err}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+        let json = r#"{"name":"p","after_presence":["room","chat.*"]}"#;
+        let spec: FunctionSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(spec.after_presence.len(), 2);
+        assert_eq!(serde_json::to_string(&spec).unwrap(), json);
     }
 
     #[test]

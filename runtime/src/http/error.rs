@@ -222,6 +222,7 @@ impl From<DeployError> for ApiError {
         match e {
             DeployError::Spec(e) => Self::bad_request("invalid_spec", e.to_string()),
             DeployError::Component(e) => Self::bad_request("invalid_component", e.to_string()),
+            DeployError::JavaScript(e) => Self::bad_request("invalid_javascript", e.to_string()),
             DeployError::Store(e) => e.into(),
             DeployError::Cluster(e) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -26,6 +26,9 @@ mod generated {
 
 pub use generated::edgefn::functions::types::{Message, MessageKind};
 pub use generated::edgefn::functions::{bus, kv, log, secrets, tokens, types};
+pub use generated::exports::edgefn::functions::after_presence::{
+    GuestIndices as AfterPresenceIndices, PresenceAction, PresenceEvent,
+};
 pub use generated::exports::edgefn::functions::after_publish::GuestIndices as AfterPublishIndices;
 pub use generated::exports::edgefn::functions::before_publish::{
     Decision, GuestIndices as BeforePublishIndices,

@@ -10,7 +10,9 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use super::bindings::{AfterPublishIndices, BeforePublishIndices, IntervalIndices};
+use super::bindings::{
+    AfterPresenceIndices, AfterPublishIndices, BeforePublishIndices, IntervalIndices,
+};
 use super::state::InvocationState;
 
 /// The interface each trigger needs the component to export.
@@ -19,6 +21,8 @@ pub mod exports {
     pub const BEFORE_PUBLISH: &str = "edgefn:functions/before-publish@0.1.0";
     /// Needed by `--after-publish`.
     pub const AFTER_PUBLISH: &str = "edgefn:functions/after-publish@0.1.0";
+    /// Needed by `--after-presence`.
+    pub const AFTER_PRESENCE: &str = "edgefn:functions/after-presence@0.1.0";
     /// Needed by `--every`.
     pub const INTERVAL: &str = "edgefn:functions/interval@0.1.0";
     /// Needed by `--endpoint`.
@@ -63,6 +67,8 @@ pub struct LoadedComponent {
     pub before_publish: Option<BeforePublishIndices>,
     /// Present when it exports `after-publish`.
     pub after_publish: Option<AfterPublishIndices>,
+    /// Present when it exports `after-presence`.
+    pub after_presence: Option<AfterPresenceIndices>,
     /// Present when it exports `interval`.
     pub interval: Option<IntervalIndices>,
     /// Present when it exports `wasi:http/incoming-handler`.
@@ -131,6 +137,7 @@ pub fn prepare(
     Ok(LoadedComponent {
         before_publish: BeforePublishIndices::new(&pre).ok(),
         after_publish: AfterPublishIndices::new(&pre).ok(),
+        after_presence: AfterPresenceIndices::new(&pre).ok(),
         interval: IntervalIndices::new(&pre).ok(),
         http: ProxyPre::new(pre.clone()).ok(),
         pre,

@@ -17,6 +17,7 @@ use super::state::{self, InvocationState};
 use super::{MIB, PreparedFunction, Sandbox};
 use crate::bus::{Message, MessageKind, Published};
 use crate::metrics::{Outcome, Trigger};
+use crate::presence::{PresenceAction, PresenceEvent};
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -188,6 +189,37 @@ impl Sandbox {
             )
             .await?;
         self.guest_result(function, Trigger::AfterPublish, finished)
+    }
+
+    /// Runs `function`'s after-presence hook on a presence change.
+    ///
+    /// # Errors
+    /// [`InvokeError`] when it fails, traps or misses its deadline.
+    pub async fn after_presence(
+        &self,
+        function: &PreparedFunction,
+        event: &PresenceEvent,
+        timeout: Duration,
+    ) -> Result<(), InvokeError> {
+        let indices = export(
+            function,
+            function.component.after_presence.as_ref(),
+            "after-presence",
+        )?;
+        let arg = wit_presence_event(event);
+        let finished = self
+            .call(
+                function,
+                Trigger::AfterPresence,
+                timeout,
+                0,
+                async |store, instance| {
+                    let guest = indices.load(&mut *store, instance)?;
+                    guest.call_handle(store, &arg).await
+                },
+            )
+            .await?;
+        self.guest_result(function, Trigger::AfterPresence, finished)
     }
 
     /// Runs `function`'s interval handler once.
@@ -403,5 +435,24 @@ fn wit_message(message: &Message, timetoken: Option<String>) -> bindings::Messag
             MessageKind::Signal => bindings::MessageKind::Signal,
         },
         timetoken,
+    }
+}
+
+fn wit_presence_event(event: &PresenceEvent) -> bindings::PresenceEvent {
+    bindings::PresenceEvent {
+        action: match event.action {
+            PresenceAction::Join => bindings::PresenceAction::Join,
+            PresenceAction::Leave => bindings::PresenceAction::Leave,
+            PresenceAction::Timeout => bindings::PresenceAction::Timeout,
+            PresenceAction::StateChange => bindings::PresenceAction::StateChange,
+        },
+        channel: event.channel.to_string(),
+        uuid: event.uuid.clone(),
+        occupancy: u32::try_from(event.occupancy).unwrap_or(u32::MAX),
+        timestamp: event.timestamp,
+        state: event
+            .state
+            .as_ref()
+            .map(|state| serde_json::to_string(state).expect("a JSON object always serializes")),
     }
 }

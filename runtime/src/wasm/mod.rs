@@ -11,6 +11,8 @@
 //! - [`component`]: format checks, compile cache, linking, export discovery;
 //! - [`invoke`]: running hooks and interval functions under their limits;
 //! - [`endpoint`]: running HTTP endpoint functions;
+//! - [`javascript`]: turning a `.js` module into a component (the built-in
+//!   QuickJS runner, snapshotted with the module loaded);
 //! - [`state`]: the per-invocation store data;
 //! - [`limits`]: memory and table limits;
 //! - [`caps`]: the host capabilities (outbound HTTP, KV, bus, tokens,
@@ -21,6 +23,7 @@ pub mod caps;
 pub mod component;
 pub mod endpoint;
 pub mod invoke;
+pub mod javascript;
 pub mod limits;
 pub mod state;
 

@@ -67,3 +67,29 @@ async fn deploy_redeploy_and_remove_reach_every_node() {
         assert_eq!(list.ok()["functions"], json!([]), "still listed on {name}");
     }
 }
+
+#[tokio::test]
+async fn a_javascript_deploy_runs_on_every_node_from_one_snapshot() {
+    let (_nats, nodes) = cluster("").await;
+    let (a, c) = (&nodes[0], &nodes[2]);
+    // The module's top-level code runs once, on A: the snapshot carries its
+    // result to the others.
+    let source = "const loaded = Math.random();\n\
+                  export default (request, response) => response.send({ loaded, path: request.path });";
+    let deployed = a
+        .deploy_js_ok("js-hello", source, &json!({"endpoint": true}))
+        .await;
+    assert_eq!(deployed["source"]["language"], "javascript", "{deployed}");
+    let on_a = a.get("/v1/fn/js-hello/x").await.ok().clone();
+    let on_c = eventually(
+        "the JavaScript function, deployed on A, to answer on C",
+        SPREAD,
+        || async {
+            let answer = c.get("/v1/fn/js-hello/x").await;
+            (answer.status == 200).then_some(answer.body)
+        },
+    )
+    .await;
+    assert_eq!(on_c, on_a);
+    assert_eq!(on_c["path"], "/x");
+}

@@ -11,6 +11,8 @@
 //! - [`order`]: delivery across nodes in one order, history equal to it;
 //! - [`after_publish`]: an after-publish hook counts each message once, and
 //!   each fire;
+//! - [`after_presence`]: an after-presence hook runs once per presence
+//!   change, whichever node made it;
 //! - [`deploys`]: deploy, redeploy and remove seen on every node;
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
@@ -30,6 +32,7 @@
 //!   then joins;
 //! - [`load`]: the writers the fault tests use.
 
+mod after_presence;
 mod after_publish;
 mod clock_skew;
 mod deploys;

@@ -1,7 +1,8 @@
 //! Deployed functions: `GET /v1/admin/functions`, `GET|PUT|DELETE
 //! /v1/admin/functions/{name}` (deploy is `multipart/form-data` with a
 //! `spec` part, the deployment as JSON, and a `component` part, the `.wasm`
-//! file), and `GET /v1/admin/functions/{name}/logs?limit=N[&follow=true]`
+//! file, or a JavaScript module: a part whose file name ends in `.js` or
+//! `.mjs`, or whose type is `text/javascript`), and `GET /v1/admin/functions/{name}/logs?limit=N[&follow=true]`
 //! (with `follow`, a Server-Sent Events stream of the recent lines, then new
 //! ones as they come).
 
@@ -22,11 +23,12 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::functions::spec::validate_name;
-use crate::functions::{Function, FunctionSpec};
+use crate::functions::{Code, Function, FunctionSpec};
 use crate::http::error::ApiError;
 use crate::http::extract::{Path, Query};
 use crate::node::Node;
 use crate::wasm::caps::log::LogLine;
+use crate::wasm::javascript::is_javascript;
 
 /// `GET /v1/admin/functions`.
 pub async fn list(State(node): State<Arc<Node>>) -> Json<Value> {
@@ -66,10 +68,10 @@ pub async fn deploy(
             format!("unexpected part `{part}`: send `spec` and `component`"),
         ));
     }
-    let component = component.ok_or_else(|| {
+    let code = component.ok_or_else(|| {
         ApiError::bad_request(
             "invalid_upload",
-            "the `component` part (the .wasm file) is missing",
+            "the `component` part (the .wasm or .js file) is missing",
         )
     })?;
     let mut spec: Value = match spec {
@@ -95,7 +97,7 @@ pub async fn deploy(
     };
     let spec: FunctionSpec = serde_json::from_value(spec)
         .map_err(|e| ApiError::bad_request("invalid_spec", e.to_string()))?;
-    let deployment = node.functions.deploy(spec, component.to_vec()).await?;
+    let deployment = node.functions.deploy(spec, code).await?;
     tracing::info!(
         function = name,
         version = deployment.version,
@@ -108,7 +110,7 @@ pub async fn deploy(
 /// The parts of a deploy upload.
 struct Upload {
     spec: Option<Bytes>,
-    component: Option<Bytes>,
+    component: Option<Code>,
     /// The name of the first part that is neither.
     unexpected: Option<String>,
 }
@@ -125,10 +127,17 @@ async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
     };
     while let Some(field) = form.next_field().await.map_err(form_error)? {
         let name = field.name().map(str::to_owned);
+        let javascript = field.file_name().is_some_and(is_javascript)
+            || field.content_type().is_some_and(|t| {
+                t.starts_with("text/javascript") || t.starts_with("application/javascript")
+            });
         let bytes = field.bytes().await.map_err(form_error)?;
         match name.as_deref() {
             Some("spec") => upload.spec = Some(bytes),
-            Some("component") => upload.component = Some(bytes),
+            Some("component") if javascript => {
+                upload.component = Some(Code::JavaScript(bytes.into()))
+            }
+            Some("component") => upload.component = Some(Code::Component(bytes.into())),
             other => {
                 upload
                     .unexpected
@@ -199,6 +208,7 @@ fn describe(function: &Function) -> Value {
     let exports: Vec<&str> = [
         (component.before_publish.is_some(), "before-publish"),
         (component.after_publish.is_some(), "after-publish"),
+        (component.after_presence.is_some(), "after-presence"),
         (component.interval.is_some(), "interval"),
         (component.http.is_some(), "http"),
     ]
