@@ -11,7 +11,12 @@
 //       --set banned_words=spam,scam
 const vault = require('vault');
 
-const words = (text) => text.toLowerCase().split(/[^\p{L}\p{N}']+/u).filter((w) => w !== '');
+// Compiled once, when the module loads. (`split` with a regular expression
+// would compile a copy on every call, which costs more than all the rest.)
+const WORD = /[\p{L}\p{N}']+/gu;
+const NOT_SPACE = /\S+/g;
+
+const words = (text) => text.toLowerCase().match(WORD) ?? [];
 
 function findBanned(text, banned) {
   const textWords = words(text);
@@ -30,7 +35,7 @@ export default async (request) => {
   if (message === null || typeof message !== 'object' || typeof message.text !== 'string') {
     return request.ok();
   }
-  const text = message.text.split(/\s+/).filter((w) => w !== '').join(' ');
+  const text = (message.text.match(NOT_SPACE) ?? []).join(' ');
   const banned = await vault.get('banned_words').catch(() => '');
   const word = findBanned(text, banned);
   if (word !== undefined) {

@@ -33,9 +33,13 @@ fn hook(c: &mut Criterion) {
     let data_dir = std::env::temp_dir().join(format!("edgefn-bench-{}", std::process::id()));
     let config = NodeConfig::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
     let node = runtime.block_on(Node::start(config)).unwrap();
-    let javascript =
-        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/js/moderate.js"))
-            .unwrap();
+    // BENCH_HOOK_JS: another module to measure in place of moderate.js.
+    let javascript = std::env::var_os("BENCH_HOOK_JS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/js/moderate.js"),
+        PathBuf::from,
+    );
+    let javascript = std::fs::read(&javascript)
+        .unwrap_or_else(|e| panic!("{}: {e}", javascript.display()));
     let functions = [
         ("moderate", Code::Component(guest("moderate"))),
         ("moderate-js", Code::JavaScript(javascript)),
