@@ -52,10 +52,10 @@ export EDGEFN_GUEST_TARGET_DIR="$root/target/js-runner"
 export EDGEFN_GUEST_RUSTFLAGS="--remap-path-prefix=$root=/edgefn --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 scripts/build-guests.sh --manifest runners/js/Cargo.toml
 
-# A digest of every file the runner is built from.
+# A digest of every file the runner is built from (as the working tree has
+# them; files git does not track, such as a local Cargo.lock, do not count).
 sources_digest() {
-    (cd "$root" && find runners/js guest-sdk wit -type f \
-        -not -path '*/target/*' -not -name '*.md' -print0 \
+    (cd "$root" && git ls-files -z runners/js guest-sdk wit \
         | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
