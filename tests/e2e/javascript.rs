@@ -506,3 +506,62 @@ async fn the_demo_config_deploys_the_javascript_counter_beside_the_rust_one() {
         json!({"text": "hello demo", "moderated": true})
     );
 }
+
+#[tokio::test]
+async fn token_issuer_js_issues_tokens_that_the_bus_honours() {
+    let node = Node::start_secured("issuer-secret").await;
+    node.deploy_js_ok(
+        "token-issuer",
+        &example("token-issuer.js"),
+        &json!({"endpoint": true, "allow_token_grant": true,
+                "secrets": {"SETUP_KEY": "setup"}, "config": {"hash_rounds": "50"}}),
+    )
+    .await;
+    let post = |path: &str, body: Value, setup: Option<&str>| {
+        let mut request = node
+            .http()
+            .post(node.url(&format!("/v1/fn/token-issuer{path}")))
+            .bearer_auth(node.admin_key())
+            .json(&body);
+        if let Some(key) = setup {
+            request = request.header("x-setup-key", key);
+        }
+        node.send(request)
+    };
+    let alice = json!({"user": "alice", "password": "wonderland"});
+    assert_eq!(post("/users", alice.clone(), None).await.status, 403);
+    assert_eq!(
+        post("/users", alice.clone(), Some("wrong")).await.status,
+        403
+    );
+    let bad = post(
+        "/users",
+        json!({"user": "Alice!", "password": "x"}),
+        Some("setup"),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let created = post("/users", alice.clone(), Some("setup")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    let wrong = post("/login", json!({"user": "alice", "password": "nope"}), None).await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let unknown = post("/login", json!({"user": "bob", "password": "x"}), None).await;
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
+    let login = post("/login", alice, None).await;
+    let body = login.ok().clone();
+    assert_eq!(body["channels"], json!(["chat.alice", "chat.public"]));
+    let token = body["token"].as_str().unwrap();
+
+    let auth = Auth::token(token).uuid("alice");
+    let own = node
+        .post_message_as(Op::Publish, "chat.alice", "\"hi\"", &[], &auth)
+        .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let public = node
+        .post_message_as(Op::Publish, "chat.public", "\"hi\"", &[], &auth)
+        .await;
+    assert_eq!(public.status, 403, "read-only there: {}", public.body);
+    node.wait_for_log("token-issuer", &["token issued to alice"], LIMIT)
+        .await;
+}
