@@ -38,8 +38,8 @@ fn hook(c: &mut Criterion) {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/js/moderate.js"),
         PathBuf::from,
     );
-    let javascript = std::fs::read(&javascript)
-        .unwrap_or_else(|e| panic!("{}: {e}", javascript.display()));
+    let javascript =
+        std::fs::read(&javascript).unwrap_or_else(|e| panic!("{}: {e}", javascript.display()));
     let functions = [
         ("moderate", Code::Component(guest("moderate"))),
         ("moderate-js", Code::JavaScript(javascript)),

@@ -4,10 +4,12 @@
 //! functions at startup.
 
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 use edgefn_e2e::cli::{command, run};
 use edgefn_e2e::node::{serve_command, write_config};
 use edgefn_e2e::paths::guest;
+use edgefn_e2e::wait::within;
 use edgefn_e2e::*;
 use reqwest::Method;
 
@@ -310,4 +312,54 @@ async fn flags_override_the_config_file() {
         !dir.path().join("from-file").exists(),
         "the config's data_dir won over --data-dir"
     );
+}
+
+#[tokio::test]
+async fn serve_raises_its_open_file_limit_for_its_connections() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = Node::temp_dir();
+    // Started with the usual soft limit of 1,024 open files.
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .args(["-c", "ulimit -Sn 1024 && exec \"$@\"", "bash"])
+        .arg(edgefn_e2e::paths::edgefn_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-key",
+            "k",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("bash runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    within("the node to listen", Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("edgefn listening") {
+                return;
+            }
+        }
+        panic!("the node stopped before listening");
+    })
+    .await;
+    let pid = child.id().expect("the node runs");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open-file limit in {limits}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    let [soft, hard] = numbers[..] else {
+        panic!("unexpected line: {line}")
+    };
+    // Enough for the default 10,000 connections and the node's own files,
+    // or as much as the hard limit allows.
+    assert!(soft >= hard.min(10_256), "{line}");
 }

@@ -92,6 +92,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.pubnub.subscribe_key = key;
     }
 
+    raise_open_file_limit(config.http.max_connections);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -153,6 +154,24 @@ async fn start(config: NodeConfig, functions: Vec<FunctionFile>) -> anyhow::Resu
         println!("deployed `{name}` version {}", deployment.version);
     }
     Ok(node)
+}
+
+/// Raises the soft limit on open files to the hard limit: each connection
+/// is a file, and the usual soft limit (1,024) is far below
+/// `max_connections`. Warns when even the hard limit is below it.
+fn raise_open_file_limit(max_connections: usize) {
+    // Files beside the connections: the store, NATS, compiled components...
+    const OTHER_FILES: u64 = 256;
+    let wanted = max_connections as u64 + OTHER_FILES;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-file limit is below what max_connections needs: raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower [http] max_connections"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 /// What the node waits on while it starts, for `/healthz` and clients;
