@@ -36,7 +36,8 @@ pub enum Error {
     /// messages 32 KiB, signals 64 bytes).
     TooLarge(String),
     /// This invocation used up its budget of calls to this capability (by
-    /// default 10 KV calls, 10 bus calls).
+    /// default 10 KV calls, 10 bus calls; presence and history calls count
+    /// as bus calls).
     BudgetExhausted(String),
     /// The function's deployment does not allow this call (for example
     /// granting tokens without `--allow-token-grant`).

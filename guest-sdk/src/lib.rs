@@ -28,6 +28,9 @@
 //! - [`kv`] reads and writes the key-value store shared by the node's
 //!   functions;
 //! - [`bus`] publishes, fires and signals messages;
+//! - [`presence`] reads who is on which channel (here now, where now,
+//!   state) and sets a client's state;
+//! - [`history`] reads stored messages;
 //! - [`tokens`] issues, revokes and reads access tokens for clients;
 //! - [`log`] writes structured log lines (`println!` and `eprintln!` also
 //!   write to the function's log, as plain lines).
@@ -75,12 +78,13 @@ pub mod bus;
 mod config;
 mod decision;
 mod error;
+pub mod history;
 pub mod http;
 pub mod kv;
 pub mod log;
 mod macros;
 mod message;
-mod presence;
+pub mod presence;
 pub mod secrets;
 pub mod tokens;
 
@@ -218,6 +222,8 @@ pub mod __private {
                     import edgefn:functions/types@0.1.0;
                     import edgefn:functions/kv@0.1.0;
                     import edgefn:functions/bus@0.1.0;
+                    import edgefn:functions/presence@0.1.0;
+                    import edgefn:functions/history@0.1.0;
                     import edgefn:functions/tokens@0.1.0;
                     import edgefn:functions/secrets@0.1.0;
                     import edgefn:functions/log@0.1.0;

@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
+use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
-use crate::bus::{Bus, Message, MessageError, MessageKind, Published, SequencerError, Timetoken};
+use crate::bus::{
+    Bus, Channel, Message, MessageError, MessageKind, Published, SequencerError, Timetoken,
+};
 use crate::clock::unix_ms;
 use crate::cluster::after_publish::AfterPublishQueues;
 use crate::cluster::deployments::NatsDeployments;
@@ -32,10 +35,13 @@ use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
-use crate::presence::{self, MemberWrite, Presence, PresenceEvent};
+use crate::presence::{self, MemberWrite, Members, Presence, PresenceEvent, TIMEOUT_RANGE};
 use crate::pubnub::groups::Groups;
 use crate::store::Store;
+use crate::store::history::HistoryQuery;
 use crate::wasm::caps::bus::{Publisher, Refusal};
+use crate::wasm::caps::history::HistoryReader;
+use crate::wasm::caps::presence::{PresenceTable, States};
 use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
 
 /// How often expired KV entries and revocations are purged.
@@ -165,6 +171,7 @@ impl Node {
         };
         let access = Arc::new(Access::open(revocations, config.secret_key.clone())?);
         let publisher = Arc::new(NodePublisher::default());
+        let reader = Arc::new(NodeReader::default());
         let kv = match &cluster {
             Some(cluster) => Kv::Cluster(Arc::new(NatsKv::open(Arc::clone(cluster)).await?)),
             None => Kv::Local(Arc::clone(&store)),
@@ -173,6 +180,8 @@ impl Node {
             kv: kv.clone(),
             access: Arc::clone(&access),
             publisher: Arc::clone(&publisher) as Arc<dyn Publisher>,
+            presence: Arc::clone(&reader) as Arc<dyn PresenceTable>,
+            history: Arc::clone(&reader) as Arc<dyn HistoryReader>,
         };
         let sandbox = Arc::new(Sandbox::new(
             config.wasm.clone(),
@@ -240,6 +249,7 @@ impl Node {
             sockets: Arc::default(),
         });
         let _ = publisher.node.set(Arc::downgrade(&node));
+        let _ = reader.node.set(Arc::downgrade(&node));
         tokio::spawn(purge_expired(Arc::downgrade(&node)));
         if let Some(changes) = remote_deployments {
             tokio::spawn(follow_deployments(Arc::downgrade(&node), changes));
@@ -425,6 +435,67 @@ impl Publisher for NodePublisher {
                 Err(PublishError::Bus(e)) => Err(Refusal::Unavailable(e.to_string())),
                 Err(e) => Err(Refusal::Rejected(e.to_string())),
             }
+        })
+    }
+}
+
+/// The node's presence table and history, lent to the sandbox's presence
+/// and history capabilities: the same table and store the PubNub API uses.
+#[derive(Default)]
+struct NodeReader {
+    node: OnceLock<Weak<Node>>,
+}
+
+impl NodeReader {
+    fn node(&self) -> Result<Arc<Node>, String> {
+        self.node
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| "the node is shutting down".into())
+    }
+}
+
+impl PresenceTable for NodeReader {
+    fn here_now(&self, channels: Option<&[Channel]>) -> Result<Vec<(Channel, Members)>, String> {
+        Ok(self.node()?.presence.here_now(channels))
+    }
+
+    fn where_now(&self, uuid: &str) -> Result<Vec<Channel>, String> {
+        Ok(self.node()?.presence.where_now(uuid))
+    }
+
+    fn state(&self, uuid: &str, channels: &[Channel]) -> Result<States, String> {
+        Ok(self.node()?.presence.state(uuid, channels))
+    }
+
+    fn set_state(
+        &self,
+        uuid: &str,
+        channels: &[Channel],
+        state: &Map<String, Value>,
+    ) -> Result<(), String> {
+        let node = self.node()?;
+        // As the PubNub API's set-state without a `heartbeat` parameter.
+        let secs = node.config.pubnub.presence_timeout_secs;
+        let timeout = Duration::from_secs(secs.clamp(TIMEOUT_RANGE.0, TIMEOUT_RANGE.1));
+        node.presence.set_state(uuid, channels, timeout, state);
+        Ok(())
+    }
+}
+
+impl HistoryReader for NodeReader {
+    fn history(
+        &self,
+        channel: Channel,
+        query: HistoryQuery,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Published>, String>> + Send>> {
+        let node = self.node();
+        Box::pin(async move {
+            node?
+                .bus
+                .history(channel, query)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -18,6 +18,7 @@ mod crash;
 mod delivery;
 mod endpoints;
 mod fn_bus;
+mod fn_presence_history;
 mod fn_tokens;
 mod hooks;
 mod hostile;

@@ -1,8 +1,8 @@
 //! The `caps` test guest (tests/guests/caps): an endpoint that runs a script
 //! of host-capability calls in one invocation and reports each call's
-//! outcome, so that a test can drive KV, bus, tokens, secrets, logging and
-//! outbound HTTP from inside a real component and see exactly what the
-//! guest saw (`{"ok": VALUE}` or `{"err": {"kind", "message"}}`).
+//! outcome, so that a test can drive KV, bus, presence, history, tokens,
+//! secrets, logging and outbound HTTP from inside a real component and see
+//! exactly what the guest saw (`{"ok": VALUE}` or `{"err": {"kind", "message"}}`).
 //!
 //! Its after-publish handler logs `saw` for each message and, for a
 //! payload `{"hop": N}`, republishes `{"hop": N + 1}` to the same channel,
@@ -129,4 +129,35 @@ pub fn log(level: &str, message: &str, fields: &[(&str, &str)]) -> Value {
 /// An outbound `GET url`: `{"status", "body"}`, or an `http` error.
 pub fn http_get(url: &str) -> Value {
     json!({"op": "http", "url": url})
+}
+
+/// `presence::here_now(channels, uuids, state)`: `[{"channel", "occupancy",
+/// "members": [{"uuid", "state"}]}]`.
+pub fn here_now(channels: &[&str], uuids: bool, state: bool) -> Value {
+    json!({"op": "presence.here_now", "channels": channels, "uuids": uuids, "state": state})
+}
+
+/// `presence::where_now(uuid)`.
+pub fn where_now(uuid: &str) -> Value {
+    json!({"op": "presence.where_now", "uuid": uuid})
+}
+
+/// `presence::get_state(uuid, channels)`: `[[channel, state or null]]`.
+pub fn get_state(uuid: &str, channels: &[&str]) -> Value {
+    json!({"op": "presence.get_state", "uuid": uuid, "channels": channels})
+}
+
+/// `presence::set_state(uuid, channels, state)`.
+pub fn set_state(uuid: &str, channels: &[&str], state: Value) -> Value {
+    json!({"op": "presence.set_state", "uuid": uuid, "channels": channels, "state": state})
+}
+
+/// `history::fetch(channels, query)` with `query` as `{"start", "end",
+/// "count", "meta"}`: `[{"channel", "messages": [{"timetoken", "payload",
+/// "meta", "publisher"}]}]`.
+pub fn fetch_history(channels: &[&str], query: Value) -> Value {
+    let mut op = query;
+    op["op"] = "history.fetch".into();
+    op["channels"] = json!(channels);
+    op
 }

@@ -30,6 +30,8 @@ wit_bindgen::generate!({
         "edgefn:functions/types@0.1.0": sdk::edgefn::functions::types,
         "edgefn:functions/kv@0.1.0": sdk::edgefn::functions::kv,
         "edgefn:functions/bus@0.1.0": sdk::edgefn::functions::bus,
+        "edgefn:functions/presence@0.1.0": sdk::edgefn::functions::presence,
+        "edgefn:functions/history@0.1.0": sdk::edgefn::functions::history,
         "edgefn:functions/tokens@0.1.0": sdk::edgefn::functions::tokens,
         "edgefn:functions/secrets@0.1.0": sdk::edgefn::functions::secrets,
         "edgefn:functions/log@0.1.0": sdk::edgefn::functions::log,

@@ -53,6 +53,11 @@ pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("grantToken", Func::from(grant_token))?;
     native.set("revokeToken", Func::from(revoke_token))?;
     native.set("parseToken", Func::from(parse_token))?;
+    native.set("hereNow", Func::from(here_now))?;
+    native.set("whereNow", Func::from(where_now))?;
+    native.set("getState", Func::from(get_state))?;
+    native.set("setState", Func::from(set_state))?;
+    native.set("fetchHistory", Func::from(fetch_history))?;
     native.set("fetch", Func::from(fetch))?;
     crate::crypto::register(&native)?;
     Ok(native)
@@ -287,6 +292,110 @@ fn parse_token(ctx: Ctx<'_>, token: String) -> Result<String> {
         "meta": info.meta,
     });
     Ok(parsed.to_string())
+}
+
+/// JSON text the host sends (a state, a payload, meta) as a value (`null`
+/// should it not parse, which the host prevents).
+fn parsed(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// Who is on `channels` (every channel with anyone when empty), as JSON:
+/// `[{channel, occupancy, members: [{uuid, state}]}]` (`state` null when
+/// not asked for or there is none).
+fn here_now(
+    ctx: Ctx<'_>,
+    channels: Vec<String>,
+    include_uuids: bool,
+    include_state: bool,
+) -> Result<String> {
+    host(&ctx, "pubnub.hereNow")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::presence;
+    let found = presence::here_now(&channels, include_uuids, include_state)
+        .or_else(|e| throw(&ctx, wit_error_message(e)))?;
+    let answer: Vec<Value> = found
+        .into_iter()
+        .map(|c| {
+            let members: Vec<Value> = c
+                .members
+                .into_iter()
+                .map(|m| json!({"uuid": m.uuid, "state": m.state.as_deref().map(parsed)}))
+                .collect();
+            json!({"channel": c.channel, "occupancy": c.occupancy, "members": members})
+        })
+        .collect();
+    Ok(Value::Array(answer).to_string())
+}
+
+fn where_now(ctx: Ctx<'_>, uuid: String) -> Result<Vec<String>> {
+    host(&ctx, "pubnub.whereNow")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::presence;
+    presence::where_now(&uuid).or_else(|e| throw(&ctx, wit_error_message(e)))
+}
+
+/// `uuid`'s state on each of `channels`, as JSON: `[[channel, state or null]]`.
+fn get_state(ctx: Ctx<'_>, uuid: String, channels: Vec<String>) -> Result<String> {
+    host(&ctx, "pubnub.getState")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::presence;
+    let states =
+        presence::get_state(&uuid, &channels).or_else(|e| throw(&ctx, wit_error_message(e)))?;
+    let answer: Vec<Value> = states
+        .into_iter()
+        .map(|(channel, state)| json!([channel, state.as_deref().map(parsed)]))
+        .collect();
+    Ok(Value::Array(answer).to_string())
+}
+
+/// Sets `uuid`'s state (JSON text of an object) on `channels`.
+fn set_state(ctx: Ctx<'_>, uuid: String, channels: Vec<String>, state: String) -> Result<()> {
+    host(&ctx, "pubnub.setState")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::presence;
+    presence::set_state(&uuid, &channels, &state).or_else(|e| throw(&ctx, wit_error_message(e)))
+}
+
+/// Stored messages of `channels`, as JSON: `[{channel, messages:
+/// [{timetoken, message, meta, uuid}]}]`, oldest first (`meta` and `uuid`
+/// null when absent).
+fn fetch_history(
+    ctx: Ctx<'_>,
+    channels: Vec<String>,
+    start: Option<String>,
+    end: Option<String>,
+    count: Option<f64>,
+    include_meta: bool,
+) -> Result<String> {
+    host(&ctx, "pubnub.fetchMessages")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::history;
+    let count = count
+        .filter(|c| c.is_finite())
+        .map(|c| c.clamp(0.0, f64::from(u32::MAX)) as u32);
+    let found = history::fetch(
+        &channels,
+        start.as_deref(),
+        end.as_deref(),
+        count,
+        include_meta,
+    )
+    .or_else(|e| throw(&ctx, wit_error_message(e)))?;
+    let answer: Vec<Value> = found
+        .into_iter()
+        .map(|c| {
+            let messages: Vec<Value> = c
+                .messages
+                .into_iter()
+                .map(|m| {
+                    json!({
+                        "timetoken": m.timetoken,
+                        "message": parsed(&m.payload),
+                        "meta": m.meta.as_deref().map(parsed),
+                        "uuid": m.publisher,
+                    })
+                })
+                .collect();
+            json!({"channel": c.channel, "messages": messages})
+        })
+        .collect();
+    Ok(Value::Array(answer).to_string())
 }
 
 fn fetch<'js>(

@@ -9,6 +9,7 @@ mod generated {
         imports: {
             "edgefn:functions/kv": async,
             "edgefn:functions/bus": async,
+            "edgefn:functions/history": async,
             "edgefn:functions/tokens": async,
         },
         exports: { default: async },
@@ -25,7 +26,7 @@ mod generated {
 }
 
 pub use generated::edgefn::functions::types::{Message, MessageKind};
-pub use generated::edgefn::functions::{bus, kv, log, secrets, tokens, types};
+pub use generated::edgefn::functions::{bus, history, kv, log, presence, secrets, tokens, types};
 pub use generated::exports::edgefn::functions::after_presence::{
     GuestIndices as AfterPresenceIndices, PresenceAction, PresenceEvent,
 };

@@ -15,8 +15,8 @@
 //!   QuickJS runner, snapshotted with the module loaded);
 //! - [`state`]: the per-invocation store data;
 //! - [`limits`]: memory and table limits;
-//! - [`caps`]: the host capabilities (outbound HTTP, KV, bus, tokens,
-//!   secrets, logging), one module each.
+//! - [`caps`]: the host capabilities (outbound HTTP, KV, bus, presence,
+//!   history, tokens, secrets, logging), one module each.
 
 pub mod bindings;
 pub mod caps;
@@ -38,8 +38,10 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use self::caps::bus::Publisher;
+use self::caps::history::HistoryReader;
 use self::caps::log::FunctionLogs;
 use self::caps::outbound::OutboundRule;
+use self::caps::presence::PresenceTable;
 pub use self::component::{ComponentError, LoadedComponent};
 pub use self::invoke::{HookDecision, InvokeError};
 use self::state::InvocationState;
@@ -85,7 +87,8 @@ pub struct Budgets {
     pub http: u32,
     /// KV calls.
     pub kv: u32,
-    /// Publish, fire and signal calls.
+    /// Publish, fire and signal calls, and presence and history calls
+    /// (PubNub API calls, all in one budget).
     pub bus: u32,
 }
 
@@ -98,6 +101,10 @@ pub struct HostServices {
     pub access: Arc<Access>,
     /// The node's publish path, for the bus capability.
     pub publisher: Arc<dyn Publisher>,
+    /// The node's presence table, for the presence capability.
+    pub presence: Arc<dyn PresenceTable>,
+    /// The node's history, for the history capability.
+    pub history: Arc<dyn HistoryReader>,
 }
 
 /// The engine, linker and limits shared by every function on the node.
@@ -136,6 +143,14 @@ impl Sandbox {
         bindings::bus::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut InvocationState| {
             &mut s.bus
         })?;
+        bindings::presence::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.presence,
+        )?;
+        bindings::history::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.history,
+        )?;
         bindings::tokens::add_to_linker::<_, HasSelf<_>>(
             &mut linker,
             |s: &mut InvocationState| &mut s.tokens,

@@ -12,9 +12,11 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::caps::Budget;
 use super::caps::bus::BusCtx;
+use super::caps::history::HistoryCtx;
 use super::caps::kv::KvCtx;
 use super::caps::log::{LogCapture, LogCtx};
 use super::caps::outbound::OutboundCtx;
+use super::caps::presence::PresenceCtx;
 use super::caps::secrets::SecretsCtx;
 use super::caps::tokens::TokensCtx;
 use super::limits::InstanceLimits;
@@ -28,6 +30,8 @@ pub struct InvocationState {
     pub(super) outbound: OutboundCtx,
     pub(super) kv: KvCtx,
     pub(super) bus: BusCtx,
+    pub(super) presence: PresenceCtx,
+    pub(super) history: HistoryCtx,
     pub(super) tokens: TokensCtx,
     pub(super) secrets: SecretsCtx,
     pub(super) log: LogCtx,
@@ -76,6 +80,9 @@ pub(super) fn new_store(
         .build();
     let budget = |what, limit| Budget::new(what, limit, Arc::clone(&function.logs), id);
     let services = &sandbox.services;
+    // Publishes, presence and history calls are all PubNub API calls: they
+    // share one budget.
+    let bus_budget = budget("bus", function.budgets.bus);
     let state = InvocationState {
         table: ResourceTable::new(),
         wasi,
@@ -92,9 +99,17 @@ pub(super) fn new_store(
             kv: services.kv.clone(),
             budget: budget("KV", function.budgets.kv),
         },
+        presence: PresenceCtx {
+            table: Arc::clone(&services.presence),
+            budget: bus_budget.share(),
+        },
+        history: HistoryCtx {
+            reader: Arc::clone(&services.history),
+            budget: bus_budget.share(),
+        },
         bus: BusCtx {
             publisher: Arc::clone(&services.publisher),
-            budget: budget("bus", function.budgets.bus),
+            budget: bus_budget,
             depth,
             publisher_id: format!("fn:{}", function.name),
         },

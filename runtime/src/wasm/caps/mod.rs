@@ -11,26 +11,33 @@
 //! - [`outbound`]: `wasi:http/outgoing-handler`, allow-listed;
 //! - [`kv`]: the `edgefn:functions/kv` interface;
 //! - [`bus`]: the `edgefn:functions/bus` interface;
+//! - [`presence`]: the `edgefn:functions/presence` interface;
+//! - [`history`]: the `edgefn:functions/history` interface;
 //! - [`tokens`]: the `edgefn:functions/tokens` interface;
 //! - [`secrets`]: the `edgefn:functions/secrets` interface;
 //! - [`log`]: `edgefn:functions/log`, plus captured stdout/stderr.
 
 pub mod bus;
+pub mod history;
 pub mod kv;
 pub mod log;
 pub mod outbound;
+pub mod presence;
 pub mod secrets;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use self::log::{FunctionLogs, LogSource};
 
-/// A per-invocation budget of calls to one capability.
+/// A per-invocation budget of calls to one capability (or to several that
+/// [share](Budget::share) it, as bus, presence and history do: PubNub counts
+/// them all as API calls).
 pub struct Budget {
     what: &'static str,
     limit: u32,
-    used: u32,
+    used: Arc<AtomicU32>,
     logs: Arc<FunctionLogs>,
     invocation: u64,
 }
@@ -42,9 +49,21 @@ impl Budget {
         Self {
             what,
             limit,
-            used: 0,
+            used: Arc::default(),
             logs,
             invocation,
+        }
+    }
+
+    /// The same budget, for another capability: a call counted by either
+    /// counts for both.
+    pub fn share(&self) -> Self {
+        Self {
+            what: self.what,
+            limit: self.limit,
+            used: Arc::clone(&self.used),
+            logs: Arc::clone(&self.logs),
+            invocation: self.invocation,
         }
     }
 
@@ -54,18 +73,48 @@ impl Budget {
     /// A sentence naming the budget once it is used up (the first refusal
     /// is also written to the function's log).
     pub fn spend(&mut self) -> Result<(), String> {
-        self.used = self.used.saturating_add(1);
-        if self.used <= self.limit {
+        let used = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(1))
+            })
+            .unwrap_or_else(|n| n)
+            .saturating_add(1);
+        if used <= self.limit {
             return Ok(());
         }
         let message = format!(
             "{} budget exhausted: at most {} calls per invocation",
             self.what, self.limit
         );
-        if self.used == self.limit + 1 {
+        if used == self.limit + 1 {
             self.logs
                 .push(self.invocation, LogSource::Host, message.clone());
         }
         Err(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_budget_counts_every_call_once() {
+        let logs = Arc::new(FunctionLogs::new("f".into(), 16));
+        let mut bus = Budget::new("bus", 3, Arc::clone(&logs), 7);
+        let mut presence = bus.share();
+        let mut history = presence.share();
+        assert!(bus.spend().is_ok());
+        assert!(presence.spend().is_ok());
+        assert!(history.spend().is_ok());
+        let refused = presence.spend().unwrap_err();
+        assert_eq!(
+            refused,
+            "bus budget exhausted: at most 3 calls per invocation"
+        );
+        assert!(bus.spend().is_err());
+        let logged: Vec<_> = logs.tail(10).into_iter().map(|l| l.text).collect();
+        assert_eq!(logged, vec![refused], "the first refusal is logged, once");
     }
 }

@@ -18,7 +18,9 @@ use edgefn_sdk::http::{self, OutgoingRequest, Request, Response};
 use edgefn_sdk::log::{self, Level};
 use edgefn_sdk::serde_json::{Map, Value, json};
 use edgefn_sdk::tokens::{self, ChannelGrant, Grant, Permissions};
-use edgefn_sdk::{Error, Message, MessageKind, after_publish, bus, endpoint, kv, secrets};
+use edgefn_sdk::{
+    Error, Message, MessageKind, after_publish, bus, endpoint, history, kv, presence, secrets,
+};
 
 #[endpoint]
 fn serve(req: Request) -> Response {
@@ -68,6 +70,62 @@ fn run(op: &Value) -> Value {
                 "meta": info.meta,
             })
         }),
+        "presence.here_now" => presence::here_now(
+            &strs(&op["channels"]),
+            op["uuids"].as_bool().unwrap_or(true),
+            op["state"].as_bool().unwrap_or(false),
+        )
+        .map(|found| {
+            let channels: Vec<Value> = found
+                .into_iter()
+                .map(|c| {
+                    let members: Vec<Value> = c
+                        .members
+                        .into_iter()
+                        .map(|m| json!({ "uuid": m.uuid, "state": m.state }))
+                        .collect();
+                    json!({ "channel": c.channel, "occupancy": c.occupancy, "members": members })
+                })
+                .collect();
+            json!(channels)
+        }),
+        "presence.where_now" => presence::where_now(&s("uuid")).map(|c| json!(c)),
+        "presence.get_state" => {
+            presence::get_state(&s("uuid"), &strs(&op["channels"])).map(|states| json!(states))
+        }
+        "presence.set_state" => {
+            presence::set_state(&s("uuid"), &strs(&op["channels"]), &op["state"])
+                .map(|()| Value::Null)
+        }
+        "history.fetch" => {
+            let query = history::Query {
+                start: opt("start"),
+                end: opt("end"),
+                count: op["count"].as_u64().map(|c| c as u32),
+                include_meta: op["meta"].as_bool().unwrap_or(false),
+            };
+            history::fetch(&strs(&op["channels"]), &query).map(|found| {
+                let channels: Vec<Value> = found
+                    .into_iter()
+                    .map(|c| {
+                        let messages: Vec<Value> = c
+                            .messages
+                            .into_iter()
+                            .map(|m| {
+                                json!({
+                                    "timetoken": m.timetoken,
+                                    "payload": m.payload,
+                                    "meta": m.meta,
+                                    "publisher": m.publisher,
+                                })
+                            })
+                            .collect();
+                        json!({ "channel": c.channel, "messages": messages })
+                    })
+                    .collect();
+                json!(channels)
+            })
+        }
         "secret" => Ok(json!(secrets::get(&s("name")))),
         "log" => {
             let fields: Vec<(String, String)> = op["fields"]
@@ -94,6 +152,15 @@ fn run(op: &Value) -> Value {
         }
     };
     result(outcome)
+}
+
+/// A JSON array of strings as `&str`s.
+fn strs(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 /// A RESULT.
