@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
 use crate::bus::{
-    Bus, Channel, Message, MessageError, MessageKind, Published, SequencerError, Timetoken,
+    Broker, Bus, Channel, Embedded, HistoryQuery, HistoryStore, Message, MessageError, MessageKind,
+    Published, SequencerError, Timetoken,
 };
 use crate::clock::unix_ms;
 use crate::cluster::after_publish::AfterPublishQueues;
@@ -38,7 +39,6 @@ use crate::metrics::Metrics;
 use crate::presence::{self, MemberWrite, Members, Presence, PresenceEvent, TIMEOUT_RANGE};
 use crate::pubnub::groups::Groups;
 use crate::store::Store;
-use crate::store::history::HistoryQuery;
 use crate::wasm::caps::bus::{Publisher, Refusal};
 use crate::wasm::caps::history::HistoryReader;
 use crate::wasm::caps::presence::{PresenceTable, States};
@@ -148,9 +148,7 @@ impl Node {
         let cluster = match &config.nats {
             Some(nats) => {
                 let id = node_id(&config);
-                Some(Arc::new(
-                    Cluster::connect(nats, id, config.bus.history_per_channel).await?,
-                ))
+                Some(Arc::new(Cluster::connect(nats, id).await?))
             }
             None => None,
         };
@@ -159,11 +157,15 @@ impl Node {
             None => None,
         };
         let cluster_log = log.clone();
+        let broker: Arc<dyn Broker> = match log {
+            Some(log) => log,
+            None => Arc::new(Embedded::default()),
+        };
         let bus = Bus::start(
-            Arc::clone(&store),
+            Arc::clone(&store) as Arc<dyn HistoryStore>,
+            broker,
             config.bus.clone(),
             Arc::clone(&metrics),
-            log,
         )?;
         let revocations = match &cluster {
             Some(cluster) => RevocationLog::Cluster(Arc::clone(cluster)),

@@ -4,12 +4,19 @@
 //! - [`channel`]: channel names and subscription patterns;
 //! - [`message`]: messages and their JSON forms;
 //! - [`timetoken`]: message ids;
-//! - [`sequencer`]: assigns timetokens, writes history, fans out, in order;
+//! - [`broker`]: the contract that orders messages, and the embedded
+//!   broker (one node); the NATS one is [`crate::cluster::log`];
+//! - [`history`]: the contract for durable history, which the store
+//!   implements;
+//! - [`sequencer`]: applies the broker's order: timetokens, fan-out,
+//!   history;
 //! - [`hub`]: this node's subscribers and their bounded queues;
 //! - [`recent`]: the window of recent deliveries that long-poll
 //!   subscribers catch up from.
 
+pub mod broker;
 pub mod channel;
+pub mod history;
 pub mod hub;
 pub mod message;
 pub mod recent;
@@ -18,71 +25,62 @@ pub mod timetoken;
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
+pub use self::broker::{Broker, Commit, Embedded};
 pub use self::channel::{Channel, NameError, Pattern, parse_pattern_list};
+pub use self::history::{HistoryError, HistoryQuery, HistoryStore, LogPoint};
 pub use self::hub::{Closed, Hub, Subscription};
 pub use self::message::{
     Delivery, Message, MessageError, MessageKind, MessageView, Published, WireForm,
 };
 pub use self::sequencer::{Sequencer, SequencerError};
 pub use self::timetoken::Timetoken;
-use crate::cluster::log::ClusterLog;
 use crate::config::BusConfig;
 use crate::metrics::Metrics;
-use crate::store::history::HistoryQuery;
-use crate::store::{self, Store, StoreError};
-
-/// The rest of a commit started with [`Bus::submit`].
-pub type Commit = BoxFuture<'static, Result<Arc<Published>, SequencerError>>;
 
 /// The bus of one node.
 pub struct Bus {
     hub: Arc<Hub>,
     sequencer: Sequencer,
-    store: Arc<Store>,
+    history: Arc<dyn HistoryStore>,
+    broker: Arc<dyn Broker>,
     config: BusConfig,
-    /// In a cluster: the shared log that orders every channel.
-    log: Option<Arc<ClusterLog>>,
 }
 
 impl Bus {
-    /// Starts the bus over `store`; in a cluster, following `log` from the
-    /// last entry applied here.
+    /// Starts the bus over `history`, ordered by `broker` ([`Embedded`] on
+    /// a node alone).
     ///
     /// # Errors
-    /// When the store cannot be read.
+    /// When history cannot be read.
     pub fn start(
-        store: Arc<Store>,
+        history: Arc<dyn HistoryStore>,
+        broker: Arc<dyn Broker>,
         config: BusConfig,
         metrics: Arc<Metrics>,
-        log: Option<Arc<ClusterLog>>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, HistoryError> {
         let recent = recent::Recent::new(config.recent_messages, config.recent_bytes);
         let hub = Hub::new(config.subscriber_queue, recent, metrics);
-        let last = store.last_timetoken()?;
+        let last = history.last_timetoken()?;
         let sequencer = Sequencer::start(
-            Arc::clone(&store),
+            Arc::clone(&history),
             Arc::clone(&hub),
             last,
             config.history_per_channel,
             config.publish_queue,
         );
-        if let Some(log) = &log {
-            Arc::clone(log).follow(sequencer.clone());
-        }
+        Arc::clone(&broker).attach(sequencer.clone());
         Ok(Self {
             hub,
             sequencer,
-            store,
+            history,
+            broker,
             config,
-            log,
         })
     }
 
-    /// Commits a message that passed its hooks: timetoken, history, delivery.
-    /// In a cluster it returns once the cluster log has it; local
-    /// subscribers get it when this node applies the log.
+    /// Commits a message that passed its hooks: timetoken, history,
+    /// delivery. With a shared log it returns once the log has it and this
+    /// node applied it.
     ///
     /// # Errors
     /// [`SequencerError`] when it could not be stored (it may have been
@@ -92,31 +90,13 @@ impl Bus {
     }
 
     /// Starts committing `message`: returns once its place in its channel's
-    /// order is fixed (after every message submitted before it from this
-    /// node), with the rest of the commit to await. A connection that
-    /// publishes many messages submits each in turn and awaits them together.
+    /// order is fixed (see [`Broker::submit`]), with the rest of the commit
+    /// to await.
     ///
     /// # Errors
     /// [`SequencerError`] when the node cannot take it now.
     pub async fn submit(&self, message: Message) -> Result<Commit, SequencerError> {
-        match &self.log {
-            None => {
-                let applied = self.sequencer.enqueue(message).await?;
-                Ok(Box::pin(async move {
-                    applied.await.map_err(|_| SequencerError::Stopped)?
-                }))
-            }
-            // Fires too: the after-publish work queues take them from the
-            // log (every node skips them when it applies it).
-            Some(log) => {
-                let unavailable =
-                    |e: crate::cluster::Unavailable| SequencerError::Cluster(e.to_string());
-                let appended = log.submit(message).await.map_err(unavailable)?;
-                Ok(Box::pin(async move {
-                    appended.await.map(Arc::new).map_err(unavailable)
-                }))
-            }
-        }
+        self.broker.submit(message).await
     }
 
     /// The timetoken of the last message this node applied (stored and
@@ -141,10 +121,10 @@ impl Bus {
         &self,
         channel: Channel,
         mut query: HistoryQuery,
-    ) -> Result<Vec<Published>, StoreError> {
+    ) -> Result<Vec<Published>, HistoryError> {
         query.limit = query.limit.min(self.config.history_per_channel);
-        let store = Arc::clone(&self.store);
-        store::blocking(move || store.history(&channel, query)).await
+        let history = Arc::clone(&self.history);
+        history::blocking(move || history.history(&channel, query)).await
     }
 
     /// Stored messages after `since` on channels matching `patterns`: a page
@@ -157,10 +137,10 @@ impl Bus {
         &self,
         patterns: Vec<Pattern>,
         since: Timetoken,
-    ) -> Result<(Vec<Published>, bool), StoreError> {
-        let store = Arc::clone(&self.store);
+    ) -> Result<(Vec<Published>, bool), HistoryError> {
+        let history = Arc::clone(&self.history);
         let limit = self.config.replay_limit;
-        store::blocking(move || store.replay(&patterns, since, limit)).await
+        history::blocking(move || history.replay(&patterns, since, limit)).await
     }
 
     /// Messages delivered after `after` on channels matching `patterns`,

@@ -29,7 +29,7 @@
 //!
 //! A node that starts from an empty store begins the chain at the first
 //! entry JetStream still holds; one whose store is older than entries
-//! JetStream has since dropped (the per-channel limit) skips them. Entries
+//! JetStream has since dropped (the log's age and size limits) skips them. Entries
 //! whose timetoken was raised by a dropped entry's may then get a smaller
 //! one there than on the other nodes, until the chain next takes an
 //! appender's proposal as it is (any pause in publishing longer than the
@@ -44,11 +44,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::history::{self, HistoryError, HistoryStore, LogPoint};
 use super::hub::Hub;
 use super::message::{Message, MessageKind, Published};
 use super::timetoken::Timetoken;
-use crate::store::history::LogPoint;
-use crate::store::{self, Store, StoreError};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -100,13 +99,14 @@ pub enum SequencerError {
     /// History could not be written; the message was not acknowledged (its
     /// subscribers may have had it: delivery does not wait for the store).
     #[error("{0}")]
-    Store(Arc<StoreError>),
+    History(HistoryError),
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
-    /// The cluster could not take the message (NATS unreachable).
+    /// The broker could not take the message now (as a shared log whose
+    /// servers cannot be reached).
     #[error("{0}")]
-    Cluster(String),
+    Unavailable(String),
 }
 
 /// The outcome of a message queued with [`Sequencer::enqueue`].
@@ -221,20 +221,20 @@ impl Sequencer {
     /// cluster the chain continues from the log position and timetoken
     /// the store recorded last.
     pub fn start(
-        store: Arc<Store>,
+        history: Arc<dyn HistoryStore>,
         hub: Arc<Hub>,
         last: Timetoken,
         history_per_channel: usize,
         queue: usize,
     ) -> Self {
-        let start = store.log_point().unwrap_or_else(|e| {
+        let start = history.log_point().unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the last cluster-log entry applied; starting from the log's beginning");
             LogPoint::default()
         });
         let progress = Arc::new(Progress::new(last.max(start.timetoken), start.position));
         let (jobs, rx) = mpsc::channel(queue.max(1));
         let task = Task {
-            store,
+            history,
             hub,
             history_per_channel,
             progress: Arc::clone(&progress),
@@ -317,7 +317,7 @@ impl Sequencer {
 
 /// The sequencer task's state.
 struct Task {
-    store: Arc<Store>,
+    history: Arc<dyn HistoryStore>,
     hub: Arc<Hub>,
     history_per_channel: usize,
     progress: Arc<Progress>,
@@ -347,7 +347,7 @@ struct Sequenced {
 }
 
 /// A store write in progress.
-type Storing = (Sequenced, BoxFuture<'static, Result<(), StoreError>>);
+type Storing = (Sequenced, BoxFuture<'static, Result<(), HistoryError>>);
 
 impl Task {
     /// Takes jobs as they come: each message gets its timetoken and is
@@ -415,7 +415,7 @@ impl Task {
                 Job::Ordered { done, .. } if self.failed => {
                     let refused = "an earlier cluster-log entry could not be stored here; \
                                    applying the log again from it";
-                    let _ = done.send(Err(SequencerError::Cluster(refused.into())));
+                    let _ = done.send(Err(SequencerError::Unavailable(refused.into())));
                     continue;
                 }
                 Job::Ordered {
@@ -441,13 +441,13 @@ impl Task {
     }
 
     /// Starts writing the messages of `sequenced` that go into history
-    /// (never fires), and the last log entry of its links with its
-    /// timetoken, in one transaction.
+    /// (publishes asked to be stored: never signals nor fires), and the
+    /// last log entry of its links with its timetoken, in one transaction.
     fn start_storing(&self, sequenced: Sequenced) -> Storing {
         let to_store: Vec<_> = sequenced
             .batch
             .iter()
-            .filter(|p| p.message.store && p.message.kind != MessageKind::Fire)
+            .filter(|p| p.message.store && p.message.kind == MessageKind::Publish)
             .cloned()
             .collect();
         let point = sequenced
@@ -457,13 +457,13 @@ impl Task {
                 position,
                 timetoken,
             });
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.history);
         let per_channel = self.history_per_channel;
         let write = async move {
             if to_store.is_empty() && point.is_none() {
                 return Ok(());
             }
-            store::blocking(move || store.append_history(&to_store, per_channel, point)).await
+            history::blocking(move || store.append(&to_store, per_channel, point)).await
         };
         (sequenced, Box::pin(write))
     }
@@ -474,7 +474,7 @@ impl Task {
     fn finish(
         &mut self,
         written: Sequenced,
-        stored: Result<(), StoreError>,
+        stored: Result<(), HistoryError>,
         waiting: &mut Sequenced,
     ) {
         match stored {
@@ -494,7 +494,7 @@ impl Task {
                 }
                 self.failed |= !written.links.is_empty() || !later.links.is_empty();
                 tracing::error!(error = %e, messages = written.batch.len() + later.batch.len(), "could not store messages");
-                let e = SequencerError::Store(Arc::new(e));
+                let e = SequencerError::History(e);
                 for reply in written.replies.into_iter().chain(later.replies) {
                     reply.send(Err(e.clone()));
                 }
@@ -517,9 +517,9 @@ mod tests {
 
     use super::*;
     use crate::bus::recent::Recent;
-    use crate::bus::{Channel, Pattern};
+    use crate::bus::{Channel, HistoryQuery, Pattern};
     use crate::metrics::Metrics;
-    use crate::store::history::HistoryQuery;
+    use crate::store::Store;
 
     /// A store in a fresh temp dir, removed on drop.
     struct TempStore {
@@ -550,7 +550,7 @@ mod tests {
 
     fn start(store: &TempStore, hub: &Arc<Hub>) -> Sequencer {
         let last = store.store.last_timetoken().unwrap();
-        Sequencer::start(Arc::clone(&store.store), Arc::clone(hub), last, 100, 64)
+        Sequencer::start(store.store.clone(), Arc::clone(hub), last, 100, 64)
     }
 
     /// A log entry on `channel` proposing `proposed`.

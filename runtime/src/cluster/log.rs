@@ -1,7 +1,7 @@
-//! The cluster log: the JetStream stream `EDGEFN_MESSAGES`, one subject per
-//! channel (`edgefn.msg.<channel>`; fires on `edgefn.fire.<channel>`). It is
-//! the single order of every channel for all nodes, and the cluster's
-//! message history.
+//! The cluster log, the bus's NATS JetStream [`Broker`]: the stream
+//! `EDGEFN_MESSAGES`, one subject per channel (`edgefn.msg.<channel>`;
+//! fires on `edgefn.fire.<channel>`). It is the single order of every
+//! channel for all nodes, and the cluster's message history.
 //!
 //! - Appending ([`ClusterLog::submit`]): the node that took a publish
 //!   proposes a timetoken (its clock, or just past the last timetoken it
@@ -12,7 +12,7 @@
 //!   The publish is answered once this node has applied the entry, with
 //!   the timetoken it got there, so its publisher reads its own write in
 //!   this node's history.
-//! - Following: every node reads the whole log in order (an ordered
+//! - Following ([`Broker::attach`]): every node reads the whole log in order (an ordered
 //!   consumer from the last position it applied, kept in its local store)
 //!   and hands each entry to its sequencer, which gives it its timetoken
 //!   (the chain: `max(proposed, previous + 1)`, the same on every node; see
@@ -20,9 +20,11 @@
 //!   delivers to local subscribers. Every subscriber on every node thus
 //!   sees every channel in log order, with timetokens increasing in it.
 //! - Fires go through the log on subjects of their own, so that the
-//!   after-publish work queues see them ([`super::after_publish`]) and they
-//!   never push a channel's messages out of its per-subject history limit;
-//!   they take a link of the chain but are neither stored nor delivered.
+//!   after-publish work queues see them ([`super::after_publish`]); they
+//!   take a link of the chain but are neither stored nor delivered.
+//! - The log keeps entries for `[nats] log_max_age_secs` and at most
+//!   `log_max_bytes` ([`stream_config`]). A follower that finds entries
+//!   dropped before it read them (it was away longer) says how many.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -34,13 +36,17 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
 use super::{Cluster, Unavailable, stall, subject};
 use crate::bus::sequencer::{LogApplied, Progress};
-use crate::bus::{Channel, Message, MessageKind, Published, Sequencer, Timetoken};
+use crate::bus::{
+    Broker, Channel, Commit, Message, MessageKind, Published, Sequencer, SequencerError, Timetoken,
+};
+use crate::config::NatsConfig;
 
 /// The stream's name.
 pub const STREAM: &str = "EDGEFN_MESSAGES";
@@ -60,16 +66,21 @@ const LOOKUP: &str = "edgefn.log.timetoken";
 const APPLY_WINDOW: usize = 1024;
 
 /// The stream's subjects: messages and fires.
-pub fn stream_subjects() -> Vec<String> {
+fn stream_subjects() -> Vec<String> {
     vec![format!("{SUBJECTS}.>"), format!("{FIRES}.>")]
 }
 
-/// The stream's configuration: history bounded per channel.
-pub fn stream_config(replicas: usize, per_channel: usize) -> stream::Config {
+/// The stream's configuration. It is bounded by age and size, never per
+/// channel: a per-channel limit would drop entries of a busy channel before
+/// a node that lags by more than that many had applied them (each node's
+/// history is bounded per channel in its own store).
+pub fn stream_config(replicas: usize, config: &NatsConfig) -> stream::Config {
     stream::Config {
         name: STREAM.into(),
         subjects: stream_subjects(),
-        max_messages_per_subject: per_channel as i64,
+        max_age: Duration::from_secs(config.log_max_age_secs),
+        max_bytes: i64::try_from(config.log_max_bytes).unwrap_or(i64::MAX),
+        discard: stream::DiscardPolicy::Old,
         storage: stream::StorageType::File,
         num_replicas: replicas,
         allow_direct: true,
@@ -195,14 +206,13 @@ impl ClusterLog {
     /// is after every entry this node sent before, with the rest of the
     /// append to await: JetStream's acknowledgement, then this node applying
     /// the entry (at most [`APPLIED_WAIT`]; after that the answer carries
-    /// the proposed timetoken). So a connection that publishes many
-    /// messages submits each in turn and awaits them together.
+    /// the proposed timetoken).
     ///
     /// # Errors
     /// [`Unavailable`] when NATS is unreachable (then nothing was sent), or,
     /// from the future, when JetStream did not acknowledge the entry (then
     /// it may or may not be in the log).
-    pub async fn submit(
+    async fn append(
         &self,
         message: Message,
     ) -> Result<impl Future<Output = Result<Published, Unavailable>> + Send + 'static, Unavailable>
@@ -273,7 +283,7 @@ impl ClusterLog {
     /// Follows the log from after the last entry `sequencer` applied, for
     /// as long as the node runs, applying each entry in order through it;
     /// reconnects and resumes from the last applied entry after any failure.
-    pub fn follow(self: Arc<Self>, sequencer: Sequencer) {
+    fn follow(self: Arc<Self>, sequencer: Sequencer) {
         let progress = sequencer.progress();
         self.applied.send_replace(progress.position());
         self.cluster.set_progress(Arc::clone(&progress));
@@ -381,6 +391,7 @@ impl ClusterLog {
     ) -> Result<u64, (u64, String)> {
         let mut pending: VecDeque<(u64, LogApplied)> = VecDeque::new();
         let mut applied = position;
+        let mut seen = position;
         loop {
             // Note each entry as the sequencer applies it, even while no
             // new one comes (the stall watch compares this with the log's
@@ -412,6 +423,8 @@ impl ClusterLog {
                 .info()
                 .map_err(|e| (applied, e.to_string()))?
                 .stream_sequence;
+            note_dropped(seen, sequence);
+            seen = sequence;
             let published = match read_entry(&entry.payload) {
                 Ok(published) => published,
                 Err(e) => {
@@ -437,6 +450,22 @@ impl ClusterLog {
             self.applied.send_replace(applied);
         }
         Ok(applied)
+    }
+}
+
+impl Broker for ClusterLog {
+    fn attach(self: Arc<Self>, sequencer: Sequencer) {
+        self.follow(sequencer);
+    }
+
+    fn submit(&self, message: Message) -> BoxFuture<'_, Result<Commit, SequencerError>> {
+        let unavailable = |e: Unavailable| SequencerError::Unavailable(e.to_string());
+        Box::pin(async move {
+            let appended = self.append(message).await.map_err(unavailable)?;
+            let commit: Commit =
+                Box::pin(async move { appended.await.map(Arc::new).map_err(unavailable) });
+            Ok(commit)
+        })
     }
 }
 
@@ -476,6 +505,28 @@ async fn applied_timetoken(
     tokio::select! {
         found = &mut here => found.ok(),
         Some(found) = elsewhere => Some(found),
+    }
+}
+
+/// Says so when entries between `seen` and `sequence` are gone from the
+/// log before this node read them: dropped for age or size while it was
+/// away, or before it first joined (then it is expected).
+fn note_dropped(seen: u64, sequence: u64) {
+    let dropped = sequence.saturating_sub(seen + 1);
+    if dropped == 0 {
+        return;
+    }
+    if seen == 0 {
+        tracing::info!(
+            first = sequence,
+            "the cluster log starts at entry {sequence}; this node's history begins there"
+        );
+    } else {
+        tracing::warn!(
+            after = seen,
+            dropped,
+            "cluster-log entries expired before this node applied them ([nats] log_max_age_secs / log_max_bytes); their messages are missing from its history"
+        );
     }
 }
 

@@ -56,8 +56,8 @@ pub struct Cluster {
     pub node_id: String,
     /// Replicas for streams and buckets.
     replicas: usize,
-    /// Messages kept per channel in the log.
-    history_per_channel: usize,
+    /// The cluster log's stream, as this node's configuration asks.
+    log_stream: stream::Config,
     /// Counts reconnections to NATS: consumers and watchers start over on
     /// each (the server may have lost them), rather than waiting for a
     /// missed heartbeat.
@@ -85,11 +85,7 @@ impl Cluster {
     ///
     /// # Errors
     /// When NATS cannot be reached in time or JetStream is not enabled.
-    pub async fn connect(
-        config: &NatsConfig,
-        node_id: String,
-        history_per_channel: usize,
-    ) -> anyhow::Result<Self> {
+    pub async fn connect(config: &NatsConfig, node_id: String) -> anyhow::Result<Self> {
         let servers = config.servers()?;
         let name = node_id.clone();
         let reconnects = Arc::new(tokio::sync::watch::Sender::new(0u64));
@@ -126,7 +122,7 @@ impl Cluster {
             js,
             node_id,
             replicas: config.replicas.max(1),
-            history_per_channel,
+            log_stream: log::stream_config(config.replicas.max(1), config),
             reconnects,
             progress: OnceLock::new(),
         };
@@ -185,17 +181,29 @@ impl Cluster {
     }
 
     async fn create_jetstream_state(&self) -> anyhow::Result<()> {
-        let messages = log::stream_config(self.replicas, self.history_per_channel);
-        let stream = self.js.get_or_create_stream(messages).await?;
-        // Made by an older version, without the subjects of fires.
-        let config = stream.cached_info().config.clone();
-        let missing: Vec<String> = log::stream_subjects()
-            .into_iter()
+        let wanted = &self.log_stream;
+        let stream = self.js.get_or_create_stream(wanted.clone()).await?;
+        // Made by an older version (without the subjects of fires, or
+        // bounded per channel), or with other limits configured.
+        let mut config = stream.cached_info().config.clone();
+        let missing: Vec<String> = (wanted.subjects.iter())
             .filter(|s| !config.subjects.contains(s))
+            .cloned()
             .collect();
-        if !missing.is_empty() {
-            let mut config = config;
+        let limits = |c: &stream::Config| {
+            (
+                c.max_messages_per_subject,
+                c.max_age,
+                c.max_bytes,
+                c.discard,
+            )
+        };
+        if !missing.is_empty() || limits(&config) != limits(wanted) {
             config.subjects.extend(missing);
+            config.max_messages_per_subject = wanted.max_messages_per_subject;
+            config.max_age = wanted.max_age;
+            config.max_bytes = wanted.max_bytes;
+            config.discard = wanted.discard;
             self.js.update_stream(config).await?;
         }
         for bucket in [

@@ -63,6 +63,19 @@ pub struct NatsConfig {
     /// function's timeout.
     #[serde(default = "thirty")]
     pub after_publish_ack_wait_secs: u64,
+    /// How long the cluster log keeps an entry, in seconds (default a
+    /// day). Each node keeps its own copy of history (bounded per channel
+    /// by `[bus] history_per_channel`); the log only has to hold entries
+    /// until every node has applied them, and a node that joins later
+    /// builds its history from what the log still holds. A node that was
+    /// away longer than this misses what the log dropped meanwhile (it
+    /// says so in its log).
+    #[serde(default = "a_day")]
+    pub log_max_age_secs: u64,
+    /// Most bytes the cluster log keeps (default 1 GiB); the oldest entries
+    /// go first.
+    #[serde(default = "a_gibibyte")]
+    pub log_max_bytes: u64,
 }
 
 impl NatsConfig {
@@ -92,6 +105,14 @@ fn thirty() -> u64 {
     30
 }
 
+fn a_day() -> u64 {
+    86_400
+}
+
+fn a_gibibyte() -> u64 {
+    1 << 30
+}
+
 impl NatsConfig {
     /// Defaults for `url`.
     pub fn new(url: impl Into<String>) -> Self {
@@ -100,6 +121,8 @@ impl NatsConfig {
             replicas: one(),
             connect_timeout_secs: thirty(),
             after_publish_ack_wait_secs: thirty(),
+            log_max_age_secs: a_day(),
+            log_max_bytes: a_gibibyte(),
         }
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::limits::Limited;
-use crate::bus::{MessageError, NameError, SequencerError};
+use crate::bus::{HistoryError, MessageError, NameError, SequencerError};
 use crate::functions::DeployError;
 use crate::node::PublishError;
 use crate::store::StoreError;
@@ -209,6 +209,16 @@ impl From<SequencerError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_error",
+            e.to_string(),
+        )
+    }
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_error",

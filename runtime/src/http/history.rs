@@ -19,8 +19,8 @@ use super::extract::{Path, Query};
 use super::timetoken;
 use crate::access::Permissions;
 use crate::bus::Channel;
+use crate::bus::HistoryQuery;
 use crate::node::Node;
-use crate::store::history::HistoryQuery;
 
 const DEFAULT_LIMIT: usize = 100;
 

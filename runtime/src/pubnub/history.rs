@@ -15,10 +15,9 @@ use serde_json::{Map, Value, json};
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
-use crate::bus::{Channel, Published, Timetoken};
+use crate::bus::{Channel, HistoryQuery, Published, Timetoken};
 use crate::http::extract::Path;
 use crate::node::Node;
-use crate::store::history::HistoryQuery;
 
 /// Most messages for one channel.
 pub const MAX_SINGLE: usize = 100;

@@ -1,4 +1,5 @@
-//! Per-channel message history, bounded, in timetoken order.
+//! Per-channel message history, bounded, in timetoken order: the embedded
+//! implementation of the bus's [`HistoryStore`].
 
 use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
@@ -8,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::{COUNTERS, HISTORY, HISTORY_COUNTS, Result, Store, StoreError, db_err};
-use crate::bus::{Channel, Message, MessageKind, Pattern, Published, Timetoken};
+use crate::bus::{
+    Channel, HistoryError, HistoryQuery, HistoryStore, LogPoint, Message, MessageKind, Pattern,
+    Published, Timetoken,
+};
 
 const LAST_TIMETOKEN: &str = "last_timetoken";
 /// In a cluster: the last entry of the cluster log applied here.
@@ -16,15 +20,6 @@ const LOG_POSITION: &str = "log_position";
 /// In a cluster: the timetoken that entry got (the chain's last link, see
 /// [`crate::bus::sequencer`]), written with the position.
 const LOG_TIMETOKEN: &str = "log_timetoken";
-
-/// In a cluster: a cluster-log entry applied here and the timetoken it got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LogPoint {
-    /// Its stream sequence.
-    pub position: u64,
-    /// Its timetoken.
-    pub timetoken: Timetoken,
-}
 
 /// A history record as written.
 #[derive(Serialize)]
@@ -48,44 +43,27 @@ struct Stored {
     custom_type: Option<String>,
 }
 
-/// Which part of a channel's history to read: the newest `limit` messages
-/// with `end <= timetoken < start`.
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryQuery {
-    /// How many messages at most.
-    pub limit: usize,
-    /// Only messages older than this (exclusive).
-    pub start: Option<Timetoken>,
-    /// Only messages at or after this (inclusive).
-    pub end: Option<Timetoken>,
+impl From<StoreError> for HistoryError {
+    fn from(e: StoreError) -> Self {
+        Self::new(e)
+    }
 }
 
-impl Store {
-    /// The last timetoken recorded, so a restarted node keeps handing out
-    /// larger ones even if the clock went back.
-    ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub fn last_timetoken(&self) -> Result<Timetoken> {
+impl HistoryStore for Store {
+    fn last_timetoken(&self) -> Result<Timetoken, HistoryError> {
         let txn = self.read()?;
         let counters = txn.open_table(COUNTERS).map_err(db_err)?;
         let last = counters.get(LAST_TIMETOKEN).map_err(db_err)?;
         Ok(Timetoken(last.map_or(0, |v| v.value())))
     }
 
-    /// Appends `batch` (in timetoken order) to history in one durable
-    /// transaction, trimming each channel to its newest `per_channel`
-    /// messages, and records `applied` as the last cluster-log entry
-    /// applied (with its timetoken), when given.
-    ///
-    /// # Errors
-    /// When the transaction cannot be committed; nothing is written then.
-    pub fn append_history(
+    /// In one durable transaction (one fsync).
+    fn append(
         &self,
         batch: &[Arc<Published>],
         per_channel: usize,
         applied: Option<LogPoint>,
-    ) -> Result<()> {
+    ) -> Result<(), HistoryError> {
         let txn = self.write()?;
         {
             let mut history = txn.open_table(HISTORY).map_err(db_err)?;
@@ -141,15 +119,10 @@ impl Store {
                     .map_err(db_err)?;
             }
         }
-        txn.commit().map_err(db_err)
+        Ok(txn.commit().map_err(db_err)?)
     }
 
-    /// The last cluster-log entry applied here and its timetoken (zeros:
-    /// none).
-    ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub fn log_point(&self) -> Result<LogPoint> {
+    fn log_point(&self) -> Result<LogPoint, HistoryError> {
         let txn = self.read()?;
         let counters = txn.open_table(COUNTERS).map_err(db_err)?;
         let read = |key: &str| -> Result<u64> {
@@ -161,11 +134,11 @@ impl Store {
         })
     }
 
-    /// Reads part of one channel's history, oldest first.
-    ///
-    /// # Errors
-    /// When the database cannot be read or a record is corrupt.
-    pub fn history(&self, channel: &Channel, query: HistoryQuery) -> Result<Vec<Published>> {
+    fn history(
+        &self,
+        channel: &Channel,
+        query: HistoryQuery,
+    ) -> Result<Vec<Published>, HistoryError> {
         let txn = self.read()?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
         let name = channel.as_str();
@@ -190,23 +163,17 @@ impl Store {
         Ok(found)
     }
 
-    /// Stored messages after `after` on channels matching `patterns`: the
-    /// oldest `limit` of them, oldest first, and whether more follow (read
-    /// the next page after the last one returned).
-    ///
     /// It reads only what it may return: in each channel, from just after
     /// `after`, and no further than the `limit` oldest found so far; a
     /// wildcard visits its channels one seek each. Memory stays within
     /// `limit` messages whatever the patterns cover.
     ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub fn replay(
+    fn replay(
         &self,
         patterns: &[Pattern],
         after: Timetoken,
         limit: usize,
-    ) -> Result<(Vec<Published>, bool)> {
+    ) -> Result<(Vec<Published>, bool), HistoryError> {
         let txn = self.read()?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
         let mut page = Page::new(limit);
@@ -234,7 +201,9 @@ impl Store {
         }
         Ok(page.into_sorted())
     }
+}
 
+impl Store {
     /// How many messages are stored, over all channels.
     ///
     /// # Errors

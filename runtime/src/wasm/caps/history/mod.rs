@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::Budget;
+use crate::bus::HistoryQuery;
 use crate::bus::{Channel, Published, Timetoken};
-use crate::store::history::HistoryQuery;
 
 /// Most channels one call may name.
 pub const MAX_CHANNELS: usize = 100;

@@ -1,0 +1,108 @@
+//! The contract the bus needs from durable storage: each channel's history,
+//! bounded, in timetoken order, and where the node's order stood when it
+//! last wrote (the last timetoken handed out, and in a cluster the last
+//! shared-log entry applied). The embedded store implements it
+//! ([`crate::store`]); the bus never sees how.
+
+use std::sync::Arc;
+
+use super::{Channel, Pattern, Published, Timetoken};
+
+/// A shared-log entry applied here and the timetoken it got (see
+/// [`super::sequencer`]); zeros when none was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogPoint {
+    /// Its position in the shared log.
+    pub position: u64,
+    /// Its timetoken.
+    pub timetoken: Timetoken,
+}
+
+/// Which part of a channel's history to read: the newest `limit` messages
+/// with `end <= timetoken < start`.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryQuery {
+    /// How many messages at most.
+    pub limit: usize,
+    /// Only messages older than this (exclusive).
+    pub start: Option<Timetoken>,
+    /// Only messages at or after this (inclusive).
+    pub end: Option<Timetoken>,
+}
+
+/// Why history could not be read or written: the storage's own error, kept
+/// whole for logs and answers.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct HistoryError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl HistoryError {
+    /// Wraps a storage error.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(e))
+    }
+}
+
+/// Durable history. Calls block (they may wait for a disk): the bus makes
+/// them off the async executor.
+pub trait HistoryStore: Send + Sync + 'static {
+    /// The last timetoken recorded, so a restarted node keeps handing out
+    /// larger ones even if the clock went back.
+    ///
+    /// # Errors
+    /// When the storage cannot be read.
+    fn last_timetoken(&self) -> Result<Timetoken, HistoryError>;
+
+    /// The last shared-log entry recorded as applied, with its timetoken.
+    ///
+    /// # Errors
+    /// When the storage cannot be read.
+    fn log_point(&self) -> Result<LogPoint, HistoryError>;
+
+    /// Appends `batch` (in timetoken order) durably and at once, trimming
+    /// each channel to its newest `per_channel` messages, and records
+    /// `applied` as the last shared-log entry applied, when given.
+    ///
+    /// # Errors
+    /// When it cannot be written; nothing is then.
+    fn append(
+        &self,
+        batch: &[Arc<Published>],
+        per_channel: usize,
+        applied: Option<LogPoint>,
+    ) -> Result<(), HistoryError>;
+
+    /// Part of one channel's history, oldest first.
+    ///
+    /// # Errors
+    /// When the storage cannot be read or a record is corrupt.
+    fn history(
+        &self,
+        channel: &Channel,
+        query: HistoryQuery,
+    ) -> Result<Vec<Published>, HistoryError>;
+
+    /// Stored messages after `after` on channels matching `patterns`: the
+    /// oldest `limit` of them, oldest first, and whether more follow.
+    /// Reads only what it may return.
+    ///
+    /// # Errors
+    /// When the storage cannot be read or a record is corrupt.
+    fn replay(
+        &self,
+        patterns: &[Pattern],
+        after: Timetoken,
+        limit: usize,
+    ) -> Result<(Vec<Published>, bool), HistoryError>;
+}
+
+/// Runs a blocking history call off the async executor.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, HistoryError>
+where
+    F: FnOnce() -> Result<T, HistoryError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(HistoryError::new)?
+}
