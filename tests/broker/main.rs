@@ -229,7 +229,7 @@ async fn every_bus_delivers_every_message_once_in_one_order(setup: Buses) {
 }
 
 /// History holds a channel's newest stored messages with the timetokens
-/// they were delivered with; signals and `store: false` are delivered but
+/// they were delivered with, and names what it trimmed; signals and `store: false` are delivered but
 /// not stored; fires take a timetoken but are neither.
 async fn history_holds_what_was_stored_and_fires_and_signals_keep_their_semantics(setup: Buses) {
     let buses = &setup.buses;
@@ -290,6 +290,14 @@ async fn history_holds_what_was_stored_and_fires_and_signals_keep_their_semantic
             stored[stored.len() - all.len()..],
             "the newest stored publishes, oldest first"
         );
+        // What was trimmed is named to a replay from before it, and only
+        // then.
+        let trimmed = stored[stored.len() - all.len() - 1].1;
+        let asked = patterns(&["h"]);
+        let dropped = |after| bus.dropped_after(asked.clone(), after);
+        let channel = Channel::parse("h").expect("a channel");
+        assert_eq!(dropped(stored[0].1).await.unwrap(), [(channel, trimmed)]);
+        assert_eq!(dropped(trimmed).await.unwrap(), []);
         // The newest 5 at or after one timetoken and before another.
         let (end, start) = (stored[10].1, stored[30].1);
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Delivery guarantees while publishes keep coming: `since` replays join the
 //! live feed without gaps or duplicates (also through `Last-Event-ID`),
 //! subscribers of one channel see one order, and a subscriber that stops
-//! reading does not hold up the others.
+//! reading does not hold up the others; a replay from before what history
+//! keeps starts with a `reset` naming the channels that lost messages.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -254,4 +255,51 @@ async fn since_replays_page_after_page_over_overlapping_patterns() {
     let mut with_live = expected.clone();
     with_live.push(40);
     assert_eq!(seqs(&replayed), with_live, "WebSocket replay");
+}
+
+#[tokio::test]
+async fn a_replay_from_before_what_history_keeps_starts_with_a_reset() {
+    // History keeps 5 messages per channel: after 12 on `gap.a`, a replay
+    // from the 2nd misses the 3rd to the 7th there, and is told so first;
+    // `gap.b` lost nothing after it and is not named.
+    let node = Node::start_with_config("[bus]\nhistory_per_channel = 5\n").await;
+    let mut tts = Vec::new();
+    for seq in 0..12u64 {
+        tts.push(node.publish("gap.a", &json!({"seq": seq})).await);
+    }
+    let b = node.publish("gap.b", &json!({"seq": 100})).await;
+    let expected_reset = |reset: &Value| {
+        assert_eq!(reset["code"], "history_gap", "{reset}");
+        assert_eq!(reset["since"], tts[1].as_str());
+        assert_eq!(
+            reset["channels"],
+            json!([{"channel": "gap.a", "dropped_through": tts[6]}]),
+            "{reset}"
+        );
+    };
+
+    let mut sse = Sse::connect(&node, "gap.*", Some(&tts[1])).await;
+    let first = sse.next_event().await;
+    assert_eq!(first.event, "reset", "{first:?}");
+    expected_reset(&first.data);
+    let replayed = sse.until_ready().await;
+    assert_eq!(seqs(&replayed), [7, 8, 9, 10, 11, 100]);
+
+    let mut ws = Ws::connect(&node).await;
+    ws.send(&json!({"type": "subscribe", "channels": ["gap.*"], "since": tts[1], "id": 1}))
+        .await;
+    let first = ws.next_frame().await.expect("a frame");
+    assert_eq!(first["type"], "reset", "{first}");
+    expected_reset(&first);
+    let mut replayed = Vec::new();
+    for _ in 0..6 {
+        replayed.push(ws.next_message().await);
+    }
+    assert_eq!(seqs(&replayed), [7, 8, 9, 10, 11, 100]);
+
+    // From the newest dropped message on, nothing is missing: no reset.
+    let (_, replayed) = Sse::ready(&node, "gap.*", Some(&tts[6])).await;
+    assert_eq!(seqs(&replayed), [7, 8, 9, 10, 11, 100]);
+    let (_, replayed) = Sse::ready(&node, "gap.b", Some(&tts[0])).await;
+    assert_eq!(replayed.len(), 1, "only {b} on gap.b");
 }

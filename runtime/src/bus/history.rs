@@ -94,6 +94,19 @@ pub trait HistoryStore: Send + Sync + 'static {
         after: Timetoken,
         limit: usize,
     ) -> Result<(Vec<Published>, bool), HistoryError>;
+
+    /// The channels matching `patterns` whose history dropped messages
+    /// newer than `after` (to keep to its per-channel limit), each with
+    /// the newest timetoken it dropped: what a replay from `after` cannot
+    /// return.
+    ///
+    /// # Errors
+    /// When the storage cannot be read.
+    fn dropped_after(
+        &self,
+        patterns: &[Pattern],
+        after: Timetoken,
+    ) -> Result<Vec<(Channel, Timetoken)>, HistoryError>;
 }
 
 /// Runs a blocking history call off the async executor.

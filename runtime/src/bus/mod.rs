@@ -143,6 +143,22 @@ impl Bus {
         history::blocking(move || history.replay(&patterns, since, limit)).await
     }
 
+    /// The channels matching `patterns` whose history no longer holds
+    /// every message after `since` (see [`HistoryStore::dropped_after`]):
+    /// a subscriber resuming from there is told, rather than left with a
+    /// silent gap.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn dropped_after(
+        &self,
+        patterns: Vec<Pattern>,
+        since: Timetoken,
+    ) -> Result<Vec<(Channel, Timetoken)>, HistoryError> {
+        let history = Arc::clone(&self.history);
+        history::blocking(move || history.dropped_after(&patterns, since)).await
+    }
+
     /// Messages delivered after `after` on channels matching `patterns`,
     /// from the window of recent deliveries: what a replay adds after its
     /// last page of history (a message is delivered before it is stored).

@@ -4,6 +4,10 @@
 //! With `?since=TIMETOKEN` (or a `Last-Event-ID` header, which browsers send
 //! on reconnect) stored messages after that timetoken are replayed first.
 //! Events:
+//! - `reset`: first, when history no longer holds every message after
+//!   `since` on some channels (`{"code": "history_gap", "since",
+//!   "channels": [{"channel", "dropped_through"}], "message"}`): reload
+//!   their state; the replay goes on with what history still holds;
 //! - `ready`: the subscription is live (`{"channels": [...]}`), sent once
 //!   after any replay;
 //! - `message` / `signal`: one message, `id` = its timetoken, data = its JSON
@@ -39,7 +43,7 @@ use serde_json::json;
 use super::auth::{TokenWatch, presented_token};
 use super::error::ApiError;
 use super::extract::{Path, Query};
-use super::replay::ReplayFilter;
+use super::replay::{ReplayFilter, history_gap};
 use crate::access::Permissions;
 use crate::bus::{
     Delivery, MessageKind, Pattern, Subscription, Timetoken, WireForm, parse_pattern_list,
@@ -94,7 +98,14 @@ pub async fn subscribe(
     // The first page of a replay is read before answering, so a store that
     // cannot be read is an error status rather than a cut stream.
     let first = match since {
-        Some(since) => open.replay_page(&node, patterns, since).await?,
+        Some(since) => {
+            let mut first = BytesMut::new();
+            if let Some(gap) = history_gap(&node.bus, &patterns, since).await? {
+                first.put(event("reset", &gap.to_string()));
+            }
+            first.put(open.replay_page(&node, patterns, since).await?);
+            first.freeze()
+        }
         None => open.ready.clone(),
     };
     let events = stream::once(async move { first })

@@ -4,6 +4,10 @@
 //! Client frames (`id` is optional and echoed in the answer):
 //! - `{"type": "subscribe", "channels": ["a", "b.*"], "since": "<timetoken>"?, "id": ...}`
 //!   → replayed messages (with `since`), then `{"type": "subscribed", "channels": [...all held], "id": ...}`;
+//!   first, when history no longer holds every message after `since` on
+//!   some of them, `{"type": "reset", "code": "history_gap", "since",
+//!   "channels": [{"channel", "dropped_through"}], "message"}`: reload
+//!   their state (the replay goes on with what history still holds);
 //! - `{"type": "unsubscribe", "channels": [...], "id": ...}` → `{"type": "unsubscribed", "channels": [...still held], "id": ...}`;
 //! - `{"type": "publish" | "fire" | "signal", "channel": "c", "message": <any JSON>, "meta": {...}?, "publisher": "..."?, "store": false?, "id": ...}`
 //!   → `{"type": "published", "timetoken": "...", "id": ...}` (`store: false`
@@ -50,7 +54,7 @@ use serde_json::{Value, json};
 use super::auth::{TokenWatch, presented_token};
 use super::error::ApiError;
 use super::extract::Query;
-use super::replay::ReplayFilter;
+use super::replay::{ReplayFilter, history_gap};
 use crate::access::{AccessError, Permissions, Verified};
 use crate::bus::{
     Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, WireForm,
@@ -296,6 +300,15 @@ impl Connection {
             self.watch.watch(verified);
         }
         self.subscription.add(&patterns);
+        if let Some(since) = since
+            && let Some(mut gap) = history_gap(&self.node.bus, &patterns, since).await?
+        {
+            gap["type"] = "reset".into();
+            self.socket
+                .feed(Frame::Text(Utf8Bytes::from(gap.to_string())))
+                .await
+                .map_err(|e| ApiError::bad_request("closed", e.to_string()))?;
+        }
         let mut after = since;
         while let Some(since) = after {
             let (messages, more) = self.node.bus.replay(patterns.clone(), since).await?;

@@ -1,10 +1,10 @@
 //! Per-channel message history, bounded, in timetoken order: the embedded
 //! implementation of the bus's [`HistoryStore`].
 
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::sync::Arc;
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -14,6 +14,9 @@ use crate::bus::{
     Published, Timetoken,
 };
 
+/// Channel → the newest timetoken trimmed from its history (to keep it to
+/// its per-channel limit): a replay from before it misses messages.
+pub(super) const TRIMMED: TableDefinition<&str, u64> = TableDefinition::new("history_trimmed");
 const LAST_TIMETOKEN: &str = "last_timetoken";
 /// In a cluster: the last entry of the cluster log applied here.
 const LOG_POSITION: &str = "log_position";
@@ -68,6 +71,7 @@ impl HistoryStore for Store {
         {
             let mut history = txn.open_table(HISTORY).map_err(db_err)?;
             let mut counts = txn.open_table(HISTORY_COUNTS).map_err(db_err)?;
+            let mut trimmed = txn.open_table(TRIMMED).map_err(db_err)?;
             for published in batch {
                 let message = &published.message;
                 let channel = message.channel.as_str();
@@ -97,6 +101,7 @@ impl HistoryStore for Store {
                     };
                     history.remove((channel, oldest)).map_err(db_err)?;
                     count -= 1;
+                    trimmed.insert(channel, oldest).map_err(db_err)?;
                 }
                 counts.insert(channel, count).map_err(db_err)?;
             }
@@ -200,6 +205,44 @@ impl HistoryStore for Store {
             }
         }
         Ok(page.into_sorted())
+    }
+
+    fn dropped_after(
+        &self,
+        patterns: &[Pattern],
+        after: Timetoken,
+    ) -> Result<Vec<(Channel, Timetoken)>, HistoryError> {
+        let txn = self.read()?;
+        let trimmed = txn.open_table(TRIMMED).map_err(db_err)?;
+        let mut found: BTreeMap<String, u64> = BTreeMap::new();
+        for pattern in patterns {
+            match pattern {
+                Pattern::Exact(channel) => {
+                    if let Some(newest) = trimmed.get(channel.as_str()).map_err(db_err)? {
+                        found.insert(channel.to_string(), newest.value());
+                    }
+                }
+                Pattern::Prefix(prefix) => {
+                    for row in trimmed.range(prefix.as_str()..).map_err(db_err)? {
+                        let (name, newest) = row.map_err(db_err)?;
+                        if !name.value().starts_with(prefix.as_str()) {
+                            break;
+                        }
+                        found.insert(name.value().to_owned(), newest.value());
+                    }
+                }
+                // Presence events are never stored.
+                Pattern::PresencePrefix(_) => {}
+            }
+        }
+        let mut dropped = Vec::new();
+        for (name, newest) in found {
+            if newest > after.0 {
+                let channel = Channel::parse(&name).map_err(|e| corrupt(&name, e))?;
+                dropped.push((channel, Timetoken(newest)));
+            }
+        }
+        Ok(dropped)
     }
 }
 

@@ -79,6 +79,7 @@ impl Store {
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(HISTORY).map_err(db_err)?;
         txn.open_table(HISTORY_COUNTS).map_err(db_err)?;
+        txn.open_table(history::TRIMMED).map_err(db_err)?;
         txn.open_table(COUNTERS).map_err(db_err)?;
         txn.open_table(DEPLOYMENTS).map_err(db_err)?;
         txn.open_table(COMPONENTS).map_err(db_err)?;
