@@ -18,6 +18,7 @@
 //! - [`http`]: the native HTTP API;
 //! - [`pubnub`]: the PubNub-compatible API;
 //! - [`presence`]: who is on which channel;
+//! - [`actions`]: message actions (reactions, receipts), local or clustered;
 //! - [`cli`]: the `edgefn` command line;
 //! - [`config`]: every limit, and the config file;
 //! - [`cluster`]: cluster mode over NATS;
@@ -26,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod actions;
 pub mod bus;
 pub mod cli;
 pub mod clock;

@@ -45,7 +45,7 @@ pub struct InvocationLabels {
 /// Labels of [`Metrics::published`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
-    /// Publish, fire or signal.
+    /// Publish, fire, signal or message action.
     pub kind: KindLabel,
 }
 
@@ -56,6 +56,7 @@ pub enum KindLabel {
     Publish,
     Fire,
     Signal,
+    Action,
 }
 
 impl From<MessageKind> for KindLabels {
@@ -64,6 +65,7 @@ impl From<MessageKind> for KindLabels {
             MessageKind::Publish => KindLabel::Publish,
             MessageKind::Fire => KindLabel::Fire,
             MessageKind::Signal => KindLabel::Signal,
+            MessageKind::Action => KindLabel::Action,
         };
         Self { kind }
     }

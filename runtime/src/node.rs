@@ -15,11 +15,13 @@ use tokio::sync::{mpsc, watch};
 
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
+use crate::actions::{ActionLimits, ActionStore, Actions};
 use crate::bus::{
     Broker, Bus, Channel, Embedded, HistoryQuery, HistoryStore, Message, MessageError, MessageKind,
     Published, SequencerError, Timetoken,
 };
 use crate::clock::unix_ms;
+use crate::cluster::actions::NatsActions;
 use crate::cluster::after_publish::AfterPublishQueues;
 use crate::cluster::deployments::NatsDeployments;
 use crate::cluster::kv::NatsKv;
@@ -101,6 +103,8 @@ pub struct Node {
     started_ms: u64,
     /// Its channel groups (PubNub API).
     pub groups: Groups,
+    /// Message actions (PubNub API): local, or the cluster's.
+    pub actions: Actions,
     /// Who is on which channel.
     pub presence: Presence,
     /// Publish rate limits.
@@ -220,6 +224,11 @@ impl Node {
         )
         .await?;
         let groups = Groups::load(Arc::clone(&store), cluster.clone())?;
+        let action_store: Arc<dyn ActionStore> = match &cluster {
+            Some(cluster) => Arc::new(NatsActions::open(Arc::clone(cluster)).await?),
+            None => Arc::clone(&store) as Arc<dyn ActionStore>,
+        };
+        let actions = Actions::new(action_store, ActionLimits::of(&config.pubnub));
         let (presence, presence_events, presence_writes) = match &cluster {
             Some(_) => {
                 let (presence, events, writes) = Presence::shared();
@@ -237,6 +246,7 @@ impl Node {
             functions,
             access,
             groups,
+            actions,
             presence,
             limits,
             kv,

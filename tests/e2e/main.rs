@@ -28,6 +28,7 @@ mod js_modules;
 mod kv;
 mod logs;
 mod long_poll;
+mod message_actions;
 mod pubsub;
 mod python;
 mod redeploy;

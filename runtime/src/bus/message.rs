@@ -24,6 +24,9 @@ pub enum MessageKind {
     Fire,
     /// Small, delivered, never stored.
     Signal,
+    /// A message action added or removed (see [`crate::actions`]):
+    /// delivered, never stored, never seen by functions.
+    Action,
 }
 
 impl std::fmt::Display for MessageKind {
@@ -32,6 +35,7 @@ impl std::fmt::Display for MessageKind {
             Self::Publish => "message",
             Self::Fire => "fire",
             Self::Signal => "signal",
+            Self::Action => "message action",
         })
     }
 }
@@ -41,7 +45,7 @@ impl MessageKind {
     pub fn max_bytes(self) -> usize {
         match self {
             Self::Signal => MAX_SIGNAL_BYTES,
-            Self::Publish | Self::Fire => MAX_MESSAGE_BYTES,
+            Self::Publish | Self::Fire | Self::Action => MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -210,7 +214,7 @@ pub struct MessageView<'a> {
     pub meta: Option<&'a RawValue>,
     /// The publisher's id, or null.
     pub publisher: Option<&'a str>,
-    /// `publish` or `signal`.
+    /// `publish`, `signal` or `action`.
     pub kind: MessageKind,
     /// The publisher's own type for it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -34,8 +34,8 @@ use serde::Serialize;
 use super::log::{FIRES, STREAM, SUBJECTS, read_entry};
 use super::subject::{self, covered};
 use super::{Cluster, Unavailable};
-use crate::bus::Published;
 use crate::bus::sequencer::NotApplied;
+use crate::bus::{MessageKind, Published};
 use crate::functions::after::AfterPublish;
 use crate::functions::{Function, FunctionSpec};
 
@@ -272,6 +272,11 @@ async fn take(
                     continue;
                 }
             };
+            if published.message.kind == MessageKind::Action {
+                // Message-action events are no function's work.
+                answer(&copy, AckKind::Ack).await;
+                continue;
+            }
             let channel = &published.message.channel;
             if !spec.after_publish.iter().any(|p| p.matches(channel)) {
                 // Selected by the deployment's filters but not its bindings

@@ -20,8 +20,11 @@
 //!   ([`deployments`]);
 //! - presence: one entry per member of a channel in `edgefn_presence`,
 //!   mirrored on every node ([`presence`]);
+//! - message actions: one entry per channel in `edgefn_actions`
+//!   ([`actions`]);
 //! - the node list for `edgefn cluster status` (`edgefn_nodes`) ([`nodes`]).
 
+pub mod actions;
 pub mod after_publish;
 pub mod deployments;
 pub mod kv;
@@ -211,6 +214,7 @@ impl Cluster {
             deployments::BUCKET,
             shared::REVOKED,
             shared::GROUPS,
+            actions::BUCKET,
         ] {
             self.bucket(bucket, Duration::ZERO).await?;
         }

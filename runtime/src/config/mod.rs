@@ -165,6 +165,17 @@ pub struct PubNubConfig {
     pub max_subscribed_channels: usize,
     /// Presence timeout when a client names none, in seconds (PubNub: 300).
     pub presence_timeout_secs: u64,
+    /// Most message actions on one message (PubNub: 25,000). Adding another
+    /// gets 400 naming this limit.
+    pub max_actions_per_message: usize,
+    /// Message actions kept per channel; past it the oldest (by action
+    /// timetoken) are dropped, as history drops old messages. A channel's
+    /// actions are one record: in a cluster it must fit in a NATS message
+    /// (1 MiB by default), about this many times (value + 250 bytes).
+    pub max_actions_per_channel: usize,
+    /// Longest message-action `value`, in bytes; a longer one gets 400
+    /// naming this limit. (`type` is at most 15 characters, as PubNub's.)
+    pub max_action_value_bytes: usize,
 }
 
 impl Default for PubNubConfig {
@@ -176,6 +187,9 @@ impl Default for PubNubConfig {
             subscribe_batch: 100,
             max_subscribed_channels: 20_000,
             presence_timeout_secs: 300,
+            max_actions_per_message: 100,
+            max_actions_per_channel: 1000,
+            max_action_value_bytes: 512,
         }
     }
 }

@@ -10,9 +10,10 @@
 //!   their state; the replay goes on with what history still holds;
 //! - `ready`: the subscription is live (`{"channels": [...]}`), sent once
 //!   after any replay;
-//! - `message` / `signal`: one message, `id` = its timetoken, data = its JSON
-//!   view (`channel, timetoken, message, meta, publisher, kind`, and
-//!   `subscription` when it matched a wildcard);
+//! - `message` / `signal` / `action` (a message action added or removed):
+//!   one message, `id` = its timetoken, data = its JSON view (`channel,
+//!   timetoken, message, meta, publisher, kind`, and `subscription` when it
+//!   matched a wildcard);
 //! - `error`: the stream ends; `{"code": "slow_consumer", ...}` when the
 //!   subscriber did not keep up, `shutting_down` when the node stops,
 //!   `token_expired` / `token_revoked` when its token stops being valid.
@@ -244,12 +245,13 @@ impl Open {
     }
 }
 
-/// A delivery as an SSE event (`message` or `signal`, `id` = timetoken),
+/// A delivery as an SSE event (`message`, `signal` or `action`, `id` = timetoken),
 /// encoded once for every stream that sends it.
 fn message_event(delivery: &Delivery) -> Bytes {
     delivery.encoded(WireForm::ServerSentEvent, |delivery| {
         let kind = match delivery.published.message.kind {
             MessageKind::Signal => "signal",
+            MessageKind::Action => "action",
             _ => "message",
         };
         let id = delivery.published.timetoken.to_string();

@@ -1,7 +1,7 @@
 //! `GET /v3/history/sub-key/{sub}/channel/{channels}` (and
-//! `/v3/history-with-actions/...`, which has no actions here): the newest
-//! `max` stored messages per channel with `end <= timetoken < start`, oldest
-//! first. `max` is at most 100 for one channel and 25 for several (or with
+//! `/v3/history-with-actions/...`, which adds each message's `actions`,
+//! `{type: {value: [{uuid, actionTimetoken}]}}`): the newest `max` stored
+//! messages per channel with `end <= timetoken < start`, oldest first. `max` is at most 100 for one channel and 25 for several (or with
 //! actions), as PubNub's. `include_meta`, `include_uuid`,
 //! `include_message_type`, `include_custom_message_type` add those fields.
 
@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
-use crate::bus::{Channel, HistoryQuery, Published, Timetoken};
+use crate::actions::ChannelActions;
+use crate::bus::HistoryQuery;
+use crate::bus::{Channel, Published, Timetoken};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -66,7 +68,6 @@ pub async fn fetch(
         uuid: request.flag("include_uuid"),
         message_type: request.flag("include_message_type"),
         custom_type: request.flag("include_custom_message_type"),
-        actions: with_actions,
     };
     let mut answer = Map::new();
     for channel in channels {
@@ -81,7 +82,22 @@ pub async fn fetch(
                     Shape::Object,
                 )
             })?;
-        let items = messages.iter().map(|m| fields.item(m)).collect();
+        let actions = if with_actions {
+            let read = node.actions.of_channel(channel.clone()).await;
+            Some(read.map_err(|e| {
+                PnError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                    Shape::Object,
+                )
+            })?)
+        } else {
+            None
+        };
+        let items = messages
+            .iter()
+            .map(|m| fields.item(m, actions.as_ref()))
+            .collect();
         answer.insert(channel.to_string(), Value::Array(items));
     }
     Ok(reply::ok(
@@ -95,11 +111,12 @@ struct Fields {
     uuid: bool,
     message_type: bool,
     custom_type: bool,
-    actions: bool,
 }
 
 impl Fields {
-    fn item(&self, published: &Published) -> Value {
+    /// `published` as history answers it, with its `actions` when they
+    /// are asked for.
+    fn item(&self, published: &Published, actions: Option<&ChannelActions>) -> Value {
         let message = &published.message;
         let mut item = Map::new();
         let payload = serde_json::from_str(message.payload.get()).unwrap_or(Value::Null);
@@ -125,8 +142,8 @@ impl Fields {
                 message.custom_type.clone().into(),
             );
         }
-        if self.actions {
-            item.insert("actions".into(), json!({}));
+        if let Some(actions) = actions {
+            item.insert("actions".into(), actions.grouped(published.timetoken));
         }
         Value::Object(item)
     }

@@ -16,11 +16,13 @@
 //! - [`subscribe`]: `/v2/subscribe` long-polls and their envelopes;
 //! - [`filter`]: subscribe filter expressions;
 //! - [`groups`]: channel groups;
-//! - [`history`]: history, `/v3/history`;
+//! - [`history`]: history, `/v3/history`, `/v3/history-with-actions`;
+//! - [`actions`]: message actions (add, get, remove);
 //! - [`pam`]: Access Manager v3 grant and revoke;
 //! - [`presence`]: here now, heartbeat, leave, where now, state;
 //! - [`blocks`]: `/v1/blocks/sub-key/{sub}/{path}`, the On Request functions.
 
+pub mod actions;
 pub mod blocks;
 pub mod filter;
 pub mod groups;
@@ -67,6 +69,18 @@ pub fn router() -> Router<Arc<Node>> {
         .route(
             "/v3/history-with-actions/sub-key/{sub_key}/channel/{channels}",
             get(history::fetch),
+        )
+        .route(
+            "/v1/message-actions/{sub_key}/channel/{channel}",
+            get(actions::get),
+        )
+        .route(
+            "/v1/message-actions/{sub_key}/channel/{channel}/message/{message}",
+            post(actions::add),
+        )
+        .route(
+            "/v1/message-actions/{sub_key}/channel/{channel}/message/{message}/action/{action}",
+            delete(actions::remove),
         )
         .route("/v3/pam/{sub_key}/grant", post(pam::grant))
         .route("/v3/pam/{sub_key}/grant/{token}", delete(pam::revoke))

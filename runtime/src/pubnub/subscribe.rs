@@ -14,9 +14,10 @@
 //!   payload (see [`crate::pubnub::filter`]); filtered-out messages still
 //!   move the cursor.
 //! - Envelopes carry `b` (the wildcard or group a message came through),
-//!   `u` (meta), `i` (publisher), `e: 1` for signals, `cmt`. A message's
-//!   envelope is encoded once for every poll that gets it through the same
-//!   delivery; only `b` is added per poll.
+//!   `u` (meta), `i` (publisher), `e: 1` for signals and `e: 3` for
+//!   message actions, `cmt`. A message's envelope is encoded once for
+//!   every poll that gets it through the same delivery; only `b` is added
+//!   per poll.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -377,7 +378,11 @@ impl<'a> Envelope<'a> {
             c: message.channel.as_str(),
             d: &message.payload,
             u: message.meta.as_deref(),
-            e: (message.kind == MessageKind::Signal).then_some(1),
+            e: match message.kind {
+                MessageKind::Signal => Some(1),
+                MessageKind::Action => Some(3),
+                MessageKind::Publish | MessageKind::Fire => None,
+            },
             cmt: message.custom_type.as_deref(),
         }
     }

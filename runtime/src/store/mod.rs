@@ -9,8 +9,10 @@
 //! - [`deployments`]: deployed functions and their components;
 //! - [`kv`]: the functions' key-value store;
 //! - [`revocations`]: revoked access tokens;
-//! - [`groups`]: channel groups.
+//! - [`groups`]: channel groups;
+//! - [`actions`]: message actions.
 
+pub mod actions;
 pub mod deployments;
 pub mod groups;
 pub mod history;
@@ -86,6 +88,7 @@ impl Store {
         txn.open_table(KV).map_err(db_err)?;
         txn.open_table(REVOKED).map_err(db_err)?;
         txn.open_table(GROUPS).map_err(db_err)?;
+        txn.open_table(actions::ACTIONS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }

@@ -430,7 +430,8 @@ fn wit_message(message: &Message, timetoken: Option<String>) -> bindings::Messag
         meta: message.meta.as_ref().map(|m| m.get().to_owned()),
         publisher: message.publisher.clone(),
         kind: match message.kind {
-            MessageKind::Publish => bindings::MessageKind::Publish,
+            // Message-action events never reach functions.
+            MessageKind::Publish | MessageKind::Action => bindings::MessageKind::Publish,
             MessageKind::Fire => bindings::MessageKind::Fire,
             MessageKind::Signal => bindings::MessageKind::Signal,
         },

@@ -42,7 +42,8 @@ class Listener(SubscribeCallback):
     """Collects what a client's subscription delivers, by kind."""
 
     def __init__(self):
-        self.events = {kind: queue.Queue() for kind in ("status", "message", "signal", "presence")}
+        kinds = ("status", "message", "signal", "presence", "message_action")
+        self.events = {kind: queue.Queue() for kind in kinds}
 
     def status(self, pubnub, status):
         self.events["status"].put(status)
@@ -55,6 +56,9 @@ class Listener(SubscribeCallback):
 
     def presence(self, pubnub, presence):
         self.events["presence"].put(presence)
+
+    def message_action(self, pubnub, message_action):
+        self.events["message_action"].put(message_action)
 
     def next(self, kind, where=lambda _: True):
         """The next `kind` event satisfying `where` (earlier ones that do
