@@ -9,7 +9,8 @@
 //! - [`auth`]: access checks and token watches;
 //! - [`endpoint`]: HTTP endpoint functions;
 //! - [`error`]: JSON error answers, [`extract`]: extractors that answer with them;
-//! - [`server`]: the accept loop and per-connection limits, [`linger`]: draining
+//! - [`server`]: the accept loop and per-connection limits, [`event_stream`]:
+//!   SSE connections served without hyper's buffers, [`linger`]: draining
 //!   connections closed while their client still sends, [`starting`]: answers
 //!   while the node starts;
 //! - [`limits`]: publish rate limits.
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod auth;
 pub mod endpoint;
 pub mod error;
+pub mod event_stream;
 pub mod extract;
 pub mod history;
 pub mod limits;

@@ -13,7 +13,9 @@
 //! - a connection closed while its client is still sending is drained
 //!   first (`linger.rs`), so the client reads the answer (a 413, say)
 //!   instead of a reset;
-//! - HTTP/1.1 with upgrades (WebSocket);
+//! - HTTP/1.1 with upgrades (WebSocket); a connection that opens an SSE
+//!   stream is served without hyper's per-connection buffers
+//!   (`event_stream.rs`), so an idle subscriber costs little;
 //! - on shutdown: stop accepting, let in-flight requests finish for up to
 //!   `shutdown_grace_secs`, then close what is left.
 
@@ -33,6 +35,7 @@ use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+use super::event_stream::{self, HeadLimits};
 use super::linger::LingeringClose;
 use crate::config::HttpConfig;
 
@@ -72,11 +75,15 @@ pub async fn accept(
     let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
+    let head = HeadLimits {
+        max_bytes: config.max_header_bytes.max(8192),
+        timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+    };
     let mut http = Builder::new(TokioExecutor::new()).http1_only();
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(config.header_timeout_secs.max(1)))
-        .max_buf_size(config.max_header_bytes.max(8192));
+        .header_read_timeout(head.timeout)
+        .max_buf_size(head.max_bytes);
     let http = Arc::new(http);
     let mut backoff = Duration::from_millis(5);
     tokio::pin!(stop);
@@ -101,22 +108,29 @@ pub async fn accept(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(write_timeout));
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(address));
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
-        });
-        let (http, watcher) = (Arc::clone(&http), graceful.watcher());
+        let (app, http, watcher) = (app.clone(), Arc::clone(&http), graceful.watcher());
         tokio::spawn(async move {
-            let connection = http.serve_connection_with_upgrades(
-                TokioIo::new(LingeringClose::new(Box::pin(stream))),
-                service,
-            );
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%address, error = %e, "connection ended with an error");
+            let event_stream = event_stream::starts_event_stream(&stream, head.timeout).await;
+            let mut stream = TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(write_timeout));
+            let stream = LingeringClose::new(Box::pin(stream));
+            if event_stream {
+                event_stream::serve(stream, address, app, head).await;
+            } else {
+                let service =
+                    hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(address));
+                        let app = app.clone();
+                        async move {
+                            Ok::<_, Infallible>(
+                                app.oneshot(request).await.unwrap_or_else(|e| match e {}),
+                            )
+                        }
+                    });
+                let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(%address, error = %e, "connection ended with an error");
+                }
             }
             drop(permit);
         });

@@ -68,11 +68,20 @@ async fn oversized_heads_and_urls_are_431_and_the_connection_closes() {
         "GET /v1/history/{} HTTP/1.1\r\nhost: x\r\n\r\n",
         "a".repeat(20 * 1024)
     );
+    // SSE subscribes are served by their own connection code
+    // (`event_stream.rs`), held to the same limits; one that carries a
+    // body is a 400.
+    let subscribe = |request: &str| request.replace("GET /healthz", "GET /v1/subscribe/a");
+    let (big_subscribe, many_subscribe) = (subscribe(&big_header), subscribe(&many_headers));
+    let long_subscribe = long_url.replace("/v1/history/", "/v1/subscribe/");
     while_good(&node, async {
         for (what, request) in [
             ("a 20 KiB header", &big_header),
             ("150 headers", &many_headers),
             ("a 20 KiB URL", &long_url),
+            ("a subscribe with a 20 KiB header", &big_subscribe),
+            ("a subscribe with 150 headers", &many_subscribe),
+            ("a subscribe to a 20 KiB URL", &long_subscribe),
         ] {
             let mut client = RawClient::connect(&node).await;
             client.send(request.as_bytes()).await;
@@ -83,6 +92,17 @@ async fn oversized_heads_and_urls_are_431_and_the_connection_closes() {
                 }
                 other => panic!("{what}: no answer ({other:?})"),
             }
+        }
+        let mut client = RawClient::connect(&node).await;
+        client
+            .send(b"GET /v1/subscribe/a HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc")
+            .await;
+        match client.outcome_within(wait::TIMEOUT).await {
+            Outcome::Answered(text) => {
+                assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+                assert!(text.contains("unexpected_body"), "{text}");
+            }
+            other => panic!("a subscribe with a body: no answer ({other:?})"),
         }
     })
     .await;
