@@ -14,6 +14,8 @@
 //! - [`after_presence`]: an after-presence hook runs once per presence
 //!   change, whichever node made it;
 //! - [`deploys`]: deploy, redeploy and remove seen on every node;
+//! - [`fn_reads`]: a JavaScript function reads the cluster's presence and
+//!   history through any node;
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
 //! - [`revocation`]: a token revoked on one node refused on the others;
@@ -36,6 +38,7 @@ mod after_presence;
 mod after_publish;
 mod clock_skew;
 mod deploys;
+mod fn_reads;
 mod interval;
 mod kv;
 mod load;
