@@ -1,4 +1,5 @@
-//! Stored messages (history), read as PubNub's fetchMessages reads them.
+//! Stored messages (history), read as PubNub's fetchMessages reads them,
+//! counted ([`message_counts`]) and deleted ([`delete_messages`]).
 //!
 //! [`fetch`] returns, for each channel, the newest messages whose timetoken
 //! is before [`Query::start`] (exclusive) and at or after [`Query::end`]
@@ -102,6 +103,22 @@ pub fn fetch(channels: &[&str], query: &Query) -> Result<Vec<ChannelHistory>, Er
             })
         })
         .collect()
+}
+
+/// How many stored messages each of `channels` (1 to 100, in the order
+/// given) has newer than its timetoken: `timetokens` holds one for all, or
+/// one per channel (PubNub's messageCounts).
+pub fn message_counts(channels: &[&str], timetokens: &[&str]) -> Result<Vec<u64>, Error> {
+    let names: Vec<String> = channels.iter().map(|c| (*c).to_owned()).collect();
+    let after: Vec<String> = timetokens.iter().map(|t| (*t).to_owned()).collect();
+    wit::message_counts(&names, &after).map_err(Error::from_wit)
+}
+
+/// Deletes `channel`'s stored messages after `start` (exclusive) up to
+/// `end` (inclusive), in either order; neither: all of them (PubNub's
+/// deleteMessages). In a cluster, on every node.
+pub fn delete_messages(channel: &str, start: Option<&str>, end: Option<&str>) -> Result<(), Error> {
+    wit::delete_messages(channel, start, end).map_err(Error::from_wit)
 }
 
 fn json(text: &str, what: &str) -> Result<Value, Error> {

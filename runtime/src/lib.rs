@@ -38,6 +38,7 @@ pub mod http;
 pub mod kv;
 pub mod metrics;
 pub mod node;
+pub mod objects;
 pub mod presence;
 pub mod pubnub;
 pub mod store;

@@ -57,6 +57,8 @@ pub enum KindLabel {
     Fire,
     Signal,
     Action,
+    Delete,
+    Object,
 }
 
 impl From<MessageKind> for KindLabels {
@@ -66,6 +68,8 @@ impl From<MessageKind> for KindLabels {
             MessageKind::Fire => KindLabel::Fire,
             MessageKind::Signal => KindLabel::Signal,
             MessageKind::Action => KindLabel::Action,
+            MessageKind::Delete => KindLabel::Delete,
+            MessageKind::Object => KindLabel::Object,
         };
         Self { kind }
     }

@@ -17,8 +17,8 @@ use crate::access::Access;
 use crate::access::revocations::RevocationLog;
 use crate::actions::{ActionLimits, ActionStore, Actions};
 use crate::bus::{
-    Broker, Bus, Channel, Embedded, HistoryQuery, HistoryStore, Message, MessageError, MessageKind,
-    Published, SequencerError, Timetoken,
+    Broker, Bus, Channel, Deletion, Embedded, HistoryQuery, HistoryStore, Message, MessageError,
+    MessageKind, Published, SequencerError, Timetoken,
 };
 use crate::clock::unix_ms;
 use crate::cluster::actions::NatsActions;
@@ -27,6 +27,7 @@ use crate::cluster::deployments::NatsDeployments;
 use crate::cluster::kv::NatsKv;
 use crate::cluster::log::ClusterLog;
 use crate::cluster::nodes::{self, NodeStatus};
+use crate::cluster::objects::NatsObjects;
 use crate::cluster::presence::{self as cluster_presence, Claim};
 use crate::cluster::{Cluster, shared};
 use crate::config::NodeConfig;
@@ -38,6 +39,7 @@ use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
+use crate::objects::{ObjectLimits, ObjectStore, Objects};
 use crate::presence::{self, MemberWrite, Members, Presence, PresenceEvent, TIMEOUT_RANGE};
 use crate::pubnub::groups::Groups;
 use crate::store::Store;
@@ -105,6 +107,8 @@ pub struct Node {
     pub groups: Groups,
     /// Message actions (PubNub API): local, or the cluster's.
     pub actions: Actions,
+    /// App Context objects (PubNub API): local, or the cluster's.
+    pub objects: Objects,
     /// Who is on which channel.
     pub presence: Presence,
     /// Publish rate limits.
@@ -229,6 +233,11 @@ impl Node {
             None => Arc::clone(&store) as Arc<dyn ActionStore>,
         };
         let actions = Actions::new(action_store, ActionLimits::of(&config.pubnub));
+        let object_store: Arc<dyn ObjectStore> = match &cluster {
+            Some(cluster) => Arc::new(NatsObjects::open(Arc::clone(cluster)).await?),
+            None => Arc::clone(&store) as Arc<dyn ObjectStore>,
+        };
+        let objects = Objects::new(object_store, ObjectLimits::of(&config.pubnub));
         let (presence, presence_events, presence_writes) = match &cluster {
             Some(_) => {
                 let (presence, events, writes) = Presence::shared();
@@ -247,6 +256,7 @@ impl Node {
             access,
             groups,
             actions,
+            objects,
             presence,
             limits,
             kv,
@@ -506,6 +516,36 @@ impl HistoryReader for NodeReader {
             node?
                 .bus
                 .history(channel, query)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn count_after(
+        &self,
+        channel: Channel,
+        after: Timetoken,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send>> {
+        let node = self.node();
+        Box::pin(async move {
+            node?
+                .bus
+                .count_after(channel, after)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn delete(
+        &self,
+        channel: Channel,
+        range: Deletion,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+        let node = self.node();
+        Box::pin(async move {
+            node?
+                .bus
+                .delete(channel, range)
                 .await
                 .map_err(|e| e.to_string())
         })

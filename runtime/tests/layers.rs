@@ -19,11 +19,23 @@ const RULES: &[(&str, &[&str])] = &[
     // The bus is below every other domain module.
     (
         "bus",
-        &["functions", "wasm", "access", "actions", "presence", "kv"],
+        &[
+            "functions",
+            "wasm",
+            "access",
+            "actions",
+            "objects",
+            "presence",
+            "kv",
+        ],
     ),
     (
         "actions",
         &["functions", "wasm", "access", "presence", "kv"],
+    ),
+    (
+        "objects",
+        &["functions", "wasm", "access", "actions", "presence", "kv"],
     ),
     (
         "presence",

@@ -8,7 +8,7 @@
 //! Each check publishes through every bus and reads through every bus:
 //! what one node commits, every node delivers once, in one order, with the
 //! timetoken its publisher was answered, and history and replay from any
-//! position agree with it. After-publish delivery (of publishes and
+//! position agree with it, deletions too. After-publish delivery (of publishes and
 //! fires) sits above the broker; the end-to-end suites check it on one
 //! node and in a cluster (`after_publish`, `cluster::after_publish`).
 
@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgefn::bus::{
-    Broker, Bus, Channel, Commit, Embedded, HistoryQuery, Message, MessageKind, Pattern, Published,
-    Subscription, Timetoken,
+    Broker, Bus, Channel, Commit, Deletion, Embedded, HistoryQuery, Message, MessageKind, Pattern,
+    Published, Subscription, Timetoken,
 };
 use edgefn::cluster::Cluster;
 use edgefn::cluster::log::ClusterLog;
@@ -371,6 +371,70 @@ async fn replay_resumes_from_any_position_without_gaps_or_repeats(setup: Buses) 
     }
 }
 
+/// A deletion takes its place in the order like a message: every bus
+/// removes its range (from history, counts and replays) and nothing else,
+/// and no subscriber gets it.
+async fn a_deletion_removes_its_range_from_every_bus(setup: Buses) {
+    let buses = &setup.buses;
+    let mut subscribers: Vec<_> = buses
+        .iter()
+        .map(|bus| subscribe(bus, &["d", "e"]))
+        .collect();
+    let mut committed = Vec::new();
+    for n in 0..10 {
+        let from = n as usize % buses.len();
+        let channel = if n % 5 == 4 { "e" } else { "d" };
+        let message = message(channel, MessageKind::Publish, (from, n));
+        committed.extend(publish_pipelined(&buses[from], vec![message]).await);
+    }
+    let on_d: Vec<_> = committed
+        .iter()
+        .filter(|p| p.message.channel.as_str() == "d")
+        .collect();
+    let deleted = Deletion {
+        from: on_d[1].timetoken,
+        to: on_d[5].timetoken,
+    };
+    let d = Channel::parse("d").expect("a channel");
+    let last_bus = buses.last().expect("a bus");
+    within("the deletion", last_bus.delete(d.clone(), deleted))
+        .await
+        .expect("deleted");
+    let marker = publish_pipelined(&buses[0], vec![message("d", MessageKind::Publish, (0, 99))])
+        .await
+        .remove(0);
+    let mut kept: Vec<Id> = on_d
+        .iter()
+        .filter(|p| p.timetoken < deleted.from || p.timetoken > deleted.to)
+        .map(|p| id_of(p))
+        .collect();
+    kept.push((0, 99));
+    assert_eq!(kept.len(), 4, "two of d's messages are outside the range");
+    for (bus, subscriber) in buses.iter().zip(&mut subscribers) {
+        applied(bus, marker.timetoken).await;
+        let query = HistoryQuery {
+            limit: usize::MAX,
+            start: None,
+            end: None,
+        };
+        let history = bus.history(d.clone(), query).await.expect("history");
+        assert_eq!(history.iter().map(id_of).collect::<Vec<_>>(), kept);
+        let e = Channel::parse("e").expect("a channel");
+        assert_eq!(
+            bus.history(e.clone(), query).await.expect("history").len(),
+            2
+        );
+        assert_eq!(bus.count_after(d.clone(), Timetoken(0)).await.unwrap(), 4);
+        assert_eq!(bus.count_after(e, Timetoken(0)).await.unwrap(), 2);
+        let (replayed, more) = bus.replay(patterns(&["d"]), Timetoken(0)).await.unwrap();
+        assert!(!more);
+        assert_eq!(replayed.iter().map(id_of).collect::<Vec<_>>(), kept);
+        // Subscribers got the 10 messages and the marker, not the deletion.
+        assert_eq!(take(subscriber, 11).await.len(), 11);
+        assert!(subscriber.try_recv().is_none(), "no deletion delivered");
+    }
+}
+
 /// Runs each check against each broker.
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
@@ -397,4 +461,5 @@ conformance!(
     every_bus_delivers_every_message_once_in_one_order,
     history_holds_what_was_stored_and_fires_and_signals_keep_their_semantics,
     replay_resumes_from_any_position_without_gaps_or_repeats,
+    a_deletion_removes_its_range_from_every_bus,
 );

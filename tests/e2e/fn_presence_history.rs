@@ -35,13 +35,13 @@ const CALLER: &str = r#"
       return response.send(results, 200);
     };"#;
 
-async fn deploy_caller(node: &Node, name: &str) {
+pub(crate) async fn deploy_caller(node: &Node, name: &str) {
     node.deploy_js_ok(name, CALLER, &json!({"endpoint": true}))
         .await;
 }
 
 /// Runs `calls` in one invocation of the caller `name`.
-async fn call(node: &Node, name: &str, calls: &[Value]) -> Vec<Value> {
+pub(crate) async fn call(node: &Node, name: &str, calls: &[Value]) -> Vec<Value> {
     let request = node
         .http()
         .post(node.url(&format!("/v1/fn/{name}")))
@@ -53,14 +53,14 @@ async fn call(node: &Node, name: &str, calls: &[Value]) -> Vec<Value> {
 }
 
 #[track_caller]
-fn js_ok(result: &Value) -> &Value {
+pub(crate) fn js_ok(result: &Value) -> &Value {
     result
         .get("ok")
         .unwrap_or_else(|| panic!("the call failed: {result}"))
 }
 
 #[track_caller]
-fn js_err(result: &Value) -> &str {
+pub(crate) fn js_err(result: &Value) -> &str {
     result["err"]
         .as_str()
         .unwrap_or_else(|| panic!("the call did not fail: {result}"))

@@ -58,6 +58,8 @@ pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("getState", Func::from(get_state))?;
     native.set("setState", Func::from(set_state))?;
     native.set("fetchHistory", Func::from(fetch_history))?;
+    native.set("messageCounts", Func::from(message_counts))?;
+    native.set("deleteMessages", Func::from(delete_messages))?;
     native.set("fetch", Func::from(fetch))?;
     crate::crypto::register(&native)?;
     Ok(native)
@@ -351,6 +353,33 @@ fn set_state(ctx: Ctx<'_>, uuid: String, channels: Vec<String>, state: String) -
     host(&ctx, "pubnub.setState")?;
     use edgefn_sdk::__private::bindings::edgefn::functions::presence;
     presence::set_state(&uuid, &channels, &state).or_else(|e| throw(&ctx, wit_error_message(e)))
+}
+
+/// How many stored messages each of `channels` has newer than its
+/// timetoken (one for all, or one per channel).
+fn message_counts(
+    ctx: Ctx<'_>,
+    channels: Vec<String>,
+    timetokens: Vec<String>,
+) -> Result<Vec<f64>> {
+    host(&ctx, "pubnub.messageCounts")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::history;
+    let counts = history::message_counts(&channels, &timetokens)
+        .or_else(|e| throw(&ctx, wit_error_message(e)))?;
+    Ok(counts.into_iter().map(|n| n as f64).collect())
+}
+
+/// Deletes `channel`'s stored messages after `start` up to `end`.
+fn delete_messages(
+    ctx: Ctx<'_>,
+    channel: String,
+    start: Option<String>,
+    end: Option<String>,
+) -> Result<()> {
+    host(&ctx, "pubnub.deleteMessages")?;
+    use edgefn_sdk::__private::bindings::edgefn::functions::history;
+    history::delete_messages(&channel, start.as_deref(), end.as_deref())
+        .or_else(|e| throw(&ctx, wit_error_message(e)))
 }
 
 /// Stored messages of `channels`, as JSON: `[{channel, messages:

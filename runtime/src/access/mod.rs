@@ -118,6 +118,7 @@ pub struct Verified {
     pub id: Arc<[u8]>,
     patterns: Vec<(Regex, Permissions)>,
     group_patterns: Vec<(Regex, Permissions)>,
+    uuid_patterns: Vec<(Regex, Permissions)>,
 }
 
 fn allows(
@@ -149,6 +150,16 @@ impl Verified {
             &self.patterns,
             wanted,
             channel,
+        )
+    }
+
+    /// Whether it grants `wanted` on the uuid (user) `uuid`.
+    pub fn allows_uuid(&self, wanted: Permissions, uuid: &str) -> bool {
+        allows(
+            &self.token.resources.uuids,
+            &self.uuid_patterns,
+            wanted,
+            uuid,
         )
     }
 
@@ -341,11 +352,13 @@ impl Access {
         }
         let patterns = compile_all(&decoded.token.patterns.channels)?;
         let group_patterns = compile_all(&decoded.token.patterns.groups)?;
+        let uuid_patterns = compile_all(&decoded.token.patterns.uuids)?;
         let verified = Arc::new(Verified {
             id: decoded.signature.into(),
             token: decoded.token,
             patterns,
             group_patterns,
+            uuid_patterns,
         });
         let mut cache = self.cache.lock().expect("token cache poisoned");
         if cache.len() >= CACHE_SIZE {

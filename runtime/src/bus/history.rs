@@ -30,6 +30,35 @@ pub struct HistoryQuery {
     pub end: Option<Timetoken>,
 }
 
+/// A range of one channel's history to delete: the messages with
+/// `from <= timetoken <= to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    /// The oldest timetoken deleted.
+    pub from: Timetoken,
+    /// The newest timetoken deleted.
+    pub to: Timetoken,
+}
+
+impl Deletion {
+    /// The messages a delete with `start` (exclusive) and `end`
+    /// (inclusive) removes, as PubNub's delete-messages takes them, in
+    /// either order; neither: the whole channel. `None` when none can be.
+    pub fn between(start: Option<Timetoken>, end: Option<Timetoken>) -> Option<Self> {
+        let (from, to) = match (start, end) {
+            (Some(start), Some(end)) if start < end => (start.0.checked_add(1)?, end.0),
+            (Some(start), Some(end)) => (end.0, start.0.checked_sub(1)?),
+            (Some(start), None) => (0, start.0.checked_sub(1)?),
+            (None, Some(end)) => (end.0, u64::MAX),
+            (None, None) => (0, u64::MAX),
+        };
+        Some(Self {
+            from: Timetoken(from),
+            to: Timetoken(to),
+        })
+    }
+}
+
 /// Why history could not be read or written: the storage's own error, kept
 /// whole for logs and answers.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,7 +90,12 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// Appends `batch` (in timetoken order) durably and at once, trimming
     /// each channel to its newest `per_channel` messages, and records
-    /// `applied` as the last shared-log entry applied, when given.
+    /// `applied` as the last shared-log entry applied, when given. A
+    /// deletion in the batch ([`super::MessageKind::Delete`], see
+    /// [`super::Message::deleted_range`]) removes its range of its channel
+    /// at its place in the batch. Messages stored with a `ttl_secs` expire
+    /// that long after their timetoken: no read returns them after, and
+    /// appends prune them.
     ///
     /// # Errors
     /// When it cannot be written; nothing is then.
@@ -72,7 +106,7 @@ pub trait HistoryStore: Send + Sync + 'static {
         applied: Option<LogPoint>,
     ) -> Result<(), HistoryError>;
 
-    /// Part of one channel's history, oldest first.
+    /// Part of one channel's history (not expired), oldest first.
     ///
     /// # Errors
     /// When the storage cannot be read or a record is corrupt.
@@ -81,6 +115,13 @@ pub trait HistoryStore: Send + Sync + 'static {
         channel: &Channel,
         query: HistoryQuery,
     ) -> Result<Vec<Published>, HistoryError>;
+
+    /// How many messages of `channel` newer than `after` are stored (and
+    /// not expired).
+    ///
+    /// # Errors
+    /// When the storage cannot be read.
+    fn count_after(&self, channel: &Channel, after: Timetoken) -> Result<u64, HistoryError>;
 
     /// Stored messages after `after` on channels matching `patterns`: the
     /// oldest `limit` of them, oldest first, and whether more follow.
@@ -118,4 +159,23 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(HistoryError::new)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: Option<u64>, end: Option<u64>) -> Option<(u64, u64)> {
+        Deletion::between(start.map(Timetoken), end.map(Timetoken)).map(|d| (d.from.0, d.to.0))
+    }
+
+    #[test]
+    fn start_is_exclusive_and_end_inclusive_in_either_order() {
+        assert_eq!(range(Some(9), Some(10)), Some((10, 10)));
+        assert_eq!(range(Some(20), Some(10)), Some((10, 19)));
+        assert_eq!(range(Some(10), None), Some((0, 9)));
+        assert_eq!(range(None, Some(10)), Some((10, u64::MAX)));
+        assert_eq!(range(None, None), Some((0, u64::MAX)));
+        assert_eq!(range(Some(0), None), None);
+    }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock, Weak};
 use tokio::sync::mpsc;
 
 use super::channel::{Channel, Pattern};
+use super::history::Deletion;
 use super::message::{Delivery, Published};
 use super::recent::Recent;
 use super::timetoken::Timetoken;
@@ -176,6 +177,12 @@ impl Hub {
                 state.remove_subscriber(id);
             }
         }
+    }
+
+    /// Drops what a deletion removed from history from the window of
+    /// recent deliveries (see [`Recent::forget`]).
+    pub fn forget(&self, channel: &Channel, range: Deletion) {
+        self.recent.forget(channel, range);
     }
 
     /// Messages delivered after `cursor` on channels matching `patterns`

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::channel::Channel;
+use super::history::Deletion;
 use super::timetoken::Timetoken;
 
 /// Largest message accepted (payload plus meta), in bytes of JSON text.
@@ -27,6 +28,13 @@ pub enum MessageKind {
     /// A message action added or removed (see [`crate::actions`]):
     /// delivered, never stored, never seen by functions.
     Action,
+    /// A range of the channel's history deleted (see [`Message::deletion`]):
+    /// applied to every node's history in order with the messages, never
+    /// delivered, never seen by functions.
+    Delete,
+    /// An App Context object set or removed (see [`crate::objects`]):
+    /// delivered, never stored, never seen by functions.
+    Object,
 }
 
 impl std::fmt::Display for MessageKind {
@@ -36,6 +44,8 @@ impl std::fmt::Display for MessageKind {
             Self::Fire => "fire",
             Self::Signal => "signal",
             Self::Action => "message action",
+            Self::Delete => "deletion",
+            Self::Object => "object event",
         })
     }
 }
@@ -45,7 +55,9 @@ impl MessageKind {
     pub fn max_bytes(self) -> usize {
         match self {
             Self::Signal => MAX_SIGNAL_BYTES,
-            Self::Publish | Self::Fire | Self::Action => MAX_MESSAGE_BYTES,
+            Self::Publish | Self::Fire | Self::Action | Self::Delete | Self::Object => {
+                MAX_MESSAGE_BYTES
+            }
         }
     }
 }
@@ -90,6 +102,9 @@ pub struct Message {
     pub depth: u8,
     /// The publisher's own type for it (PubNub's `custom_message_type`).
     pub custom_type: Option<String>,
+    /// How long history keeps it, in seconds from its timetoken (none:
+    /// until trimmed or deleted).
+    pub ttl_secs: Option<u64>,
 }
 
 impl Message {
@@ -118,6 +133,33 @@ impl Message {
             kind,
             depth: 0,
             custom_type: None,
+            ttl_secs: None,
+        })
+    }
+
+    /// The deletion of `range` from `channel`'s history, to commit through
+    /// the bus like a message.
+    pub fn deletion(channel: Channel, range: Deletion) -> Self {
+        let payload = format!("[{},{}]", range.from.0, range.to.0);
+        Self {
+            channel,
+            payload: RawValue::from_string(payload).expect("a deletion is JSON"),
+            meta: None,
+            publisher: None,
+            kind: MessageKind::Delete,
+            store: true,
+            depth: 0,
+            custom_type: None,
+            ttl_secs: None,
+        }
+    }
+
+    /// The range this message deletes, when it is a deletion.
+    pub fn deleted_range(&self) -> Option<Deletion> {
+        let (from, to) = serde_json::from_str(self.payload.get()).ok()?;
+        (self.kind == MessageKind::Delete).then_some(Deletion {
+            from: Timetoken(from),
+            to: Timetoken(to),
         })
     }
 
@@ -134,6 +176,13 @@ impl Message {
         self.payload = payload;
         self.meta = meta;
         Ok(())
+    }
+
+    /// Keeps it in history for `hours` of `hour_secs` seconds (PubNub's
+    /// `ttl`): 0 keeps it until trimmed, and a message kept out of history
+    /// ignores it.
+    pub fn expire_after(&mut self, hours: u64, hour_secs: u64) {
+        self.ttl_secs = (self.store && hours > 0).then(|| hours.saturating_mul(hour_secs));
     }
 
     /// Bytes counted against the size limit: payload plus meta.

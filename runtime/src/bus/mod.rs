@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 pub use self::broker::{Broker, Commit, Embedded};
 pub use self::channel::{Channel, NameError, Pattern, parse_pattern_list};
-pub use self::history::{HistoryError, HistoryQuery, HistoryStore, LogPoint};
+pub use self::history::{Deletion, HistoryError, HistoryQuery, HistoryStore, LogPoint};
 pub use self::hub::{Closed, Hub, Subscription};
 pub use self::message::{
     Delivery, Message, MessageError, MessageKind, MessageView, Published, WireForm,
@@ -125,6 +125,30 @@ impl Bus {
         query.limit = query.limit.min(self.config.history_per_channel);
         let history = Arc::clone(&self.history);
         history::blocking(move || history.history(&channel, query)).await
+    }
+
+    /// How many stored messages of `channel` are newer than `after`.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn count_after(
+        &self,
+        channel: Channel,
+        after: Timetoken,
+    ) -> Result<u64, HistoryError> {
+        let history = Arc::clone(&self.history);
+        history::blocking(move || history.count_after(&channel, after)).await
+    }
+
+    /// Deletes `range` of `channel`'s history, in order with the messages
+    /// (on every node, in a cluster); returns once this node applied it.
+    ///
+    /// # Errors
+    /// [`SequencerError`] when it could not be applied.
+    pub async fn delete(&self, channel: Channel, range: Deletion) -> Result<(), SequencerError> {
+        self.commit(Message::deletion(channel, range))
+            .await
+            .map(drop)
     }
 
     /// Stored messages after `since` on channels matching `patterns`: a page

@@ -12,7 +12,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::channel::Pattern;
+use super::channel::{Channel, Pattern};
+use super::history::Deletion;
 use super::message::Delivery;
 use super::timetoken::Timetoken;
 
@@ -55,6 +56,23 @@ impl Recent {
             window.bytes -= oldest.published.message.size();
             window.evicted_upto = oldest.published.timetoken;
         }
+    }
+
+    /// Drops the messages of `channel` that `range` deleted from history, so
+    /// that no catch-up or replay returns them again.
+    pub fn forget(&self, channel: &Channel, range: Deletion) {
+        let mut window = self.inner.lock().expect("recent window poisoned");
+        let mut freed = 0;
+        window.messages.retain(|d| {
+            let published = &d.published;
+            let deleted = published.message.channel == *channel
+                && (range.from..=range.to).contains(&published.timetoken);
+            if deleted {
+                freed += published.message.size();
+            }
+            !deleted
+        });
+        window.bytes -= freed;
     }
 
     /// Messages after `cursor` on channels matching `patterns`, oldest
@@ -134,6 +152,16 @@ mod tests {
         );
         let (found, complete) = recent.after(&patterns("a,b"), Timetoken(14), 100);
         assert!(found.is_empty() && complete, "nothing after the newest");
+
+        // Deleted from history: gone from here too.
+        let range = Deletion {
+            from: Timetoken(11),
+            to: Timetoken(14),
+        };
+        recent.forget(&Channel::parse("b").unwrap(), range);
+        let (found, complete) = recent.after(&patterns("a,b"), Timetoken(0), 100);
+        assert_eq!(timetokens(&found), [10, 13]);
+        assert!(complete);
     }
 
     #[test]

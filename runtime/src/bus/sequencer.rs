@@ -23,8 +23,9 @@
 //! strictly increase in log order across all channels, whatever the
 //! appenders' clocks say. So a cursor (a long-poll `tt`, an SSE `since`)
 //! taken on any node means "everything applied after this" on every node.
-//! Every entry is a link: signals, messages kept out of history, and fires
-//! (never stored nor delivered) too. The chain's last link is stored with
+//! Every entry is a link: signals, messages kept out of history, fires
+//! (never stored nor delivered) and history deletions (applied to the
+//! store in order with the messages, never delivered) too. The chain's last link is stored with
 //! the log position ([`LogPoint`]), so a restart continues it exactly.
 //!
 //! A node that starts from an empty store begins the chain at the first
@@ -391,7 +392,8 @@ impl Task {
     }
 
     /// Gives each of `jobs` its timetoken, in order, delivers it (not
-    /// fires) and adds it to `waiting`.
+    /// fires; a deletion instead drops its range from the recent window)
+    /// and adds it to `waiting`.
     fn sequence(&mut self, jobs: &mut Vec<Job>, waiting: &mut Sequenced) {
         for job in jobs.drain(..) {
             let before = (self.applied, self.chain);
@@ -431,7 +433,12 @@ impl Task {
                 }
             };
             let published = Arc::new(published);
-            if published.message.kind != MessageKind::Fire {
+            if let Some(range) = published.message.deleted_range() {
+                self.hub.forget(&published.message.channel, range);
+            } else if !matches!(
+                published.message.kind,
+                MessageKind::Fire | MessageKind::Delete
+            ) {
                 self.hub.deliver(&published);
             }
             waiting.before.get_or_insert(before);
@@ -441,13 +448,17 @@ impl Task {
     }
 
     /// Starts writing the messages of `sequenced` that go into history
-    /// (publishes asked to be stored: never signals nor fires), and the
-    /// last log entry of its links with its timetoken, in one transaction.
+    /// (publishes asked to be stored: never signals nor fires) and the
+    /// deletions among them, and the last log entry of its links with its
+    /// timetoken, in one transaction.
     fn start_storing(&self, sequenced: Sequenced) -> Storing {
         let to_store: Vec<_> = sequenced
             .batch
             .iter()
-            .filter(|p| p.message.store && p.message.kind == MessageKind::Publish)
+            .filter(|p| {
+                let kind = p.message.kind;
+                (p.message.store && kind == MessageKind::Publish) || kind == MessageKind::Delete
+            })
             .cloned()
             .collect();
         let point = sequenced

@@ -272,8 +272,12 @@ async fn take(
                     continue;
                 }
             };
-            if published.message.kind == MessageKind::Action {
-                // Message-action events are no function's work.
+            if matches!(
+                published.message.kind,
+                MessageKind::Action | MessageKind::Delete | MessageKind::Object
+            ) {
+                // Message-action and object events and deletions are no
+                // function's work.
                 answer(&copy, AckKind::Ack).await;
                 continue;
             }

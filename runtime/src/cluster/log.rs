@@ -117,6 +117,9 @@ struct Entry<'a> {
     /// another node keep the chain's limit).
     #[serde(default)]
     depth: u8,
+    /// How long history keeps it, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl_secs: Option<u64>,
 }
 
 impl<'a> Entry<'a> {
@@ -132,6 +135,7 @@ impl<'a> Entry<'a> {
             store: message.store,
             custom_type: message.custom_type.as_deref(),
             depth: message.depth,
+            ttl_secs: message.ttl_secs,
         }
     }
 
@@ -155,6 +159,7 @@ impl<'a> Entry<'a> {
                 store: self.store,
                 depth: self.depth,
                 custom_type: self.custom_type.map(str::to_owned),
+                ttl_secs: self.ttl_secs,
             },
         })
     }

@@ -22,6 +22,8 @@
 //!   mirrored on every node ([`presence`]);
 //! - message actions: one entry per channel in `edgefn_actions`
 //!   ([`actions`]);
+//! - App Context objects: one entry per object in `edgefn_objects`
+//!   ([`objects`]);
 //! - the node list for `edgefn cluster status` (`edgefn_nodes`) ([`nodes`]).
 
 pub mod actions;
@@ -30,6 +32,7 @@ pub mod deployments;
 pub mod kv;
 pub mod log;
 pub mod nodes;
+pub mod objects;
 pub mod presence;
 pub mod shared;
 pub mod stall;
@@ -215,6 +218,7 @@ impl Cluster {
             shared::REVOKED,
             shared::GROUPS,
             actions::BUCKET,
+            objects::BUCKET,
         ] {
             self.bucket(bucket, Duration::ZERO).await?;
         }

@@ -176,6 +176,19 @@ pub struct PubNubConfig {
     /// Longest message-action `value`, in bytes; a longer one gets 400
     /// naming this limit. (`type` is at most 15 characters, as PubNub's.)
     pub max_action_value_bytes: usize,
+    /// How many seconds one hour of a publish's `ttl` lasts: 3600. Tests
+    /// shorten it to see messages expire.
+    pub ttl_hour_secs: u64,
+    /// Most App Context objects of each kind (uuid metadata, channel
+    /// metadata). Setting a new one past it gets 400 naming this limit;
+    /// changing existing ones still works.
+    pub max_objects: usize,
+    /// Most `custom` fields on one App Context object; more get 400 naming
+    /// this limit.
+    pub max_object_custom_fields: usize,
+    /// Largest `custom` of one App Context object, in bytes of JSON; a
+    /// larger one gets 400 naming this limit.
+    pub max_object_custom_bytes: usize,
 }
 
 impl Default for PubNubConfig {
@@ -190,6 +203,10 @@ impl Default for PubNubConfig {
             max_actions_per_message: 100,
             max_actions_per_channel: 1000,
             max_action_value_bytes: 512,
+            ttl_hour_secs: 3600,
+            max_objects: 100_000,
+            max_object_custom_fields: 100,
+            max_object_custom_bytes: 8 * 1024,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Optional: `meta` (a JSON object) as query parameter or `X-Edgefn-Meta`
 //! header; the publisher's id as `publisher` (or `uuid`) query parameter or
 //! `X-Edgefn-Publisher` header (defaults to the token's authorized user);
-//! `store=0` to keep a publish out of history. With access control on, a
+//! `store=0` to keep a publish out of history; `ttl=HOURS` to keep it there
+//! only that long (0: until trimmed). With access control on, a
 //! token granting `write` on the channel (`auth` query parameter or
 //! `Authorization: Bearer`).
 //! Answer: `{"timetoken": "<17 digits>"}`.
@@ -34,6 +35,7 @@ pub struct PublishParams {
     publisher: Option<String>,
     uuid: Option<String>,
     store: Option<String>,
+    ttl: Option<u64>,
     auth: Option<String>,
 }
 
@@ -71,6 +73,9 @@ pub async fn publish(
     let mut message = Message::new(channel, kind, payload, meta.as_deref(), publisher)?;
     if kind == MessageKind::Publish {
         message.store = !matches!(params.store.as_deref(), Some("0" | "false"));
+        if let Some(hours) = params.ttl {
+            message.expire_after(hours, node.config.pubnub.ttl_hour_secs);
+        }
     }
     let published = node.publish(message).await?;
     Ok(Json(json!({ "timetoken": published.timetoken })))

@@ -252,6 +252,7 @@ fn message_event(delivery: &Delivery) -> Bytes {
         let kind = match delivery.published.message.kind {
             MessageKind::Signal => "signal",
             MessageKind::Action => "action",
+            MessageKind::Object => "object",
             _ => "message",
         };
         let id = delivery.published.timetoken.to_string();

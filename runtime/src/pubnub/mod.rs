@@ -17,7 +17,9 @@
 //! - [`filter`]: subscribe filter expressions;
 //! - [`groups`]: channel groups;
 //! - [`history`]: history, `/v3/history`, `/v3/history-with-actions`;
+//! - [`storage`]: message counts, delete messages, `/v2/history`;
 //! - [`actions`]: message actions (add, get, remove);
+//! - [`objects`]: App Context uuid and channel metadata;
 //! - [`pam`]: Access Manager v3 grant and revoke;
 //! - [`presence`]: here now, heartbeat, leave, where now, state;
 //! - [`blocks`]: `/v1/blocks/sub-key/{sub}/{path}`, the On Request functions.
@@ -27,12 +29,14 @@ pub mod blocks;
 pub mod filter;
 pub mod groups;
 pub mod history;
+pub mod objects;
 pub mod pam;
 pub mod presence;
 pub mod publish;
 pub mod reply;
 pub mod request;
 pub mod signature;
+pub mod storage;
 pub mod subscribe;
 
 use std::sync::Arc;
@@ -64,7 +68,15 @@ pub fn router() -> Router<Arc<Node>> {
         )
         .route(
             "/v3/history/sub-key/{sub_key}/channel/{channels}",
-            get(history::fetch),
+            get(history::fetch).delete(storage::delete_messages),
+        )
+        .route(
+            "/v3/history/sub-key/{sub_key}/message-counts/{channels}",
+            get(storage::message_counts),
+        )
+        .route(
+            "/v2/history/sub-key/{sub_key}/channel/{channel}",
+            get(storage::history_v2),
         )
         .route(
             "/v3/history-with-actions/sub-key/{sub_key}/channel/{channels}",
@@ -81,6 +93,23 @@ pub fn router() -> Router<Arc<Node>> {
         .route(
             "/v1/message-actions/{sub_key}/channel/{channel}/message/{message}/action/{action}",
             delete(actions::remove),
+        )
+        .route("/v2/objects/{sub_key}/uuids", get(objects::get_all_uuids))
+        .route(
+            "/v2/objects/{sub_key}/uuids/{uuid}",
+            get(objects::get_uuid)
+                .patch(objects::set_uuid)
+                .delete(objects::remove_uuid),
+        )
+        .route(
+            "/v2/objects/{sub_key}/channels",
+            get(objects::get_all_channels),
+        )
+        .route(
+            "/v2/objects/{sub_key}/channels/{channel}",
+            get(objects::get_channel)
+                .patch(objects::set_channel)
+                .delete(objects::remove_channel),
         )
         .route("/v3/pam/{sub_key}/grant", post(pam::grant))
         .route("/v3/pam/{sub_key}/grant/{token}", delete(pam::revoke))

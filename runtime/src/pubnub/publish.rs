@@ -1,7 +1,7 @@
 //! Publishing, PubNub style:
 //! - `GET /publish/{pub}/{sub}/0/{channel}/0/{json}` and the POST form
 //!   (`/publish/{pub}/{sub}/0/{channel}/0` with the JSON as body), with
-//!   `store`, `ttl`, `meta`, `uuid`, `norep`, `custom_message_type`;
+//!   `store`, `ttl` (hours history keeps it; 0: until trimmed), `meta`, `uuid`, `norep`, `custom_message_type`;
 //!   `store=0&norep=true` is a fire: functions only. Answer
 //!   `[1,"Sent","<timetoken>"]`.
 //! - `GET /signal/{pub}/{sub}/0/{channel}/0/{json}` (at most 64 bytes).
@@ -145,6 +145,13 @@ async fn handle(
     let mut message = Message::new(channel, kind, payload, request.param("meta"), publisher)?;
     if kind == MessageKind::Publish {
         message.store = !matches!(request.param("store"), Some("0" | "false"));
+        if let Some(ttl) = request.param("ttl").filter(|t| !t.is_empty()) {
+            let hours = ttl.parse().map_err(|_| {
+                let bad = format!("ttl `{ttl}` is not a number of hours");
+                PnError::new(StatusCode::BAD_REQUEST, bad, Shape::Array)
+            })?;
+            message.expire_after(hours, node.config.pubnub.ttl_hour_secs);
+        }
     }
     if let Some(custom) = request
         .param("custom_message_type")

@@ -46,6 +46,14 @@ impl PnRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated query parameter, decoded.
+    pub fn params_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.params
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Whether the request's path starts with `prefix`.
     pub fn path_starts_with(&self, prefix: &str) -> bool {
         self.path.starts_with(prefix)

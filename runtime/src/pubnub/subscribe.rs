@@ -380,8 +380,9 @@ impl<'a> Envelope<'a> {
             u: message.meta.as_deref(),
             e: match message.kind {
                 MessageKind::Signal => Some(1),
+                MessageKind::Object => Some(2),
                 MessageKind::Action => Some(3),
-                MessageKind::Publish | MessageKind::Fire => None,
+                MessageKind::Publish | MessageKind::Fire | MessageKind::Delete => None,
             },
             cmt: message.custom_type.as_deref(),
         }

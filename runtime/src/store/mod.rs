@@ -10,13 +10,15 @@
 //! - [`kv`]: the functions' key-value store;
 //! - [`revocations`]: revoked access tokens;
 //! - [`groups`]: channel groups;
-//! - [`actions`]: message actions.
+//! - [`actions`]: message actions;
+//! - [`objects`]: App Context objects.
 
 pub mod actions;
 pub mod deployments;
 pub mod groups;
 pub mod history;
 pub mod kv;
+pub mod objects;
 pub mod revocations;
 
 use std::path::Path;
@@ -89,6 +91,7 @@ impl Store {
         txn.open_table(REVOKED).map_err(db_err)?;
         txn.open_table(GROUPS).map_err(db_err)?;
         txn.open_table(actions::ACTIONS).map_err(db_err)?;
+        txn.open_table(objects::OBJECTS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }

@@ -430,8 +430,11 @@ fn wit_message(message: &Message, timetoken: Option<String>) -> bindings::Messag
         meta: message.meta.as_ref().map(|m| m.get().to_owned()),
         publisher: message.publisher.clone(),
         kind: match message.kind {
-            // Message-action events never reach functions.
-            MessageKind::Publish | MessageKind::Action => bindings::MessageKind::Publish,
+            // Message-action and object events never reach functions.
+            MessageKind::Publish
+            | MessageKind::Action
+            | MessageKind::Delete
+            | MessageKind::Object => bindings::MessageKind::Publish,
             MessageKind::Fire => bindings::MessageKind::Fire,
             MessageKind::Signal => bindings::MessageKind::Signal,
         },

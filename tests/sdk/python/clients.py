@@ -42,7 +42,7 @@ class Listener(SubscribeCallback):
     """Collects what a client's subscription delivers, by kind."""
 
     def __init__(self):
-        kinds = ("status", "message", "signal", "presence", "message_action")
+        kinds = ("status", "message", "signal", "presence", "message_action", "uuid", "channel")
         self.events = {kind: queue.Queue() for kind in kinds}
 
     def status(self, pubnub, status):
@@ -59,6 +59,12 @@ class Listener(SubscribeCallback):
 
     def message_action(self, pubnub, message_action):
         self.events["message_action"].put(message_action)
+
+    def uuid(self, pubnub, uuid):
+        self.events["uuid"].put(uuid)
+
+    def channel(self, pubnub, channel):
+        self.events["channel"].put(channel)
 
     def next(self, kind, where=lambda _: True):
         """The next `kind` event satisfying `where` (earlier ones that do

@@ -1,7 +1,7 @@
 // require('pubnub'): the bus (publish, fire, signal; each message goes
 // through its channel's before-publish functions, and chains stop at 3 hops),
 // presence (hereNow, whereNow, getState, setState), history (history,
-// fetchMessages) and access tokens (grantToken needs `--allow-token-grant`),
+// fetchMessages, messageCounts, deleteMessages) and access tokens (grantToken needs `--allow-token-grant`),
 // in the shapes of PubNub's Functions module (its JavaScript SDK's). Publish,
 // presence and history calls share the bus budget (10 per invocation), as
 // PubNub counts them all as API calls. Timetokens are strings.
@@ -178,6 +178,30 @@ function history(params) {
   };
 }
 
+// messageCounts: per channel, the stored messages newer than its timetoken
+// (`channelTimetokens`: one for all, or one per channel).
+function messageCounts(params) {
+  const p = params || {};
+  const channels = channelList('messageCounts', p.channels, true);
+  const given = p.channelTimetokens ?? (p.timetoken === undefined ? undefined : [p.timetoken]);
+  if (!Array.isArray(given) || given.length === 0) {
+    throw new TypeError('pubnub.messageCounts: `channelTimetokens` must be an array of timetokens');
+  }
+  const counts = native.messageCounts(channels, given.map((t) => timetoken(t) ?? ''));
+  const answer = {};
+  channels.forEach((channel, i) => { answer[channel] = counts[i]; });
+  return { channels: answer };
+}
+
+// deleteMessages: one channel's stored messages after `start` (exclusive) up
+// to `end` (inclusive); neither: all of them.
+function deleteMessages(params) {
+  const p = params || {};
+  if (typeof p.channel !== 'string') throw new TypeError('pubnub.deleteMessages: `channel` must be a string');
+  native.deleteMessages(p.channel, timetoken(p.start), timetoken(p.end));
+  return {};
+}
+
 module.exports = {
   publish: (params) => call(() => send('publish', params)),
   fire: (params) => call(() => send('fire', params)),
@@ -191,4 +215,6 @@ module.exports = {
   setState: (params) => call(() => setState(params)),
   history: (params) => call(() => history(params)),
   fetchMessages: (params) => call(() => fetchMessages(params)),
+  messageCounts: (params) => call(() => messageCounts(params)),
+  deleteMessages: (params) => call(() => deleteMessages(params)),
 };

@@ -65,7 +65,7 @@ export function unique() {
 
 /** Collects what a client's listener receives, by kind. */
 export class Inbox {
-  static KINDS = ['status', 'message', 'signal', 'presence', 'messageAction'];
+  static KINDS = ['status', 'message', 'signal', 'presence', 'messageAction', 'objects'];
 
   constructor(client) {
     this.queues = Object.fromEntries(Inbox.KINDS.map((kind) => [kind, []]));

@@ -1,6 +1,7 @@
 //! The history capability: stored messages, read as PubNub's fetch-messages
 //! API reads them (from the node's store; in a cluster, from the same place
-//! the HTTP API reads). Each call spends the bus budget (PubNub counts these
+//! the HTTP API reads), counted and deleted as its message-counts and
+//! delete-messages APIs do. Each call spends the bus budget (PubNub counts these
 //! as API calls).
 //!
 //! The node provides the reading through [`HistoryReader`], so the sandbox
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use super::Budget;
 use crate::bus::HistoryQuery;
-use crate::bus::{Channel, Published, Timetoken};
+use crate::bus::{Channel, Deletion, Published, Timetoken};
 
 /// Most channels one call may name.
 pub const MAX_CHANNELS: usize = 100;
@@ -32,6 +33,20 @@ pub trait HistoryReader: Send + Sync {
         channel: Channel,
         query: HistoryQuery,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Published>, String>> + Send>>;
+
+    /// How many stored messages of `channel` are newer than `after`.
+    fn count_after(
+        &self,
+        channel: Channel,
+        after: Timetoken,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send>>;
+
+    /// Deletes `range` of `channel`'s history (on every node).
+    fn delete(
+        &self,
+        channel: Channel,
+        range: Deletion,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 }
 
 /// The history capability of one invocation.

@@ -1,0 +1,51 @@
+"""App Context under Access Manager (node with --secret-key): a token's
+`uuids` grants (get, update, delete, by name and by pattern) and channel
+grants decide what a client may read and change, through the SDK's own
+grant and objects calls."""
+
+import pytest
+from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.v3.channel import Channel
+from pubnub.models.consumer.v3.uuid import UUID
+
+SECRET_KEY = "sdk-objects-secret"  # the node's (see conftest)
+
+
+def refused(call):
+    with pytest.raises(PubNubException) as error:
+        call()
+    assert error.value.get_status_code() == 403, error.value
+
+
+def test_metadata_needs_the_token_s_uuid_and_channel_permissions(clients, unique):
+    server = clients("server", secret_key=SECRET_KEY)
+    me, other, room = f"me-{unique}", f"other-{unique}", f"room-{unique}"
+    token = (server.grant_token()
+             .uuids([UUID.id(me).get().update().delete(), UUID.pattern(f"friend-{unique}-.*").get()])
+             .channels([Channel.id(room).get().update()])
+             .authorized_uuid(me)
+             .ttl(15)
+             .sync().result.token)
+    client = clients(me)
+    client.set_token(token)
+    # The server (secret key) may do anything.
+    server.set_uuid_metadata(uuid=other, name="Other").sync()
+    server.set_uuid_metadata(uuid=f"friend-{unique}-1", name="Friend").sync()
+
+    client.set_uuid_metadata(uuid=me, name="Me").sync()
+    assert client.get_uuid_metadata(uuid=me).sync().result.data["name"] == "Me"
+    assert client.get_uuid_metadata(uuid=f"friend-{unique}-1").sync().result.data["name"] == "Friend"
+    refused(lambda: client.get_uuid_metadata(uuid=other).sync())
+    refused(lambda: client.set_uuid_metadata(uuid=other, name="Mine now").sync())
+    refused(lambda: client.set_uuid_metadata(uuid=f"friend-{unique}-1", name="x").sync())
+
+    client.set_channel_metadata(channel=room, name="Room").sync()
+    assert client.get_channel_metadata(channel=room).sync().result.data["name"] == "Room"
+    refused(lambda: client.remove_channel_metadata(channel=room).sync())
+
+    # A listing shows only what the token may get.
+    listed = client.get_all_uuid_metadata(sort_keys=[]).sync().result.data
+    assert sorted(u["id"] for u in listed) == [f"friend-{unique}-1", me]
+
+    client.remove_uuid_metadata(uuid=me).sync()
+    refused(lambda: client.remove_uuid_metadata(uuid=f"friend-{unique}-1").sync())
