@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store as Bucket, UpdateErrorKind};
+use async_nats::jetstream::kv::{Operation, Store as Bucket};
 use futures::future::BoxFuture;
 
-use super::kv::encode;
+use super::kv::{encode, put_at_revision};
 use super::{Cluster, Unavailable};
 use crate::actions::{ActionError, ActionStore, Change, ChannelActions, Edit};
 use crate::bus::Channel;
@@ -77,18 +77,9 @@ impl NatsActions {
             let record = serde_json::to_vec(&actions)
                 .expect("actions serialize")
                 .into();
-            let written = match revision {
-                Some(revision) => match self.bucket.update(&key, record, revision).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(unavailable(e)),
-                },
-                None => match self.bucket.create(&key, record).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => false,
-                    Err(e) => return Err(unavailable(e)),
-                },
-            };
+            let written = put_at_revision(&self.bucket, &key, record, revision)
+                .await
+                .map_err(unavailable)?;
             if written {
                 return Ok(change);
             }

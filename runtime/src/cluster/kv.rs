@@ -156,19 +156,7 @@ impl NatsKv {
                 value: next.to_string(),
                 expires,
             });
-            let written = match revision {
-                Some(revision) => match self.bucket.update(&encoded, stored, revision).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(Unavailable::from(e).into()),
-                },
-                None => match self.bucket.create(&encoded, stored).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => false,
-                    Err(e) => return Err(Unavailable::from(e).into()),
-                },
-            };
-            if written {
+            if put_at_revision(&self.bucket, &encoded, stored, revision).await? {
                 return Ok(next);
             }
         }
@@ -303,6 +291,33 @@ pub fn decode(encoded: &str) -> String {
         }
     }
     String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// Writes `record` at `key` if the entry is still at `revision` (`None`:
+/// if there is none): `false` when another write came first (read it
+/// again and retry). The compare-and-set every read-modify-write on a
+/// bucket goes through.
+///
+/// # Errors
+/// When JetStream cannot be reached.
+pub(super) async fn put_at_revision(
+    bucket: &Bucket,
+    key: &str,
+    record: Bytes,
+    revision: Option<u64>,
+) -> Result<bool, Unavailable> {
+    match revision {
+        Some(revision) => match bucket.update(key, record, revision).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(false),
+            Err(e) => Err(Unavailable::from(e)),
+        },
+        None => match bucket.create(key, record).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Unavailable::from(e)),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store as Bucket, UpdateErrorKind};
+use async_nats::jetstream::kv::{Operation, Store as Bucket};
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::kv::{all_keys, encode};
+use super::kv::{all_keys, encode, put_at_revision};
 use super::{Cluster, Unavailable};
 use crate::objects::{Edit, Kind, Object, ObjectError, ObjectStore, Write};
 
@@ -101,18 +101,9 @@ impl NatsObjects {
                     let record = serde_json::to_vec(&object)
                         .expect("objects serialize")
                         .into();
-                    match revision {
-                        Some(revision) => match self.bucket.update(&key, record, revision).await {
-                            Ok(_) => true,
-                            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => false,
-                            Err(e) => return Err(unavailable(e)),
-                        },
-                        None => match self.bucket.create(&key, record).await {
-                            Ok(_) => true,
-                            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => false,
-                            Err(e) => return Err(unavailable(e)),
-                        },
-                    }
+                    put_at_revision(&self.bucket, &key, record, revision)
+                        .await
+                        .map_err(unavailable)?
                 }
             };
             if written {

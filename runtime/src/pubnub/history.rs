@@ -26,20 +26,36 @@ pub const MAX_SINGLE: usize = 100;
 /// Most messages per channel for several channels, or with actions.
 pub const MAX_MULTIPLE: usize = 25;
 
+/// The channels (comma-separated `list`) a history read asks for, parsed,
+/// once the request's subscribe key and its token's `read` on each are
+/// checked.
+///
+/// # Errors
+/// [`PnError`] for a foreign key, a bad channel name or a refused token.
+pub(super) fn readable_channels(
+    node: &Node,
+    sub_key: &str,
+    list: &str,
+    request: &PnRequest,
+) -> Result<Vec<Channel>, PnError> {
+    check_subscribe_key(node, sub_key)?;
+    let names = split_list(list);
+    let channels = names
+        .iter()
+        .map(|c| Channel::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    request.authorize(node, &[], Permissions::READ, &refs, &[], Shape::Object)?;
+    Ok(channels)
+}
+
 /// `GET /v3/history/...` and `/v3/history-with-actions/...`.
 pub async fn fetch(
     State(node): State<Arc<Node>>,
     Path((sub_key, channels)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    check_subscribe_key(&node, &sub_key)?;
-    let names = split_list(&channels);
-    let channels = names
-        .iter()
-        .map(|c| Channel::parse(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    request.authorize(&node, &[], Permissions::READ, &refs, &[], Shape::Object)?;
+    let channels = readable_channels(&node, &sub_key, &channels, &request)?;
     let with_actions = request.path_starts_with("/v3/history-with-actions/");
     let ceiling = if channels.len() > 1 || with_actions {
         MAX_MULTIPLE

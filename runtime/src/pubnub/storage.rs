@@ -21,8 +21,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use super::history::readable_channels;
 use super::reply::{self, PnError, Shape};
-use super::request::{PnRequest, check_subscribe_key, split_list};
+use super::request::{PnRequest, check_subscribe_key};
 use crate::access::Permissions;
 use crate::bus::{Channel, Deletion, HistoryError, HistoryQuery, Published, Timetoken};
 use crate::http::extract::Path;
@@ -37,14 +38,7 @@ pub async fn message_counts(
     Path((sub_key, channels)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    check_subscribe_key(&node, &sub_key)?;
-    let names = split_list(&channels);
-    let channels = names
-        .iter()
-        .map(|c| Channel::parse(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    request.authorize(&node, &[], Permissions::READ, &refs, &[], Shape::Object)?;
+    let channels = readable_channels(&node, &sub_key, &channels, &request)?;
     let per_channel = request.list("channelsTimetoken");
     let timetokens: Vec<Timetoken> = match (request.param("timetoken"), per_channel.len()) {
         (Some(one), 0) => vec![timetoken(one)?; channels.len()],
