@@ -25,7 +25,7 @@ use super::history::readable_channels;
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key};
 use crate::access::Permissions;
-use crate::bus::{Channel, Deletion, HistoryError, HistoryQuery, Published, Timetoken};
+use crate::bus::{Channel, Deletion, HistoryQuery, Published, Timetoken};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -77,25 +77,10 @@ pub async fn delete_messages(
     Path((sub_key, channel)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    check_subscribe_key(&node, &sub_key)?;
-    let channel = Channel::parse(&channel)?;
-    request.authorize(
-        &node,
-        &[],
-        Permissions::DELETE,
-        &[channel.as_str()],
-        &[],
-        Shape::Object,
-    )?;
+    let channel = authorized_channel(&node, &sub_key, &channel, &request, Permissions::DELETE)?;
     let range = Deletion::between(optional(&request, "start")?, optional(&request, "end")?);
     if let Some(range) = range {
-        node.bus.delete(channel, range).await.map_err(|e| {
-            PnError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                e.to_string(),
-                Shape::Object,
-            )
-        })?;
+        node.bus.delete(channel, range).await.map_err(unavailable)?;
     }
     Ok(reply::ok(
         json!({ "status": 200, "error": false, "error_message": "" }),
@@ -108,16 +93,7 @@ pub async fn history_v2(
     Path((sub_key, channel)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    check_subscribe_key(&node, &sub_key)?;
-    let channel = Channel::parse(&channel)?;
-    request.authorize(
-        &node,
-        &[],
-        Permissions::READ,
-        &[channel.as_str()],
-        &[],
-        Shape::Object,
-    )?;
+    let channel = authorized_channel(&node, &sub_key, &channel, &request, Permissions::READ)?;
     let count = match request.param("count").filter(|c| !c.is_empty()) {
         None => MAX_COUNT,
         Some(text) => match text.parse::<usize>() {
@@ -201,7 +177,29 @@ fn bad_request(message: String) -> PnError {
     PnError::new(StatusCode::BAD_REQUEST, message, Shape::Object)
 }
 
-fn unavailable(e: HistoryError) -> PnError {
+/// The one channel a request names, parsed, once the request's subscribe
+/// key and its token's `permission` on the channel are checked.
+fn authorized_channel(
+    node: &Node,
+    sub_key: &str,
+    name: &str,
+    request: &PnRequest,
+    permission: Permissions,
+) -> Result<Channel, PnError> {
+    check_subscribe_key(node, sub_key)?;
+    let channel = Channel::parse(name)?;
+    request.authorize(
+        node,
+        &[],
+        permission,
+        &[channel.as_str()],
+        &[],
+        Shape::Object,
+    )?;
+    Ok(channel)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> PnError {
     PnError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         e.to_string(),
