@@ -32,7 +32,7 @@ use crate::cluster::presence::{self as cluster_presence, Claim};
 use crate::cluster::{Cluster, shared};
 use crate::config::NodeConfig;
 use crate::functions::Deployment;
-use crate::functions::records::Records;
+use crate::functions::records::{Records, SharedQueues};
 use crate::functions::registry::Registry;
 use crate::functions::secrets::SecretBox;
 use crate::functions::{Functions, OnError};
@@ -202,7 +202,8 @@ impl Node {
         let cluster_after = match (&cluster, &config.nats) {
             (Some(cluster), Some(nats)) => {
                 let ack_wait = Duration::from_secs(nats.after_publish_ack_wait_secs);
-                Some(AfterPublishQueues::open(cluster, ack_wait).await?)
+                let queues = AfterPublishQueues::open(cluster, ack_wait).await?;
+                Some(queues as Arc<dyn SharedQueues>)
             }
             _ => None,
         };
@@ -211,10 +212,10 @@ impl Node {
                 let deployments = Arc::new(NatsDeployments::new(Arc::clone(cluster)));
                 let secrets = SecretBox::with_key(&deployments.secrets_key().await?);
                 let changes = deployments.watch();
-                (Records::Cluster(deployments), secrets, Some(changes))
+                (deployments as Arc<dyn Records>, secrets, Some(changes))
             }
             None => (
-                Records::Local(Arc::clone(&store)),
+                Arc::clone(&store) as Arc<dyn Records>,
                 SecretBox::open(dir)?,
                 None,
             ),

@@ -41,6 +41,13 @@ const RULES: &[(&str, &[&str])] = &[
         "presence",
         &["functions", "wasm", "access", "actions", "kv"],
     ),
+    // Functions run above the bus and presence; their storage comes
+    // through `functions::records`.
+    ("functions", &["access", "actions", "objects", "kv"]),
+    (
+        "files",
+        &["functions", "wasm", "access", "actions", "presence", "kv"],
+    ),
     ("clock", &["bus", "functions", "wasm", "access", "actions"]),
 ];
 

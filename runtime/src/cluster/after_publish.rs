@@ -29,7 +29,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pu
 use async_nats::jetstream::stream::{self, ConsumerErrorKind};
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
-use serde::Serialize;
+use futures::future::BoxFuture;
 
 use super::log::{FIRES, STREAM, SUBJECTS, read_entry};
 use super::subject::{self, covered};
@@ -37,6 +37,7 @@ use super::{Cluster, Unavailable};
 use crate::bus::sequencer::NotApplied;
 use crate::bus::{MessageKind, Published};
 use crate::functions::after::AfterPublish;
+use crate::functions::records::{Backlog, Live, SharedQueues, StorageError};
 use crate::functions::{Function, FunctionSpec};
 
 /// Times a copy is delivered before it is given up (one that kills every
@@ -60,18 +61,6 @@ pub struct AfterPublishQueues {
     ack_wait: Duration,
 }
 
-/// What one function's queue holds, cluster-wide.
-#[derive(Debug, Clone, Serialize)]
-pub struct Backlog {
-    /// Copies no node has taken yet.
-    pub waiting: u64,
-    /// Copies taken and not yet acknowledged.
-    pub running: usize,
-    /// Copies given to a node again (their first node did not acknowledge
-    /// them in time).
-    pub redelivered: usize,
-}
-
 impl AfterPublishQueues {
     /// The queues on `cluster`'s log.
     ///
@@ -91,85 +80,6 @@ impl AfterPublishQueues {
             stream,
             ack_wait,
         }))
-    }
-
-    /// Makes the queue of the function `spec` describes (taking what is
-    /// published from now on), or updates its channels and timing.
-    ///
-    /// # Errors
-    /// [`Unavailable`] when JetStream cannot take it.
-    pub async fn bind(&self, spec: &FunctionSpec, timeout: Duration) -> Result<(), Unavailable> {
-        self.stream
-            .create_consumer(self.consumer_config(spec, timeout))
-            .await
-            .map_err(Unavailable::from)?;
-        Ok(())
-    }
-
-    /// Deletes the queue of function `name`, if it has one.
-    ///
-    /// # Errors
-    /// [`Unavailable`] when JetStream cannot be reached.
-    pub async fn unbind(&self, name: &str) -> Result<(), Unavailable> {
-        match self.stream.delete_consumer(&consumer_name(name)).await {
-            Ok(_) => Ok(()),
-            Err(e) => match e.kind() {
-                ConsumerErrorKind::JetStream(e)
-                    if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND =>
-                {
-                    Ok(())
-                }
-                _ => Err(Unavailable::from(e)),
-            },
-        }
-    }
-
-    /// What the queue of function `name` holds (`None`: it has none, or
-    /// JetStream cannot say).
-    pub async fn backlog(&self, name: &str) -> Option<Backlog> {
-        let info = self.stream.consumer_info(consumer_name(name)).await.ok()?;
-        Some(Backlog {
-            waiting: info.num_pending,
-            running: info.num_ack_pending,
-            redelivered: info.num_redelivered,
-        })
-    }
-
-    /// Takes `function`'s copies from its queue and runs them through
-    /// `after` for as long as `live()` (the function of that name now
-    /// deployed here) is this deployment, reconnecting after failures.
-    pub fn serve(
-        self: Arc<Self>,
-        function: Arc<Function>,
-        timeout: Duration,
-        after: Arc<AfterPublish>,
-        live: impl Fn() -> Option<Arc<Function>> + Send + Sync + 'static,
-    ) {
-        tokio::spawn(async move {
-            let spec = &function.deployment.spec;
-            let current = || live().is_some_and(|f| f.generation == function.generation);
-            while current() {
-                let consumer = self
-                    .stream
-                    .get_or_create_consumer::<pull::Config>(
-                        &consumer_name(&spec.name),
-                        self.consumer_config(spec, timeout),
-                    )
-                    .await;
-                let consumer = match consumer {
-                    Ok(consumer) => self.upgraded(consumer, spec, timeout).await,
-                    Err(e) => Err(e.to_string()),
-                };
-                let ended = match consumer {
-                    Ok(consumer) => take(&consumer, &self.cluster, &after, &current, &live).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = ended {
-                    tracing::warn!(function = spec.name, error = %e, "taking after-publish copies failed; retrying");
-                    tokio::time::sleep(RETRY_AFTER).await;
-                }
-            }
-        });
     }
 
     /// `consumer`, with the subjects of fires added when an older version
@@ -214,6 +124,97 @@ impl AfterPublishQueues {
             max_ack_pending: MAX_ACK_PENDING,
             ..Default::default()
         }
+    }
+}
+
+impl SharedQueues for AfterPublishQueues {
+    /// Makes the queue of the function `spec` describes (taking what is
+    /// published from now on), or updates its channels and timing.
+    ///
+    /// # Errors
+    /// [`Unavailable`] when JetStream cannot take it.
+    fn bind(
+        self: Arc<Self>,
+        spec: FunctionSpec,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.stream
+                .create_consumer(self.consumer_config(&spec, timeout))
+                .await
+                .map_err(Unavailable::from)?;
+            Ok(())
+        })
+    }
+
+    /// Deletes the queue of function `name`, if it has one.
+    ///
+    /// # Errors
+    /// [`Unavailable`] when JetStream cannot be reached.
+    fn unbind(self: Arc<Self>, name: String) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move {
+            match self.stream.delete_consumer(&consumer_name(&name)).await {
+                Ok(_) => Ok(()),
+                Err(e) => match e.kind() {
+                    ConsumerErrorKind::JetStream(e)
+                        if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(Unavailable::from(e).into()),
+                },
+            }
+        })
+    }
+
+    /// What the queue of function `name` holds (`None`: it has none, or
+    /// JetStream cannot say).
+    fn backlog(self: Arc<Self>, name: String) -> BoxFuture<'static, Option<Backlog>> {
+        Box::pin(async move {
+            let info = self.stream.consumer_info(consumer_name(&name)).await.ok()?;
+            Some(Backlog {
+                waiting: info.num_pending,
+                running: info.num_ack_pending,
+                redelivered: info.num_redelivered,
+            })
+        })
+    }
+
+    /// Takes `function`'s copies from its queue and runs them through
+    /// `after` for as long as `live()` (the function of that name now
+    /// deployed here) is this deployment, reconnecting after failures.
+    fn serve(
+        self: Arc<Self>,
+        function: Arc<Function>,
+        timeout: Duration,
+        after: Arc<AfterPublish>,
+        live: Live,
+    ) {
+        tokio::spawn(async move {
+            let spec = &function.deployment.spec;
+            let current = || live().is_some_and(|f| f.generation == function.generation);
+            while current() {
+                let consumer = self
+                    .stream
+                    .get_or_create_consumer::<pull::Config>(
+                        &consumer_name(&spec.name),
+                        self.consumer_config(spec, timeout),
+                    )
+                    .await;
+                let consumer = match consumer {
+                    Ok(consumer) => self.upgraded(consumer, spec, timeout).await,
+                    Err(e) => Err(e.to_string()),
+                };
+                let ended = match consumer {
+                    Ok(consumer) => take(&consumer, &self.cluster, &after, &current, &live).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = ended {
+                    tracing::warn!(function = spec.name, error = %e, "taking after-publish copies failed; retrying");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        });
     }
 }
 

@@ -3,16 +3,25 @@
 //! `edgefn_components` (content hash → Wasm bytes). A deploy or removal on
 //! any node is written here; every node watches the bucket (see
 //! [`super::shared::watch`]) and installs or removes functions as records
-//! change, so a node that starts later or reconnects catches up.
+//! change, so a node that starts later or reconnects catches up. These
+//! are the cluster's [`Records`].
 
 use std::sync::Arc;
 
 use async_nats::jetstream::object_store;
+use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{Cluster, Unavailable, shared};
 use crate::functions::Deployment;
+use crate::functions::records::{Records, StorageError};
+
+impl From<Unavailable> for StorageError {
+    fn from(e: Unavailable) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
 
 /// Deployment records.
 pub const BUCKET: &str = "edgefn_deployments";
@@ -148,5 +157,43 @@ impl NatsDeployments {
             }
         });
         received
+    }
+}
+
+impl Records for NatsDeployments {
+    fn initial(self: Arc<Self>) -> BoxFuture<'static, Result<Vec<Deployment>, StorageError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    fn put(
+        self: Arc<Self>,
+        deployment: Deployment,
+        component: Arc<[u8]>,
+    ) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move { Ok(NatsDeployments::put(&self, &deployment, &component).await?) })
+    }
+
+    fn remove(self: Arc<Self>, name: String) -> BoxFuture<'static, Result<(), StorageError>> {
+        Box::pin(async move { Ok(NatsDeployments::remove(&self, &name).await?) })
+    }
+
+    fn component(
+        self: Arc<Self>,
+        hash: String,
+    ) -> BoxFuture<'static, Result<Arc<[u8]>, StorageError>> {
+        Box::pin(async move { Ok(NatsDeployments::component(&self, &hash).await?.into()) })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn claim_run(
+        self: Arc<Self>,
+        name: String,
+        version: u64,
+        period: u64,
+    ) -> BoxFuture<'static, bool> {
+        Box::pin(async move { NatsDeployments::claim_run(&self, &name, version, period).await })
     }
 }

@@ -8,8 +8,8 @@
 //! no room is dropped and counted; publishers and presence changes never
 //! wait for it.
 //!
-//! In a cluster the copies come from the cluster's work queue instead
-//! ([`crate::cluster::after_publish`]): a node takes only as many as its
+//! In a cluster the copies come from the cluster's work queues instead
+//! ([`super::records::SharedQueues`]): a node takes only as many as its
 //! lane can start soon ([`AfterPublish::room`]) and acknowledges each once
 //! it has run ([`AfterPublish::enqueue_taken`]). Presence events are
 //! queued here in a cluster too, by the one node that produced each

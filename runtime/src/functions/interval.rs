@@ -11,8 +11,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::time::MissedTickBehavior;
 
+use super::records::Records;
 use super::registry::Registry;
-use crate::cluster::deployments::NatsDeployments;
 use crate::wasm::Sandbox;
 
 /// Starts the interval task for deployment `generation` of function `name`.
@@ -22,18 +22,17 @@ pub fn spawn(
     name: String,
     generation: u64,
     every: u64,
-    cluster: Option<Arc<NatsDeployments>>,
+    records: Arc<dyn Records>,
 ) {
     tokio::spawn(async move {
         let period = Duration::from_secs(every);
         // In a cluster every node ticks on the wall clock's multiples of
         // the period, so all of them compete for the same period.
-        let first = match &cluster {
-            Some(_) => {
-                let every_ms = every.max(1) * 1000;
-                Duration::from_millis(every_ms - crate::clock::unix_ms() % every_ms)
-            }
-            None => period,
+        let first = if records.shared() {
+            let every_ms = every.max(1) * 1000;
+            Duration::from_millis(every_ms - crate::clock::unix_ms() % every_ms)
+        } else {
+            period
         };
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -43,14 +42,13 @@ pub fn spawn(
             let Some(function) = current.get(&name).filter(|f| f.generation == generation) else {
                 return;
             };
-            if let Some(cluster) = &cluster {
-                let period = crate::clock::unix_ms() / 1000 / every.max(1);
-                if !cluster
-                    .claim_run(&name, function.deployment.version, period)
-                    .await
-                {
-                    continue;
-                }
+            let period = crate::clock::unix_ms() / 1000 / every.max(1);
+            let version = function.deployment.version;
+            if !Arc::clone(&records)
+                .claim_run(name.clone(), version, period)
+                .await
+            {
+                continue;
             }
             let timeout = function
                 .deployment

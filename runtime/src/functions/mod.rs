@@ -7,7 +7,8 @@
 //! - [`after`]: the after-publish and after-presence queue, fair across
 //!   functions ([`lanes`]);
 //! - [`interval`]: interval schedules;
-//! - [`records`]: where deployments are kept (local store or cluster);
+//! - [`records`]: the storage contracts: where deployments are kept (the
+//!   node's store or the cluster), and the cluster's after-publish queues;
 //! - [`secrets`]: function secrets, sealed at rest.
 
 pub mod after;
@@ -27,17 +28,14 @@ use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use self::after::AfterPublish;
-use self::records::Records;
+use self::records::{Backlog, Records, SharedQueues, StorageError};
 pub use self::registry::{Function, Registry};
 use self::secrets::{SecretBox, Unsealable};
 pub use self::spec::{Deployment, FunctionSpec, OnError, Source, SpecError};
 use crate::bus::Published;
 use crate::clock::unix_ms;
-use crate::cluster::Unavailable;
-use crate::cluster::after_publish::{AfterPublishQueues, Backlog};
 use crate::metrics::Metrics;
 use crate::presence::PresenceEvent;
-use crate::store::StoreError;
 use crate::wasm::caps::log::FunctionLogs;
 use crate::wasm::component::exports;
 use crate::wasm::javascript::{JavaScriptError, is_javascript};
@@ -57,15 +55,13 @@ pub enum DeployError {
     /// The JavaScript module cannot be loaded.
     #[error(transparent)]
     JavaScript(#[from] JavaScriptError),
-    /// The store failed; the previous deployment is still in place.
+    /// Storage (the node's store or the cluster) failed; the previous
+    /// deployment is still in place.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Storage(#[from] StorageError),
     /// A stored deployment's secrets do not decrypt.
     #[error(transparent)]
     Secrets(#[from] Unsealable),
-    /// The cluster could not take or give the deployment.
-    #[error(transparent)]
-    Cluster(#[from] Unavailable),
 }
 
 /// What a deployment runs, as uploaded.
@@ -93,12 +89,12 @@ impl Code {
 pub struct Functions {
     registry: Arc<ArcSwap<Registry>>,
     sandbox: Arc<Sandbox>,
-    records: Records,
+    records: Arc<dyn Records>,
     secrets: SecretBox,
     after: Arc<AfterPublish>,
     /// In a cluster: where after-publish copies come from (alone, they are
     /// queued by the node's own publishes).
-    cluster_after: Option<Arc<AfterPublishQueues>>,
+    cluster_after: Option<Arc<dyn SharedQueues>>,
     /// Logs by function name; kept across redeploys.
     logs: Mutex<HashMap<String, Arc<FunctionLogs>>>,
     /// Serialises deploys and removals.
@@ -117,12 +113,12 @@ impl Functions {
     /// When the store cannot be read.
     pub async fn start(
         sandbox: Arc<Sandbox>,
-        records: Records,
+        records: Arc<dyn Records>,
         secrets: SecretBox,
         metrics: Arc<Metrics>,
-        cluster_after: Option<Arc<AfterPublishQueues>>,
+        cluster_after: Option<Arc<dyn SharedQueues>>,
     ) -> Result<Self, DeployError> {
-        let deployments = records.initial().await?;
+        let deployments = Arc::clone(&records).initial().await?;
         let functions = Self {
             registry: Arc::default(),
             after: Arc::new(AfterPublish::start(Arc::clone(&sandbox), metrics)),
@@ -147,7 +143,8 @@ impl Functions {
     }
 
     async fn restore(&self, deployment: Deployment) -> Result<(), DeployError> {
-        let bytes = self.records.component(&deployment.component).await?;
+        let records = Arc::clone(&self.records);
+        let bytes = records.component(deployment.component.clone()).await?;
         let component = self.sandbox.load(&deployment.component, bytes).await?;
         let secrets = self.secrets.unseal_all(&deployment.sealed_secrets)?;
         self.install(deployment, component, secrets);
@@ -222,7 +219,9 @@ impl Functions {
             deployed_at_ms: unix_ms(),
         };
         self.bind_after_publish(&deployment.spec).await?;
-        self.records.put(&deployment, bytes).await?;
+        Arc::clone(&self.records)
+            .put(deployment.clone(), bytes)
+            .await?;
         self.install(deployment.clone(), loaded, secrets);
         Ok(deployment)
     }
@@ -246,14 +245,14 @@ impl Functions {
     /// node that runs it finds it), or deletes it when it has no
     /// after-publish bindings any more.
     async fn bind_after_publish(&self, spec: &FunctionSpec) -> Result<(), DeployError> {
-        let Some(queues) = &self.cluster_after else {
+        let Some(queues) = self.cluster_after.clone() else {
             return Ok(());
         };
         if spec.after_publish.is_empty() {
-            queues.unbind(&spec.name).await?;
+            queues.unbind(spec.name.clone()).await?;
         } else {
             let timeout = spec.timeout(self.sandbox.config().default_timeout());
-            queues.bind(spec, timeout).await?;
+            queues.bind(spec.clone(), timeout).await?;
         }
         Ok(())
     }
@@ -267,10 +266,10 @@ impl Functions {
         if self.snapshot().get(name).is_none() {
             return Ok(false);
         }
-        self.records.remove(name).await?;
+        Arc::clone(&self.records).remove(name.to_owned()).await?;
         self.registry.rcu(|registry| registry.without(name));
-        if let Some(queues) = &self.cluster_after
-            && let Err(e) = queues.unbind(name).await
+        if let Some(queues) = self.cluster_after.clone()
+            && let Err(e) = queues.unbind(name.to_owned()).await
         {
             tracing::warn!(function = name, error = %e, "the function's after-publish queue could not be deleted");
         }
@@ -351,7 +350,9 @@ impl Functions {
     /// What function `name`'s after-publish queue holds cluster-wide (in a
     /// cluster, for a function with after-publish bindings).
     pub async fn after_publish_backlog(&self, name: &str) -> Option<Backlog> {
-        self.cluster_after.as_ref()?.backlog(name).await
+        Arc::clone(self.cluster_after.as_ref()?)
+            .backlog(name.to_owned())
+            .await
     }
 
     /// The sandbox functions run in.
@@ -421,7 +422,7 @@ impl Functions {
             && !function.deployment.spec.after_publish.is_empty()
         {
             let (registry, name) = (Arc::clone(&self.registry), name.clone());
-            let live = move || registry.load().get(&name).cloned();
+            let live = Box::new(move || registry.load().get(&name).cloned());
             Arc::clone(queues).serve(function, timeout, Arc::clone(&self.after), live);
         }
         if let Some(every) = every {
@@ -431,7 +432,7 @@ impl Functions {
                 name,
                 generation,
                 every,
-                self.records.cluster(),
+                Arc::clone(&self.records),
             );
         }
     }

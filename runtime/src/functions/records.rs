@@ -1,92 +1,113 @@
-//! Where deployment records and components are kept: the node's own store,
-//! or, in a cluster, JetStream (where every node watches them and
-//! installs what changes; see [`crate::cluster::deployments`]).
+//! What deployed functions need from storage, as contracts the storage
+//! adapters implement: where deployment records and components are kept
+//! ([`Records`]: the node's store, or JetStream in a cluster, where every
+//! node watches them and installs what changes), and where after-publish
+//! copies come from in a cluster ([`SharedQueues`]: JetStream work queues;
+//! alone, the node queues its own publishes' copies).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::DeployError;
-use super::spec::Deployment;
-use crate::cluster::deployments::NatsDeployments;
-use crate::store::{self, Store};
+use futures::future::BoxFuture;
+use serde::Serialize;
 
-/// The deployment records.
-pub enum Records {
-    /// In the node's store.
-    Local(Arc<Store>),
-    /// In the cluster.
-    Cluster(Arc<NatsDeployments>),
+use super::after::AfterPublish;
+use super::registry::Function;
+use super::spec::{Deployment, FunctionSpec};
+
+/// Why storage did not do what was asked; nothing changed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StorageError {
+    /// The node's own store failed.
+    #[error("{0}")]
+    Store(String),
+    /// The cluster could not be reached or did not answer.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-impl Records {
-    /// The cluster's records, in cluster mode.
-    pub fn cluster(&self) -> Option<Arc<NatsDeployments>> {
-        match self {
-            Self::Local(_) => None,
-            Self::Cluster(cluster) => Some(Arc::clone(cluster)),
-        }
-    }
+/// Deployment records and the components they run.
+pub trait Records: Send + Sync + 'static {
+    /// The records to load as the node starts (in a cluster none: the
+    /// watch of the records brings them).
+    fn initial(self: Arc<Self>) -> BoxFuture<'static, Result<Vec<Deployment>, StorageError>>;
 
-    /// The records to load at startup (in a cluster, none: the watcher
-    /// delivers them).
-    ///
-    /// # Errors
-    /// When the store cannot be read.
-    pub async fn initial(&self) -> Result<Vec<Deployment>, DeployError> {
-        match self {
-            Self::Local(store) => {
-                let store = Arc::clone(store);
-                Ok(store::blocking(move || store.deployments()).await?)
-            }
-            Self::Cluster(_) => Ok(Vec::new()),
-        }
-    }
-
-    /// Stores a deployment and its component durably.
-    ///
-    /// # Errors
-    /// When the store or the cluster cannot take it.
-    pub async fn put(
-        &self,
-        deployment: &Deployment,
+    /// Stores `deployment` and its component durably, the component first,
+    /// so no node finds a record without its component.
+    fn put(
+        self: Arc<Self>,
+        deployment: Deployment,
         component: Arc<[u8]>,
-    ) -> Result<(), DeployError> {
-        match self {
-            Self::Local(store) => {
-                let (store, record) = (Arc::clone(store), deployment.clone());
-                Ok(store::blocking(move || store.put_deployment(&record, &component)).await?)
-            }
-            Self::Cluster(cluster) => Ok(cluster.put(deployment, &component).await?),
-        }
-    }
+    ) -> BoxFuture<'static, Result<(), StorageError>>;
 
-    /// Removes the record of `name`.
-    ///
-    /// # Errors
-    /// When the store or the cluster cannot take it.
-    pub async fn remove(&self, name: &str) -> Result<(), DeployError> {
-        match self {
-            Self::Local(store) => {
-                let (store, name) = (Arc::clone(store), name.to_owned());
-                store::blocking(move || store.remove_deployment(&name)).await?;
-                Ok(())
-            }
-            Self::Cluster(cluster) => Ok(cluster.remove(name).await?),
-        }
-    }
+    /// Removes the record of function `name`.
+    fn remove(self: Arc<Self>, name: String) -> BoxFuture<'static, Result<(), StorageError>>;
 
     /// The bytes of the component with content hash `hash`.
-    ///
-    /// # Errors
-    /// When the store or the cluster cannot answer.
-    pub async fn component(&self, hash: &str) -> Result<Arc<[u8]>, DeployError> {
-        match self {
-            Self::Local(store) => {
-                let (store, hash) = (Arc::clone(store), hash.to_owned());
-                Ok(store::blocking(move || store.component(&hash))
-                    .await?
-                    .into())
-            }
-            Self::Cluster(cluster) => Ok(cluster.component(hash).await?.into()),
-        }
-    }
+    fn component(
+        self: Arc<Self>,
+        hash: String,
+    ) -> BoxFuture<'static, Result<Arc<[u8]>, StorageError>>;
+
+    /// Whether other nodes run the same interval functions: then every node
+    /// ticks on the wall clock's multiples of `every` and runs a period only
+    /// when it wins [`Records::claim_run`].
+    fn shared(&self) -> bool;
+
+    /// Claims period `period` of version `version` of interval function
+    /// `name` for this node: true for the one node that claims it first
+    /// (alone, always). False when the claim cannot be made (nobody runs it
+    /// then).
+    fn claim_run(
+        self: Arc<Self>,
+        name: String,
+        version: u64,
+        period: u64,
+    ) -> BoxFuture<'static, bool>;
+}
+
+/// What one function's after-publish queue holds, cluster-wide.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backlog {
+    /// Copies no node has taken yet.
+    pub waiting: u64,
+    /// Copies taken and not yet acknowledged.
+    pub running: usize,
+    /// Copies given to a node again (their first node did not acknowledge
+    /// them in time).
+    pub redelivered: usize,
+}
+
+/// Tells which deployment of a function is live here now (`None`: none).
+pub type Live = Box<dyn Fn() -> Option<Arc<Function>> + Send + Sync>;
+
+/// After-publish work queues shared by the nodes of a cluster: one per
+/// function with after-publish bindings, fed by the cluster's log with
+/// every publish and fire on its channels, each copy run by one node.
+pub trait SharedQueues: Send + Sync + 'static {
+    /// Makes the queue of the function `spec` describes (taking what is
+    /// published from now on), or updates its channels and timing; called
+    /// before its record is written, so every node that runs it finds it.
+    fn bind(
+        self: Arc<Self>,
+        spec: FunctionSpec,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<(), StorageError>>;
+
+    /// Deletes the queue of function `name`, if it has one.
+    fn unbind(self: Arc<Self>, name: String) -> BoxFuture<'static, Result<(), StorageError>>;
+
+    /// What the queue of function `name` holds (`None`: it has none, or the
+    /// cluster cannot say).
+    fn backlog(self: Arc<Self>, name: String) -> BoxFuture<'static, Option<Backlog>>;
+
+    /// Takes `function`'s copies from its queue and runs them through
+    /// `after` for as long as `live()` is this deployment.
+    fn serve(
+        self: Arc<Self>,
+        function: Arc<Function>,
+        timeout: Duration,
+        after: Arc<AfterPublish>,
+        live: Live,
+    );
 }

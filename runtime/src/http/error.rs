@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::limits::Limited;
 use crate::bus::{HistoryError, MessageError, NameError, SequencerError};
 use crate::functions::DeployError;
+use crate::functions::records::StorageError;
 use crate::node::PublishError;
 use crate::store::StoreError;
 use crate::wasm::InvokeError;
@@ -233,12 +234,12 @@ impl From<DeployError> for ApiError {
             DeployError::Spec(e) => Self::bad_request("invalid_spec", e.to_string()),
             DeployError::Component(e) => Self::bad_request("invalid_component", e.to_string()),
             DeployError::JavaScript(e) => Self::bad_request("invalid_javascript", e.to_string()),
-            DeployError::Store(e) => e.into(),
-            DeployError::Cluster(e) => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            ),
+            DeployError::Storage(StorageError::Store(e)) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", e)
+            }
+            DeployError::Storage(StorageError::Unavailable(e)) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
+            }
             DeployError::Secrets(e) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "secrets_unreadable",

@@ -1,9 +1,60 @@
-//! Deployed functions and their components.
+//! Deployed functions and their components; the node's own
+//! [`Records`].
 
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use redb::ReadableTable;
 
-use super::{COMPONENTS, DEPLOYMENTS, Result, Store, StoreError, db_err};
+use super::{COMPONENTS, DEPLOYMENTS, Result, Store, StoreError, blocking, db_err};
 use crate::functions::Deployment;
+use crate::functions::records::{Records, StorageError};
+
+impl From<StoreError> for StorageError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Runs `read` on the blocking pool, its error as a [`StorageError`].
+fn off_thread<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T> + Send + 'static,
+) -> BoxFuture<'static, Result<T, StorageError>> {
+    Box::pin(async move { Ok(blocking(read).await?) })
+}
+
+impl Records for Store {
+    fn initial(self: Arc<Self>) -> BoxFuture<'static, Result<Vec<Deployment>, StorageError>> {
+        off_thread(move || self.deployments())
+    }
+
+    fn put(
+        self: Arc<Self>,
+        deployment: Deployment,
+        component: Arc<[u8]>,
+    ) -> BoxFuture<'static, Result<(), StorageError>> {
+        off_thread(move || self.put_deployment(&deployment, &component))
+    }
+
+    fn remove(self: Arc<Self>, name: String) -> BoxFuture<'static, Result<(), StorageError>> {
+        off_thread(move || self.remove_deployment(&name).map(drop))
+    }
+
+    fn component(
+        self: Arc<Self>,
+        hash: String,
+    ) -> BoxFuture<'static, Result<Arc<[u8]>, StorageError>> {
+        off_thread(move || Store::component(&self, &hash).map(Arc::from))
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+
+    fn claim_run(self: Arc<Self>, _: String, _: u64, _: u64) -> BoxFuture<'static, bool> {
+        Box::pin(std::future::ready(true))
+    }
+}
 
 impl Store {
     /// Records `deployment` and, when not stored yet, its component bytes,
