@@ -176,15 +176,15 @@ impl Node {
             Arc::clone(&metrics),
         )?;
         let revocations = match &cluster {
-            Some(cluster) => RevocationLog::Cluster(Arc::clone(cluster)),
-            None => RevocationLog::Local(Arc::clone(&store)),
+            Some(cluster) => Arc::clone(cluster) as Arc<dyn RevocationLog>,
+            None => Arc::clone(&store) as Arc<dyn RevocationLog>,
         };
         let access = Arc::new(Access::open(revocations, config.secret_key.clone())?);
         let publisher = Arc::new(NodePublisher::default());
         let reader = Arc::new(NodeReader::default());
         let kv = match &cluster {
-            Some(cluster) => Kv::Cluster(Arc::new(NatsKv::open(Arc::clone(cluster)).await?)),
-            None => Kv::Local(Arc::clone(&store)),
+            Some(cluster) => Arc::new(NatsKv::open(Arc::clone(cluster)).await?),
+            None => Arc::clone(&store) as Kv,
         };
         let services = HostServices {
             kv: kv.clone(),
@@ -560,7 +560,7 @@ async fn purge_expired(node: Weak<Node>) {
     loop {
         ticks.tick().await;
         let Some(node) = node.upgrade() else { return };
-        if let Err(e) = node.kv.purge(unix_ms()).await {
+        if let Err(e) = Arc::clone(&node.kv).purge(unix_ms()).await {
             tracing::warn!(error = %e, "purging expired KV entries failed");
         }
         if let Err(e) = node.access.purge_expired().await {

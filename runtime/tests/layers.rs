@@ -48,6 +48,22 @@ const RULES: &[(&str, &[&str])] = &[
         "files",
         &["functions", "wasm", "access", "actions", "presence", "kv"],
     ),
+    (
+        "access",
+        &["functions", "wasm", "actions", "objects", "presence", "kv"],
+    ),
+    (
+        "kv",
+        &[
+            "bus",
+            "functions",
+            "wasm",
+            "access",
+            "actions",
+            "objects",
+            "presence",
+        ],
+    ),
     ("clock", &["bus", "functions", "wasm", "access", "actions"]),
 ];
 

@@ -13,7 +13,8 @@
 //! - [`token`]: the token format and its signature;
 //! - [`permissions`]: permission bits;
 //! - [`grant`]: what may be granted, and its validation;
-//! - [`revocations`]: where revocations are kept (local store or cluster).
+//! - [`revocations`]: where revocations are kept (the contract the store
+//!   and the cluster implement).
 
 pub mod grant;
 pub mod permissions;
@@ -31,7 +32,6 @@ pub use self::permissions::Permissions;
 use self::revocations::RevocationLog;
 pub use self::token::{Malformed, Token};
 use crate::clock::unix_secs;
-use crate::store::StoreError;
 
 /// Verified tokens kept in memory (their compiled patterns are the costly part).
 const CACHE_SIZE: usize = 10_000;
@@ -85,7 +85,7 @@ pub enum AccessError {
     BadGrant(String),
     /// The store failed.
     #[error("{0}")]
-    Store(Arc<StoreError>),
+    Store(String),
     /// The cluster could not take the revocation.
     #[error("{0}")]
     Cluster(String),
@@ -177,7 +177,7 @@ impl Verified {
 /// The node's access control.
 pub struct Access {
     key: Option<Vec<u8>>,
-    log: RevocationLog,
+    log: Arc<dyn RevocationLog>,
     /// Revoked token ids and when they would have expired anyway.
     revoked: RwLock<HashMap<Arc<[u8]>, u64>>,
     feed: broadcast::Sender<Arc<[u8]>>,
@@ -190,7 +190,10 @@ impl Access {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub fn open(log: RevocationLog, secret_key: Option<String>) -> Result<Self, AccessError> {
+    pub fn open(
+        log: Arc<dyn RevocationLog>,
+        secret_key: Option<String>,
+    ) -> Result<Self, AccessError> {
         let revoked = log
             .initial()?
             .into_iter()
@@ -232,7 +235,9 @@ impl Access {
         if expires <= unix_secs() {
             return Err(AccessError::Expired { at: expires });
         }
-        self.log.record(&verified.id, expires).await?;
+        Arc::clone(&self.log)
+            .record(verified.id.to_vec(), expires)
+            .await?;
         self.apply_revocation(Arc::clone(&verified.id), expires);
         Ok(())
     }
@@ -333,7 +338,7 @@ impl Access {
                 .map(|(id, _)| Arc::clone(id))
                 .collect()
         };
-        self.log.purge(now, expired).await?;
+        Arc::clone(&self.log).purge(now, expired).await?;
         self.revoked
             .write()
             .expect("revocations lock poisoned")

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store as Bucket, UpdateErrorKind};
 use bytes::Bytes;
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{Cluster, Unavailable};
-use crate::store::kv::{KeyPage, KvError, MAX_PAGE};
+use crate::kv::{KeyPage, KvError, KvFailure, KvStore, MAX_PAGE};
 
 /// The bucket.
 pub const BUCKET: &str = "edgefn_kv";
@@ -42,18 +43,9 @@ pub struct NatsKv {
     bucket: Bucket,
 }
 
-/// What a cluster KV call can fail with.
-#[derive(Debug)]
-pub enum Failure {
-    /// The request itself is wrong (not an integer, overflow).
-    Invalid(KvError),
-    /// The cluster could not answer.
-    Unavailable(Unavailable),
-}
-
-impl From<Unavailable> for Failure {
+impl From<Unavailable> for KvFailure {
     fn from(e: Unavailable) -> Self {
-        Self::Unavailable(e)
+        Self::Unavailable(e.to_string())
     }
 }
 
@@ -129,16 +121,16 @@ impl NatsKv {
     /// keeping its expiry; atomic across nodes.
     ///
     /// # Errors
-    /// [`Failure::Invalid`] when the value is not an integer or would
-    /// overflow; [`Failure::Unavailable`] when the cluster cannot answer.
-    pub async fn incr(&self, key: &str, delta: i64, now_ms: u64) -> Result<i64, Failure> {
+    /// [`KvFailure::Invalid`] when the value is not an integer or would
+    /// overflow; [`KvFailure::Unavailable`] when the cluster cannot answer.
+    pub async fn incr(&self, key: &str, delta: i64, now_ms: u64) -> Result<i64, KvFailure> {
         let encoded = encode(key);
         for _ in 0..MAX_ATTEMPTS {
             let current = self.read(key).await?;
             let (start, expires, revision) = match &current {
                 Some((stored, revision)) if stored.live(now_ms) => {
                     let n = stored.value.trim().parse::<i64>().map_err(|_| {
-                        Failure::Invalid(KvError::NotACounter(format!(
+                        KvFailure::Invalid(KvError::NotACounter(format!(
                             "the value under `{key}` is not an integer"
                         )))
                     })?;
@@ -148,7 +140,7 @@ impl NatsKv {
                 None => (0, 0, None),
             };
             let next = start.checked_add(delta).ok_or_else(|| {
-                Failure::Invalid(KvError::NotACounter(format!(
+                KvFailure::Invalid(KvError::NotACounter(format!(
                     "incrementing `{key}` by {delta} overflows"
                 )))
             })?;
@@ -233,6 +225,58 @@ impl NatsKv {
             }
         }
         Ok(purged)
+    }
+}
+
+impl KvStore for NatsKv {
+    fn get(
+        self: Arc<Self>,
+        key: String,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<Option<String>, KvFailure>> {
+        Box::pin(async move { Ok(NatsKv::get(&self, &key, now_ms).await?) })
+    }
+
+    fn set(
+        self: Arc<Self>,
+        key: String,
+        value: String,
+        expires: u64,
+    ) -> BoxFuture<'static, Result<(), KvFailure>> {
+        Box::pin(async move { Ok(NatsKv::set(&self, &key, &value, expires).await?) })
+    }
+
+    fn delete(
+        self: Arc<Self>,
+        key: String,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<bool, KvFailure>> {
+        Box::pin(async move { Ok(NatsKv::delete(&self, &key, now_ms).await?) })
+    }
+
+    fn incr(
+        self: Arc<Self>,
+        key: String,
+        delta: i64,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<i64, KvFailure>> {
+        Box::pin(async move { NatsKv::incr(&self, &key, delta, now_ms).await })
+    }
+
+    fn list(
+        self: Arc<Self>,
+        prefix: String,
+        cursor: Option<String>,
+        limit: usize,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<KeyPage, KvFailure>> {
+        Box::pin(async move {
+            Ok(NatsKv::list(&self, &prefix, cursor.as_deref(), limit, now_ms).await?)
+        })
+    }
+
+    fn purge(self: Arc<Self>, now_ms: u64) -> BoxFuture<'static, Result<usize, KvFailure>> {
+        Box::pin(async move { Ok(NatsKv::purge(&self, now_ms).await?) })
     }
 }
 

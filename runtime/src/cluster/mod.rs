@@ -12,7 +12,7 @@
 //!   `edgefn_components`, watched by every node ([`deployments`]);
 //! - the functions' KV store (`edgefn_kv`), revocations
 //!   (`edgefn_revoked`) and channel groups (`edgefn_groups`) ([`kv`],
-//!   [`shared`]);
+//!   [`revocations`], [`shared`]);
 //! - after-publish copies: one durable consumer per function on the log,
 //!   shared by every node as a work queue, so each copy runs on one node
 //!   and a dead node's copies go to another ([`after_publish`]);
@@ -34,6 +34,7 @@ pub mod log;
 pub mod nodes;
 pub mod objects;
 pub mod presence;
+pub mod revocations;
 pub mod shared;
 pub mod stall;
 pub mod subject;

@@ -1,58 +1,15 @@
-//! The key-value store shared by functions: text values with optional
-//! expiry, atomic integer increments, prefix listing with a cursor. Expired
-//! entries are never returned and are purged in the background.
+//! The functions' key-value store in the node's own store (the
+//! [`KvStore`] of a node alone): text values with optional expiry, atomic
+//! integer increments, prefix listing with a cursor. Expired entries are
+//! never returned and are purged in the background.
 
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use redb::ReadableTable;
 
-use super::{KV, Result, Store, db_err};
-
-/// Longest key, in bytes.
-pub const MAX_KEY_BYTES: usize = 1000;
-/// Largest value, in bytes.
-pub const MAX_VALUE_BYTES: usize = 32 * 1024;
-/// Most keys per `list` page.
-pub const MAX_PAGE: usize = 100;
-
-/// Why a KV operation could not be done (besides storage failures).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KvError {
-    /// The key is empty or longer than [`MAX_KEY_BYTES`].
-    #[error("key must be 1 to {MAX_KEY_BYTES} bytes, got {0}")]
-    BadKey(usize),
-    /// The value is longer than [`MAX_VALUE_BYTES`].
-    #[error("value of {0} bytes is larger than the limit of {MAX_VALUE_BYTES} bytes")]
-    TooLarge(usize),
-    /// `incr` on a value that is not an integer, or past the i64 range.
-    #[error("{0}")]
-    NotACounter(String),
-}
-
-impl KvError {
-    /// Whether a size limit was hit (rather than a malformed request).
-    pub fn is_size_limit(&self) -> bool {
-        matches!(self, Self::TooLarge(_) | Self::BadKey(1..))
-    }
-}
-
-/// One page of keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyPage {
-    /// Keys in ascending order.
-    pub keys: Vec<String>,
-    /// The last key returned, to continue after, when there may be more.
-    pub cursor: Option<String>,
-}
-
-/// Checks a key before use.
-///
-/// # Errors
-/// [`KvError::BadKey`].
-pub fn check_key(key: &str) -> Result<(), KvError> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(KvError::BadKey(key.len()));
-    }
-    Ok(())
-}
+use super::{KV, Result, Store, StoreError, blocking, db_err};
+use crate::kv::{KeyPage, KvError, KvFailure, KvStore, MAX_PAGE};
 
 fn live(expires_at_ms: u64, now_ms: u64) -> bool {
     expires_at_ms == 0 || expires_at_ms > now_ms
@@ -196,6 +153,71 @@ impl Store {
             .map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(purged)
+    }
+}
+
+/// Runs `op` on the blocking pool; a store failure is [`KvFailure::Unavailable`].
+fn off_thread<T: Send + 'static>(
+    store: Arc<Store>,
+    op: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+) -> BoxFuture<'static, Result<T, KvFailure>> {
+    Box::pin(async move {
+        blocking(move || op(&store))
+            .await
+            .map_err(|e: StoreError| KvFailure::Unavailable(e.to_string()))
+    })
+}
+
+impl KvStore for Store {
+    fn get(
+        self: Arc<Self>,
+        key: String,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<Option<String>, KvFailure>> {
+        off_thread(self, move |s| s.kv_get(&key, now_ms))
+    }
+
+    fn set(
+        self: Arc<Self>,
+        key: String,
+        value: String,
+        expires: u64,
+    ) -> BoxFuture<'static, Result<(), KvFailure>> {
+        off_thread(self, move |s| s.kv_set(&key, &value, expires))
+    }
+
+    fn delete(
+        self: Arc<Self>,
+        key: String,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<bool, KvFailure>> {
+        off_thread(self, move |s| s.kv_delete(&key, now_ms))
+    }
+
+    fn incr(
+        self: Arc<Self>,
+        key: String,
+        delta: i64,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<i64, KvFailure>> {
+        let incremented = off_thread(self, move |s| s.kv_incr(&key, delta, now_ms));
+        Box::pin(async move { Ok(incremented.await??) })
+    }
+
+    fn list(
+        self: Arc<Self>,
+        prefix: String,
+        cursor: Option<String>,
+        limit: usize,
+        now_ms: u64,
+    ) -> BoxFuture<'static, Result<KeyPage, KvFailure>> {
+        off_thread(self, move |s| {
+            s.kv_list(&prefix, cursor.as_deref(), limit, now_ms)
+        })
+    }
+
+    fn purge(self: Arc<Self>, now_ms: u64) -> BoxFuture<'static, Result<usize, KvFailure>> {
+        off_thread(self, move |s| s.kv_purge(now_ms))
     }
 }
 

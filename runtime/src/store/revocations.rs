@@ -1,9 +1,49 @@
 //! Revoked tokens: id (signature) → when the token would have expired, so
-//! entries can be dropped once they no longer matter.
+//! entries can be dropped once they no longer matter; a node alone's
+//! [`RevocationLog`].
 
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::{REVOKED, Result, Store, db_err};
+use super::{REVOKED, Result, Store, StoreError, blocking, db_err};
+use crate::access::AccessError;
+use crate::access::revocations::{Revocation, RevocationLog};
+
+fn unavailable(e: StoreError) -> AccessError {
+    AccessError::Store(e.to_string())
+}
+
+impl RevocationLog for Store {
+    fn initial(&self) -> Result<Vec<Revocation>, AccessError> {
+        self.revocations().map_err(unavailable)
+    }
+
+    fn record(
+        self: Arc<Self>,
+        id: Vec<u8>,
+        expires: u64,
+    ) -> BoxFuture<'static, Result<(), AccessError>> {
+        Box::pin(async move {
+            blocking(move || self.revoke(&id, expires))
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn purge(
+        self: Arc<Self>,
+        now: u64,
+        _: Vec<Arc<[u8]>>,
+    ) -> BoxFuture<'static, Result<(), AccessError>> {
+        Box::pin(async move {
+            blocking(move || self.purge_revocations(now))
+                .await
+                .map_err(unavailable)
+        })
+    }
+}
 
 impl Store {
     /// Records a revocation durably.

@@ -16,9 +16,8 @@ use serde_json::{Value, json};
 use crate::clock::unix_ms;
 use crate::http::error::ApiError;
 use crate::http::extract::{Path, Query};
-use crate::kv::KvFailure;
+use crate::kv::{KvError, KvFailure, MAX_PAGE, MAX_VALUE_BYTES, check_key};
 use crate::node::Node;
-use crate::store::kv::{KvError, MAX_PAGE, MAX_VALUE_BYTES, check_key};
 
 /// Query parameters of the list endpoint.
 #[derive(Debug, Deserialize)]
@@ -60,6 +59,7 @@ pub async fn list(
     let limit = params.limit.unwrap_or(MAX_PAGE);
     let page = node
         .kv
+        .clone()
         .list(params.prefix, params.cursor, limit, unix_ms())
         .await
         .map_err(failure)?;
@@ -72,7 +72,12 @@ pub async fn get(
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key).map_err(invalid)?;
-    let value = node.kv.get(key.clone(), unix_ms()).await.map_err(failure)?;
+    let value = node
+        .kv
+        .clone()
+        .get(key.clone(), unix_ms())
+        .await
+        .map_err(failure)?;
     let value = value.ok_or_else(|| ApiError::not_found(format!("no value under `{key}`")))?;
     Ok(Json(json!({ "key": key, "value": value })))
 }
@@ -92,6 +97,7 @@ pub async fn set(
         .map_err(|_| ApiError::bad_request("invalid_value", "the value must be UTF-8 text"))?;
     let expires = params.ttl.map_or(0, |s| unix_ms() + s.max(1) * 1000);
     node.kv
+        .clone()
         .set(key.clone(), value, expires)
         .await
         .map_err(failure)?;
@@ -104,6 +110,11 @@ pub async fn delete(
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key).map_err(invalid)?;
-    let deleted = node.kv.delete(key, unix_ms()).await.map_err(failure)?;
+    let deleted = node
+        .kv
+        .clone()
+        .delete(key, unix_ms())
+        .await
+        .map_err(failure)?;
     Ok(Json(json!({ "deleted": deleted })))
 }

@@ -2,8 +2,7 @@
 
 use super::KvCtx;
 use crate::clock::unix_ms;
-use crate::kv::KvFailure;
-use crate::store::kv::{KvError, MAX_PAGE, MAX_VALUE_BYTES, check_key};
+use crate::kv::{KvError, KvFailure, MAX_PAGE, MAX_VALUE_BYTES, check_key};
 use crate::wasm::bindings::kv::{Host, KeyPage};
 use crate::wasm::bindings::types::Error;
 
@@ -17,7 +16,7 @@ impl KvCtx {
 impl Host for KvCtx {
     async fn get(&mut self, key: String) -> Result<Option<String>, Error> {
         self.begin(&key)?;
-        self.kv.get(key, unix_ms()).await.map_err(failure)
+        self.kv.clone().get(key, unix_ms()).await.map_err(failure)
     }
 
     async fn set(
@@ -31,17 +30,29 @@ impl Host for KvCtx {
             return Err(kv_error(KvError::TooLarge(value.len())));
         }
         let expires = ttl_seconds.map_or(0, |s| unix_ms() + u64::from(s.max(1)) * 1000);
-        self.kv.set(key, value, expires).await.map_err(failure)
+        self.kv
+            .clone()
+            .set(key, value, expires)
+            .await
+            .map_err(failure)
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, Error> {
         self.begin(&key)?;
-        self.kv.delete(key, unix_ms()).await.map_err(failure)
+        self.kv
+            .clone()
+            .delete(key, unix_ms())
+            .await
+            .map_err(failure)
     }
 
     async fn incr(&mut self, key: String, delta: i64) -> Result<i64, Error> {
         self.begin(&key)?;
-        self.kv.incr(key, delta, unix_ms()).await.map_err(failure)
+        self.kv
+            .clone()
+            .incr(key, delta, unix_ms())
+            .await
+            .map_err(failure)
     }
 
     async fn list_keys(
@@ -54,6 +65,7 @@ impl Host for KvCtx {
         let limit = limit.map_or(MAX_PAGE, |l| l as usize);
         let page = self
             .kv
+            .clone()
             .list(prefix, cursor, limit, unix_ms())
             .await
             .map_err(failure)?;
