@@ -3,7 +3,8 @@
 //! `/v2/presence/.../heartbeat`) and leave explicitly or by timing out.
 //! Changes are published as events on `{channel}-pnpres`
 //! (`{"action": "join" | "leave" | "timeout" | "state-change",
-//! "timestamp": unix_seconds, "uuid": ..., "occupancy": n, "state"?}`),
+//! "timestamp": unix_seconds, "uuid": ..., "occupancy": n, "data"?}`, the
+//! client's state under `data` as PubNub's SDKs read it),
 //! never stored, delivered like any message, and handed to the
 //! after-presence functions bound to the channel, by the node that
 //! publishes them (see `publish_presence` in [`crate::node`]).
@@ -89,7 +90,7 @@ impl PresenceEvent {
     pub fn payload(&self) -> Value {
         let mut payload = json!({ "action": self.action.as_str(), "timestamp": self.timestamp, "uuid": self.uuid, "occupancy": self.occupancy });
         if let Some(state) = &self.state {
-            payload["state"] = Value::Object(state.clone());
+            payload["data"] = Value::Object(state.clone());
         }
         payload
     }
@@ -447,12 +448,12 @@ mod tests {
         );
         let payload = change.payload();
         assert_eq!(payload["action"], "state-change");
-        assert_eq!(payload["state"], json!({"mood": "busy"}));
+        assert_eq!(payload["data"], json!({"mood": "busy"}));
         assert_eq!(payload["timestamp"], change.timestamp);
         presence.leave("b", &[ch("room")]);
         let leave = feed.recv().await.unwrap();
         assert_eq!((leave.action, leave.occupancy), (PresenceAction::Leave, 1));
-        assert!(leave.payload().get("state").is_none());
+        assert!(leave.payload().get("data").is_none());
     }
 
     #[tokio::test]

@@ -201,7 +201,7 @@ async fn js_set_state_is_seen_by_the_pubnub_api_and_publishes_a_state_change() {
     assert_eq!(event["action"], "state-change", "{event}");
     assert_eq!(event["uuid"], "carol");
     assert_eq!(event["occupancy"], 1);
-    assert_eq!(event["state"], json!({"typing": true}));
+    assert_eq!(event["data"], json!({"typing": true}));
 
     // The PubNub API sees the state.
     let here = node

@@ -67,6 +67,16 @@ impl Channel {
         self.0.ends_with(PRESENCE_SUFFIX)
     }
 
+    /// The channel where this one's presence events are published
+    /// (`c-pnpres`); `None` for a presence channel, or when the name would
+    /// be too long.
+    pub fn presence(&self) -> Option<Channel> {
+        if self.is_presence() {
+            return None;
+        }
+        Channel::parse(&format!("{}{PRESENCE_SUFFIX}", self.0)).ok()
+    }
+
     /// The wildcard prefixes under which this channel can be matched: for
     /// `a.b.c` these are `a.` and `a.b.`.
     pub fn wildcard_prefixes(&self) -> impl Iterator<Item = &str> {

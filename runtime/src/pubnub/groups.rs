@@ -22,6 +22,7 @@ use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key};
 use crate::access::Permissions;
 use crate::bus::Channel;
+use crate::bus::channel::PRESENCE_SUFFIX;
 use crate::cluster::{Cluster, shared};
 use crate::http::extract::Path;
 use crate::node::Node;
@@ -74,6 +75,19 @@ impl Groups {
             .get(group)
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The channels a subscription to `group` covers: its channels, or for
+    /// `g-pnpres` the presence channels of group `g`'s channels.
+    pub fn subscribed_channels(&self, group: &str) -> Vec<Channel> {
+        match group.strip_suffix(PRESENCE_SUFFIX) {
+            Some(base) => self
+                .channels(base)
+                .iter()
+                .filter_map(Channel::presence)
+                .collect(),
+            None => self.channels(group),
+        }
     }
 
     /// The groups' names.

@@ -1,5 +1,7 @@
-//! Presence endpoints, PubNub style (all need `read` on the channels when
-//! access control is on):
+//! Presence endpoints, PubNub style (all need `read` on the channels and
+//! the channel groups when access control is on; each takes channel groups
+//! in `channel-group=g1,g2` beside the channels of its path, `,` when there
+//! are none, and acts on the groups' channels):
 //! - here now: `GET /v2/presence/sub-key/{sub}/channel/{chs}` (`disable_uuids`, `state`),
 //!   and for every channel `GET /v2/presence/sub-key/{sub}`;
 //! - `GET .../channel/{chs}/heartbeat?heartbeat=SECONDS&state=JSON`;
@@ -28,31 +30,66 @@ fn bad(message: String) -> PnError {
     PnError::new(StatusCode::BAD_REQUEST, message, Shape::Object).service("Presence")
 }
 
-/// Parses and authorizes the channels of a presence request.
+/// The channels a presence request names.
+struct Named {
+    /// Those of the path and those of the groups, each once.
+    channels: Vec<Channel>,
+    /// Whether it named channel groups.
+    grouped: bool,
+}
+
+/// Parses and authorizes the channels and channel groups of a presence
+/// request; the groups stand for their channels.
 fn channels(
     node: &Node,
     request: &PnRequest,
     sub_key: &str,
     list: &str,
-) -> Result<Vec<Channel>, PnError> {
+) -> Result<Named, PnError> {
     check_subscribe_key(node, sub_key)?;
     let names = split_list(list);
+    let groups = request.list("channel-group");
     let patterns = names
         .iter()
         .map(|n| Pattern::parse(n))
         .collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    request.authorize(node, &[], Permissions::READ, &refs, &[], Shape::Object)?;
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    request.authorize(
+        node,
+        &[],
+        Permissions::READ,
+        &refs,
+        &group_refs,
+        Shape::Object,
+    )?;
     // The SDKs send wildcard subscriptions here too; presence is tracked
     // per channel, so those are left out.
-    let channels = patterns
+    let mut channels: Vec<Channel> = patterns
         .into_iter()
         .filter_map(|p| match p {
             Pattern::Exact(channel) => Some(channel),
             Pattern::Prefix(_) | Pattern::PresencePrefix(_) => None,
         })
         .collect();
-    Ok(channels)
+    for group in &groups {
+        for channel in node.groups.channels(group) {
+            if !channels.contains(&channel) {
+                channels.push(channel);
+            }
+        }
+    }
+    Ok(Named {
+        channels,
+        grouped: !groups.is_empty(),
+    })
+}
+
+impl Named {
+    /// Whether PubNub answers about one channel alone (one named, no group).
+    fn single(&self) -> bool {
+        self.channels.len() == 1 && !self.grouped
+    }
 }
 
 /// The presence timeout a request asks for (`heartbeat`), within bounds.
@@ -95,9 +132,9 @@ pub async fn here_now(
     Path((sub_key, list)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channels = channels(&node, &request, &sub_key, &list)?;
-    let occupants = node.presence.here_now(Some(&channels));
-    Ok(here_now_answer(&request, occupants, channels.len() == 1))
+    let named = channels(&node, &request, &sub_key, &list)?;
+    let occupants = node.presence.here_now(Some(&named.channels));
+    Ok(here_now_answer(&request, occupants, named.single()))
 }
 
 /// `GET /v2/presence/sub-key/{sub}`.
@@ -161,11 +198,11 @@ pub async fn heartbeat(
     Path((sub_key, list)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channels = channels(&node, &request, &sub_key, &list)?;
+    let named = channels(&node, &request, &sub_key, &list)?;
     let state = state(&request)?;
     node.presence.heartbeat(
         uuid(&request)?,
-        &channels,
+        &named.channels,
         timeout(&node, &request),
         state.as_ref(),
     );
@@ -178,8 +215,8 @@ pub async fn leave(
     Path((sub_key, list)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channels = channels(&node, &request, &sub_key, &list)?;
-    node.presence.leave(uuid(&request)?, &channels);
+    let named = channels(&node, &request, &sub_key, &list)?;
+    node.presence.leave(uuid(&request)?, &named.channels);
     Ok(ok(json!({ "action": "leave" })))
 }
 
@@ -207,10 +244,10 @@ pub async fn set_state(
     Path((sub_key, list, uuid)): Path<(String, String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channels = channels(&node, &request, &sub_key, &list)?;
+    let named = channels(&node, &request, &sub_key, &list)?;
     let state = state(&request)?.ok_or_else(|| bad("`state` is required".into()))?;
     node.presence
-        .set_state(&uuid, &channels, timeout(&node, &request), &state);
+        .set_state(&uuid, &named.channels, timeout(&node, &request), &state);
     Ok(ok(json!({ "payload": state })))
 }
 
@@ -220,9 +257,9 @@ pub async fn get_state(
     Path((sub_key, list, uuid)): Path<(String, String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channels = channels(&node, &request, &sub_key, &list)?;
-    let states = node.presence.state(&uuid, &channels);
-    if let [channel] = channels.as_slice() {
+    let named = channels(&node, &request, &sub_key, &list)?;
+    let states = node.presence.state(&uuid, &named.channels);
+    if let (true, [channel]) = (named.single(), named.channels.as_slice()) {
         let state = states
             .into_iter()
             .next()

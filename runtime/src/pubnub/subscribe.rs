@@ -61,7 +61,9 @@ pub async fn subscribe(
     let poll = Poll::parse(&node, &request, &channels)?;
     if let Some(uuid) = request.uuid() {
         let state = presence::state(&request)?;
-        let present: Vec<Channel> = poll.direct.iter().filter_map(exact_channel).collect();
+        // Present on the channels named and those of the groups (presence
+        // channels among them are left out by the presence table).
+        let present: Vec<Channel> = poll.patterns().iter().filter_map(exact_channel).collect();
         node.presence.heartbeat(
             uuid,
             &present,
@@ -151,7 +153,7 @@ impl Poll {
         )?;
         let mut grouped = Vec::new();
         for group in &groups {
-            for channel in node.groups.channels(group) {
+            for channel in node.groups.subscribed_channels(group) {
                 grouped.push((Pattern::Exact(channel), group.clone()));
             }
         }

@@ -79,12 +79,15 @@ class Listener(SubscribeCallback):
                 return event
 
 
-def subscribe(client, channels, with_presence=False):
-    """Subscribes `client` to `channels`; returns its Listener once the
-    subscription is live (the SDK announced it connected)."""
+def subscribe(client, channels, with_presence=False, groups=()):
+    """Subscribes `client` to `channels` and channel `groups`; returns its
+    Listener once the subscription is live (the SDK announced it
+    connected)."""
     listener = Listener()
     client.add_listener(listener)
     builder = client.subscribe().channels(channels)
+    if groups:
+        builder = builder.channel_groups(list(groups))
     if with_presence:
         builder = builder.with_presence()
     builder.execute()
