@@ -36,14 +36,15 @@ pub enum Error {
     /// messages 32 KiB, signals 64 bytes).
     TooLarge(String),
     /// This invocation used up its budget of calls to this capability (by
-    /// default 10 KV calls, 10 bus calls; presence and history calls count
-    /// as bus calls).
+    /// default 10 KV calls, 10 bus calls; presence, history, message-action
+    /// and App Context calls count as bus calls).
     BudgetExhausted(String),
     /// The function's deployment does not allow this call (for example
     /// granting tokens without `--allow-token-grant`).
     Denied(String),
     /// The bus refused the message: a before-publish hook rejected it, or it
-    /// would go past the chain limit of 3 hops.
+    /// would go past the chain limit of 3 hops. Also an App Context change
+    /// made conditional on an eTag that no longer matches.
     Rejected(String),
     /// The host could not do it now (storage trouble); it may work later.
     Unavailable(String),

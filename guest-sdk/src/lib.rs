@@ -31,6 +31,9 @@
 //! - [`presence`] reads who is on which channel (here now, where now,
 //!   state) and sets a client's state;
 //! - [`history`] reads stored messages;
+//! - [`actions`] adds, reads and removes message actions (reactions,
+//!   receipts) and [`objects`] reads and changes App Context metadata of
+//!   users and channels, as PubNub's APIs do;
 //! - [`tokens`] issues, revokes and reads access tokens for clients;
 //! - [`log`] writes structured log lines (`println!` and `eprintln!` also
 //!   write to the function's log, as plain lines).
@@ -74,6 +77,7 @@
 
 #![deny(missing_docs)]
 
+pub mod actions;
 pub mod bus;
 mod config;
 mod decision;
@@ -84,6 +88,7 @@ pub mod kv;
 pub mod log;
 mod macros;
 mod message;
+pub mod objects;
 pub mod presence;
 pub mod secrets;
 pub mod tokens;
@@ -224,6 +229,8 @@ pub mod __private {
                     import edgefn:functions/bus@0.1.0;
                     import edgefn:functions/presence@0.1.0;
                     import edgefn:functions/history@0.1.0;
+                    import edgefn:functions/message-actions@0.1.0;
+                    import edgefn:functions/objects@0.1.0;
                     import edgefn:functions/tokens@0.1.0;
                     import edgefn:functions/secrets@0.1.0;
                     import edgefn:functions/log@0.1.0;

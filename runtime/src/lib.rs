@@ -19,6 +19,7 @@
 //! - [`pubnub`]: the PubNub-compatible API;
 //! - [`presence`]: who is on which channel;
 //! - [`actions`]: message actions (reactions, receipts), local or clustered;
+//! - [`files`]: files shared on channels, local or clustered;
 //! - [`cli`]: the `edgefn` command line;
 //! - [`config`]: every limit, and the config file;
 //! - [`cluster`]: cluster mode over NATS;
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod files;
 pub mod functions;
 pub mod http;
 pub mod kv;

@@ -59,6 +59,7 @@ pub enum KindLabel {
     Action,
     Delete,
     Object,
+    File,
 }
 
 impl From<MessageKind> for KindLabels {
@@ -70,6 +71,7 @@ impl From<MessageKind> for KindLabels {
             MessageKind::Action => KindLabel::Action,
             MessageKind::Delete => KindLabel::Delete,
             MessageKind::Object => KindLabel::Object,
+            MessageKind::File => KindLabel::File,
         };
         Self { kind }
     }

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
-use crate::actions::{ActionLimits, ActionStore, Actions};
+use crate::actions::{Action, ActionError, ActionLimits, ActionStore, Actions, Page, PageQuery};
 use crate::bus::{
     Broker, Bus, Channel, Deletion, Embedded, HistoryQuery, HistoryStore, Message, MessageError,
     MessageKind, Published, SequencerError, Timetoken,
@@ -24,6 +24,7 @@ use crate::clock::unix_ms;
 use crate::cluster::actions::NatsActions;
 use crate::cluster::after_publish::AfterPublishQueues;
 use crate::cluster::deployments::NatsDeployments;
+use crate::cluster::files::NatsFiles;
 use crate::cluster::kv::NatsKv;
 use crate::cluster::log::ClusterLog;
 use crate::cluster::nodes::{self, NodeStatus};
@@ -31,20 +32,28 @@ use crate::cluster::objects::NatsObjects;
 use crate::cluster::presence::{self as cluster_presence, Claim};
 use crate::cluster::{Cluster, shared};
 use crate::config::NodeConfig;
+use crate::files::policy::Signer;
+use crate::files::{FileLimits, FileStore, Files};
 use crate::functions::Deployment;
 use crate::functions::records::{Records, SharedQueues};
 use crate::functions::registry::Registry;
-use crate::functions::secrets::SecretBox;
+use crate::functions::secrets::{SecretBox, load_key};
 use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
-use crate::objects::{ObjectLimits, ObjectStore, Objects};
+use crate::objects::{
+    Kind, ListPage, ListQuery, Object, ObjectError, ObjectLimits, ObjectStore, Objects,
+};
 use crate::presence::{self, MemberWrite, Members, Presence, PresenceEvent, TIMEOUT_RANGE};
 use crate::pubnub::groups::Groups;
+use crate::pubnub::{actions as pubnub_actions, objects as pubnub_objects};
 use crate::store::Store;
+use crate::store::files::LocalFiles;
+use crate::wasm::caps::actions::ActionBook;
 use crate::wasm::caps::bus::{Publisher, Refusal};
 use crate::wasm::caps::history::HistoryReader;
+use crate::wasm::caps::objects::AppContext;
 use crate::wasm::caps::presence::{PresenceTable, States};
 use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
 
@@ -109,6 +118,8 @@ pub struct Node {
     pub actions: Actions,
     /// App Context objects (PubNub API): local, or the cluster's.
     pub objects: Objects,
+    /// Shared files (PubNub API): local, or the cluster's.
+    pub files: Files,
     /// Who is on which channel.
     pub presence: Presence,
     /// Publish rate limits.
@@ -192,6 +203,8 @@ impl Node {
             publisher: Arc::clone(&publisher) as Arc<dyn Publisher>,
             presence: Arc::clone(&reader) as Arc<dyn PresenceTable>,
             history: Arc::clone(&reader) as Arc<dyn HistoryReader>,
+            actions: Arc::clone(&reader) as Arc<dyn ActionBook>,
+            objects: Arc::clone(&reader) as Arc<dyn AppContext>,
         };
         let sandbox = Arc::new(Sandbox::new(
             config.wasm.clone(),
@@ -207,19 +220,18 @@ impl Node {
             }
             _ => None,
         };
-        let (records, secrets, remote_deployments) = match &cluster {
+        // The secret key (the cluster's, or the data dir's alone) seals
+        // function secrets and signs file URLs.
+        let (records, secret_key, remote_deployments) = match &cluster {
             Some(cluster) => {
                 let deployments = Arc::new(NatsDeployments::new(Arc::clone(cluster)));
-                let secrets = SecretBox::with_key(&deployments.secrets_key().await?);
+                let key = deployments.secrets_key().await?;
                 let changes = deployments.watch();
-                (deployments as Arc<dyn Records>, secrets, Some(changes))
+                (deployments as Arc<dyn Records>, key, Some(changes))
             }
-            None => (
-                Arc::clone(&store) as Arc<dyn Records>,
-                SecretBox::open(dir)?,
-                None,
-            ),
+            None => (Arc::clone(&store) as Arc<dyn Records>, load_key(dir)?, None),
         };
+        let secrets = SecretBox::with_key(&secret_key);
         let functions = Functions::start(
             sandbox,
             records,
@@ -239,6 +251,15 @@ impl Node {
             None => Arc::clone(&store) as Arc<dyn ObjectStore>,
         };
         let objects = Objects::new(object_store, ObjectLimits::of(&config.pubnub));
+        let file_store: Arc<dyn FileStore> = match &cluster {
+            Some(cluster) => Arc::new(NatsFiles::open(Arc::clone(cluster)).await?),
+            None => Arc::new(LocalFiles::open(Arc::clone(&store), dir)?),
+        };
+        let files = Files::new(
+            file_store,
+            Signer::new(&secret_key),
+            FileLimits::of(&config.files),
+        );
         let (presence, presence_events, presence_writes) = match &cluster {
             Some(_) => {
                 let (presence, events, writes) = Presence::shared();
@@ -258,6 +279,7 @@ impl Node {
             groups,
             actions,
             objects,
+            files,
             presence,
             limits,
             kv,
@@ -398,7 +420,9 @@ impl Node {
     ) -> Result<(), PublishError> {
         let sandbox = self.functions.sandbox();
         let timeout = sandbox.config().before_publish_timeout();
-        let hooks: Vec<_> = registry.before_publish(&message.channel).collect();
+        let hooks: Vec<_> = registry
+            .before_publish(&message.channel, message.kind)
+            .collect();
         for function in hooks {
             let spec = &function.deployment.spec;
             let decided = sandbox
@@ -462,8 +486,10 @@ impl Publisher for NodePublisher {
     }
 }
 
-/// The node's presence table and history, lent to the sandbox's presence
-/// and history capabilities: the same table and store the PubNub API uses.
+/// The node's presence table, history, message actions and App Context
+/// objects, lent to the sandbox's capabilities of those names: the same
+/// ones the PubNub API uses, changed through the same calls (events
+/// included).
 #[derive(Default)]
 struct NodeReader {
     node: OnceLock<Weak<Node>>,
@@ -549,6 +575,121 @@ impl HistoryReader for NodeReader {
                 .delete(channel, range)
                 .await
                 .map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl ActionBook for NodeReader {
+    fn add(
+        &self,
+        channel: Channel,
+        message: Timetoken,
+        kind: String,
+        value: String,
+        uuid: String,
+    ) -> BoxFuture<'static, Result<Action, ActionError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ActionError::Unavailable)?;
+            let action = node
+                .actions
+                .add(channel.clone(), message, &kind, &value, &uuid)
+                .await?;
+            pubnub_actions::announce(&node, channel, true, &action).await;
+            Ok(action)
+        })
+    }
+
+    fn page(
+        &self,
+        channel: Channel,
+        query: PageQuery,
+    ) -> BoxFuture<'static, Result<Page, ActionError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ActionError::Unavailable)?;
+            Ok(node.actions.of_channel(channel).await?.page(query))
+        })
+    }
+
+    fn remove(
+        &self,
+        channel: Channel,
+        message: Timetoken,
+        action: Timetoken,
+    ) -> BoxFuture<'static, Result<bool, ActionError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ActionError::Unavailable)?;
+            let removed = node
+                .actions
+                .remove(channel.clone(), message, action)
+                .await?;
+            if let Some(removed) = &removed {
+                pubnub_actions::announce(&node, channel, false, removed).await;
+            }
+            Ok(removed.is_some())
+        })
+    }
+}
+
+impl AppContext for NodeReader {
+    fn get(&self, kind: Kind, id: String) -> BoxFuture<'static, Result<Object, ObjectError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ObjectError::Unavailable)?;
+            node.objects.get(kind, &id).await
+        })
+    }
+
+    fn set(
+        &self,
+        kind: Kind,
+        id: String,
+        patch: Map<String, Value>,
+        if_match: Option<String>,
+        by: String,
+    ) -> BoxFuture<'static, Result<Object, ObjectError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ObjectError::Unavailable)?;
+            let object = node
+                .objects
+                .set(kind, &id, patch, if_match, unix_ms())
+                .await?;
+            pubnub_objects::announce(&node, kind, Some(&object), &id, Some(&by)).await;
+            Ok(object)
+        })
+    }
+
+    fn remove(
+        &self,
+        kind: Kind,
+        id: String,
+        if_match: Option<String>,
+        by: String,
+    ) -> BoxFuture<'static, Result<bool, ObjectError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ObjectError::Unavailable)?;
+            let existed = node.objects.remove(kind, &id, if_match).await?;
+            if existed {
+                pubnub_objects::announce(&node, kind, None, &id, Some(&by)).await;
+            }
+            Ok(existed)
+        })
+    }
+
+    fn list(
+        &self,
+        kind: Kind,
+        query: ListQuery,
+    ) -> BoxFuture<'static, Result<ListPage, ObjectError>> {
+        let node = self.node();
+        Box::pin(async move {
+            let node = node.map_err(ObjectError::Unavailable)?;
+            // A function sees every object (Access Manager does not apply).
+            node.objects.list(kind, &query, |_| true).await
         })
     }
 }

@@ -18,16 +18,18 @@ use crate::after_presence::{LONG, heartbeat};
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// An endpoint that runs `[[method, params], ...]` (the JSON body) on the
-/// `pubnub` module, in one invocation, and answers each call's outcome:
-/// `{"ok": RESULT}` or `{"err": MESSAGE}`.
-const CALLER: &str = r#"
+/// `pubnub` module (a method may be a path, as `objects.getUUIDMetadata`),
+/// in one invocation, and answers each call's outcome: `{"ok": RESULT}` or
+/// `{"err": MESSAGE}`.
+pub(crate) const CALLER: &str = r#"
     const pubnub = require('pubnub');
     export default async (request, response) => {
       const calls = await request.json();
       const results = [];
       for (const [method, params] of calls) {
         try {
-          results.push({ ok: await pubnub[method](params) });
+          const f = method.split('.').reduce((o, k) => o[k], pubnub);
+          results.push({ ok: await f(params) });
         } catch (e) {
           results.push({ err: String(e && e.message !== undefined ? e.message : e) });
         }

@@ -12,7 +12,13 @@ use edgefn_e2e::*;
 const OBJECTS: &str = "/v2/objects/demo";
 
 /// `PATCH {OBJECTS}/{path}?{query}` with `body` and an optional `If-Match`.
-async fn patch(node: &Node, path: &str, query: &str, body: &str, if_match: Option<&str>) -> Answer {
+pub(crate) async fn patch(
+    node: &Node,
+    path: &str,
+    query: &str,
+    body: &str,
+    if_match: Option<&str>,
+) -> Answer {
     let mut request = node
         .http()
         .patch(node.url(&format!("{OBJECTS}/{path}?{query}")))
@@ -25,7 +31,7 @@ async fn patch(node: &Node, path: &str, query: &str, body: &str, if_match: Optio
 
 /// Sets `data` on `path` (`uuids/u1`, `channels/c1`), asserting success;
 /// the object answered (with everything included).
-async fn set(node: &Node, path: &str, data: &Value) -> Value {
+pub(crate) async fn set(node: &Node, path: &str, data: &Value) -> Value {
     let answer = patch(
         node,
         path,
@@ -39,7 +45,7 @@ async fn set(node: &Node, path: &str, data: &Value) -> Value {
 }
 
 /// `DELETE {OBJECTS}/{path}?{query}`.
-async fn remove(node: &Node, path: &str, query: &str, if_match: Option<&str>) -> Answer {
+pub(crate) async fn remove(node: &Node, path: &str, query: &str, if_match: Option<&str>) -> Answer {
     let mut request = node
         .http()
         .delete(node.url(&format!("{OBJECTS}/{path}?{query}")));
@@ -50,7 +56,7 @@ async fn remove(node: &Node, path: &str, query: &str, if_match: Option<&str>) ->
 }
 
 /// `GET {OBJECTS}/{path}?{query}`.
-async fn get(node: &Node, path: &str, query: &str) -> Answer {
+pub(crate) async fn get(node: &Node, path: &str, query: &str) -> Answer {
     node.get(&format!("{OBJECTS}/{path}?{query}")).await
 }
 
@@ -67,7 +73,7 @@ fn ids(body: &Value) -> Vec<String> {
 /// Asserts a 400 in the objects shape, about `location`, whose message
 /// contains `part`.
 #[track_caller]
-fn assert_bad(answer: &Answer, location: &str, part: &str) {
+pub(crate) fn assert_bad(answer: &Answer, location: &str, part: &str) {
     assert_eq!(answer.status, 400, "{}", answer.body);
     let error = &answer.body["error"];
     assert_eq!(
@@ -82,7 +88,7 @@ fn assert_bad(answer: &Answer, location: &str, part: &str) {
 }
 
 /// `text` percent-encoded for a query.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),

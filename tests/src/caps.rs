@@ -1,8 +1,8 @@
 //! The `caps` test guest (tests/guests/caps): an endpoint that runs a script
 //! of host-capability calls in one invocation and reports each call's
-//! outcome, so that a test can drive KV, bus, presence, history, tokens,
-//! secrets, logging and outbound HTTP from inside a real component and see
-//! exactly what the guest saw (`{"ok": VALUE}` or `{"err": {"kind", "message"}}`).
+//! outcome, so that a test can drive KV, bus, presence, history, message
+//! actions, App Context, tokens, secrets, logging and outbound HTTP from
+//! inside a real component and see exactly what the guest saw (`{"ok": VALUE}` or `{"err": {"kind", "message"}}`).
 //!
 //! Its after-publish handler logs `saw` for each message and, for a
 //! payload `{"hop": N}`, republishes `{"hop": N + 1}` to the same channel,

@@ -32,6 +32,8 @@ wit_bindgen::generate!({
         "edgefn:functions/bus@0.1.0": sdk::edgefn::functions::bus,
         "edgefn:functions/presence@0.1.0": sdk::edgefn::functions::presence,
         "edgefn:functions/history@0.1.0": sdk::edgefn::functions::history,
+        "edgefn:functions/message-actions@0.1.0": sdk::edgefn::functions::message_actions,
+        "edgefn:functions/objects@0.1.0": sdk::edgefn::functions::objects,
         "edgefn:functions/tokens@0.1.0": sdk::edgefn::functions::tokens,
         "edgefn:functions/secrets@0.1.0": sdk::edgefn::functions::secrets,
         "edgefn:functions/log@0.1.0": sdk::edgefn::functions::log,

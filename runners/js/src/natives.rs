@@ -9,7 +9,7 @@ use std::time::Duration;
 use edgefn_sdk::http::OutgoingRequest;
 use edgefn_sdk::serde_json::{self, Value, json};
 use edgefn_sdk::tokens::{Grant, Permissions};
-use edgefn_sdk::{kv, log, secrets, tokens};
+use edgefn_sdk::{actions, kv, log, objects, secrets, tokens};
 use rquickjs::function::Func;
 use rquickjs::{Ctx, Exception, Object, Result};
 
@@ -60,6 +60,13 @@ pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("fetchHistory", Func::from(fetch_history))?;
     native.set("messageCounts", Func::from(message_counts))?;
     native.set("deleteMessages", Func::from(delete_messages))?;
+    native.set("addMessageAction", Func::from(add_message_action))?;
+    native.set("getMessageActions", Func::from(get_message_actions))?;
+    native.set("removeMessageAction", Func::from(remove_message_action))?;
+    native.set("getMetadata", Func::from(get_metadata))?;
+    native.set("setMetadata", Func::from(set_metadata))?;
+    native.set("removeMetadata", Func::from(remove_metadata))?;
+    native.set("getAllMetadata", Func::from(get_all_metadata))?;
     native.set("fetch", Func::from(fetch))?;
     crate::crypto::register(&native)?;
     Ok(native)
@@ -296,8 +303,9 @@ fn parse_token(ctx: Ctx<'_>, token: String) -> Result<String> {
     Ok(parsed.to_string())
 }
 
-/// JSON text the host sends (a state, a payload, meta) as a value (`null`
-/// should it not parse, which the host prevents).
+/// JSON text the host sends (a state, a payload, meta) or the modules send
+/// (`JSON.stringify`'s) as a value (`null` should it not parse, which they
+/// prevent).
 fn parsed(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
@@ -395,9 +403,7 @@ fn fetch_history(
 ) -> Result<String> {
     host(&ctx, "pubnub.fetchMessages")?;
     use edgefn_sdk::__private::bindings::edgefn::functions::history;
-    let count = count
-        .filter(|c| c.is_finite())
-        .map(|c| c.clamp(0.0, f64::from(u32::MAX)) as u32);
+    let count = whole(count);
     let found = history::fetch(
         &channels,
         start.as_deref(),
@@ -425,6 +431,163 @@ fn fetch_history(
         })
         .collect();
     Ok(Value::Array(answer).to_string())
+}
+
+/// A count from JavaScript (a number, maybe fractional or out of range) as
+/// the host takes it; none for NaN or an infinity.
+fn whole(count: Option<f64>) -> Option<u32> {
+    count
+        .filter(|c| c.is_finite())
+        .map(|c| c.clamp(0.0, f64::from(u32::MAX)) as u32)
+}
+
+/// An action in PubNub's JSON form.
+fn action_json(action: actions::Action) -> Value {
+    json!({
+        "type": action.kind,
+        "value": action.value,
+        "uuid": action.uuid,
+        "actionTimetoken": action.action_timetoken,
+        "messageTimetoken": action.message_timetoken,
+    })
+}
+
+/// Adds an action to a message, as JSON: `{type, value, uuid,
+/// actionTimetoken, messageTimetoken}`.
+fn add_message_action(
+    ctx: Ctx<'_>,
+    channel: String,
+    message_timetoken: String,
+    kind: String,
+    value: String,
+) -> Result<String> {
+    host(&ctx, "pubnub.addMessageAction")?;
+    let added = check(
+        &ctx,
+        actions::add(&channel, &message_timetoken, &kind, &value),
+    )?;
+    Ok(action_json(added).to_string())
+}
+
+/// A page of `channel`'s actions, as JSON: `{actions: [...], more}`.
+fn get_message_actions(
+    ctx: Ctx<'_>,
+    channel: String,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<f64>,
+) -> Result<String> {
+    host(&ctx, "pubnub.getMessageActions")?;
+    let query = actions::Query {
+        start,
+        end,
+        limit: whole(limit),
+    };
+    let page = check(&ctx, actions::get(&channel, &query))?;
+    let found: Vec<Value> = page.actions.into_iter().map(action_json).collect();
+    Ok(json!({"actions": found, "more": page.more}).to_string())
+}
+
+/// Removes an action; whether there was one.
+fn remove_message_action(
+    ctx: Ctx<'_>,
+    channel: String,
+    message_timetoken: String,
+    action_timetoken: String,
+) -> Result<bool> {
+    host(&ctx, "pubnub.removeMessageAction")?;
+    check(
+        &ctx,
+        actions::remove(&channel, &message_timetoken, &action_timetoken),
+    )
+}
+
+/// The kind of metadata `pubnub.objects` names: `uuid` or `channel`.
+fn metadata_kind(ctx: &Ctx<'_>, kind: &str) -> Result<objects::Kind> {
+    match kind {
+        "uuid" => Ok(objects::Kind::Uuid),
+        "channel" => Ok(objects::Kind::Channel),
+        other => throw(ctx, format!("unknown kind of metadata `{other}`")),
+    }
+}
+
+/// What `pubnub.objects` answers carry: `status` and `type` always (PubNub's
+/// SDK asks for them), `custom` when asked for.
+fn included(custom: bool) -> objects::Include {
+    objects::Include {
+        custom,
+        ..objects::Include::ALL
+    }
+}
+
+/// The metadata `id` of `kind` as JSON text, or null when there is none.
+fn get_metadata(ctx: Ctx<'_>, kind: String, id: String, custom: bool) -> Result<Option<String>> {
+    host(&ctx, "pubnub.objects")?;
+    let kind = metadata_kind(&ctx, &kind)?;
+    let found = check(&ctx, objects::get(kind, &id, included(custom)))?;
+    Ok(found.map(|object| Value::Object(object).to_string()))
+}
+
+/// Sets the fields `fields` (JSON text of an object) names on metadata `id`
+/// of `kind`; the object as it is now, as JSON text.
+fn set_metadata(
+    ctx: Ctx<'_>,
+    kind: String,
+    id: String,
+    fields: String,
+    if_match: Option<String>,
+    custom: bool,
+) -> Result<String> {
+    host(&ctx, "pubnub.objects")?;
+    let kind = metadata_kind(&ctx, &kind)?;
+    let fields = parsed(&fields);
+    let set = objects::set(kind, &id, &fields, if_match.as_deref(), included(custom));
+    Ok(Value::Object(check(&ctx, set)?).to_string())
+}
+
+/// Removes metadata `id` of `kind`; whether there was one.
+fn remove_metadata(
+    ctx: Ctx<'_>,
+    kind: String,
+    id: String,
+    if_match: Option<String>,
+) -> Result<bool> {
+    host(&ctx, "pubnub.objects")?;
+    let kind = metadata_kind(&ctx, &kind)?;
+    check(&ctx, objects::remove(kind, &id, if_match.as_deref()))
+}
+
+/// A page of the metadata of `kind` that `options` (JSON: `{filter, sort:
+/// [...], limit, next, prev, totalCount}`) selects, as JSON: `{data: [...],
+/// totalCount, next, prev}` (null when absent).
+fn get_all_metadata(ctx: Ctx<'_>, kind: String, options: String, custom: bool) -> Result<String> {
+    host(&ctx, "pubnub.objects")?;
+    let kind = metadata_kind(&ctx, &kind)?;
+    let options = parsed(&options);
+    let text = |name: &str| options[name].as_str().map(str::to_owned);
+    let list = objects::ListOptions {
+        filter: text("filter"),
+        sort: options["sort"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        limit: whole(options["limit"].as_f64()),
+        next: text("next"),
+        prev: text("prev"),
+        total_count: options["totalCount"] == true,
+    };
+    let page = check(&ctx, objects::get_all(kind, &list, included(custom)))?;
+    let data: Vec<Value> = page.objects.into_iter().map(Value::Object).collect();
+    let answer = json!({
+        "data": data,
+        "totalCount": page.total_count,
+        "next": page.next,
+        "prev": page.prev,
+    });
+    Ok(answer.to_string())
 }
 
 fn fetch<'js>(

@@ -35,6 +35,9 @@ pub enum MessageKind {
     /// An App Context object set or removed (see [`crate::objects`]):
     /// delivered, never stored, never seen by functions.
     Object,
+    /// A shared file's message (see [`crate::files`]): stored (unless asked
+    /// otherwise) and delivered like a publish, and seen by functions as one.
+    File,
 }
 
 impl std::fmt::Display for MessageKind {
@@ -46,18 +49,28 @@ impl std::fmt::Display for MessageKind {
             Self::Action => "message action",
             Self::Delete => "deletion",
             Self::Object => "object event",
+            Self::File => "file message",
         })
     }
 }
 
 impl MessageKind {
+    /// Whether messages of this kind go into history (unless asked
+    /// otherwise): publishes and file messages.
+    pub fn is_stored(self) -> bool {
+        matches!(self, Self::Publish | Self::File)
+    }
+
     /// Largest payload accepted for this kind of message.
     pub fn max_bytes(self) -> usize {
         match self {
             Self::Signal => MAX_SIGNAL_BYTES,
-            Self::Publish | Self::Fire | Self::Action | Self::Delete | Self::Object => {
-                MAX_MESSAGE_BYTES
-            }
+            Self::Publish
+            | Self::Fire
+            | Self::Action
+            | Self::Delete
+            | Self::Object
+            | Self::File => MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -129,7 +142,7 @@ impl Message {
             payload,
             meta,
             publisher,
-            store: kind == MessageKind::Publish,
+            store: kind.is_stored(),
             kind,
             depth: 0,
             custom_type: None,
@@ -263,7 +276,7 @@ pub struct MessageView<'a> {
     pub meta: Option<&'a RawValue>,
     /// The publisher's id, or null.
     pub publisher: Option<&'a str>,
-    /// `publish`, `signal` or `action`.
+    /// `publish`, `signal`, `action`, `object` or `file`.
     pub kind: MessageKind,
     /// The publisher's own type for it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -457,7 +457,7 @@ impl Task {
             .iter()
             .filter(|p| {
                 let kind = p.message.kind;
-                (p.message.store && kind == MessageKind::Publish) || kind == MessageKind::Delete
+                (p.message.store && kind.is_stored()) || kind == MessageKind::Delete
             })
             .cloned()
             .collect();

@@ -76,6 +76,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.wasm = file.wasm.unwrap_or(config.wasm);
         config.http = file.http.unwrap_or(config.http);
         config.pubnub = file.pubnub.unwrap_or(config.pubnub);
+        config.files = file.files.unwrap_or(config.files);
         config.nats = file.nats;
         functions = file.functions;
     }

@@ -219,9 +219,13 @@ impl SharedQueues for AfterPublishQueues {
 }
 
 /// The subjects of the log that `spec`'s after-publish bindings select:
-/// messages and fires.
+/// messages (file messages too), and fires.
 fn filters(spec: &FunctionSpec) -> Vec<String> {
-    let mut filters = subject::filters(SUBJECTS, &spec.after_publish);
+    let messages: Vec<_> = (spec.after_publish.iter())
+        .chain(&spec.after_publish_file)
+        .cloned()
+        .collect();
+    let mut filters = subject::filters(SUBJECTS, &messages);
     filters.extend(subject::filters(FIRES, &spec.after_publish));
     filters
 }
@@ -282,10 +286,11 @@ async fn take(
                 answer(&copy, AckKind::Ack).await;
                 continue;
             }
-            let channel = &published.message.channel;
-            if !spec.after_publish.iter().any(|p| p.matches(channel)) {
+            let (channel, kind) = (&published.message.channel, published.message.kind);
+            if !spec.after_patterns(kind).iter().any(|p| p.matches(channel)) {
                 // Selected by the deployment's filters but not its bindings
-                // (presence channels under a wildcard): not its work.
+                // (presence channels under a wildcard, a file message for a
+                // function of publishes): not its work.
                 // Otherwise the queue follows a deployment this node has
                 // yet to install.
                 let kind = if covered(&filters(spec), &copy.subject) {

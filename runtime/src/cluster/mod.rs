@@ -24,11 +24,14 @@
 //!   ([`actions`]);
 //! - App Context objects: one entry per object in `edgefn_objects`
 //!   ([`objects`]);
+//! - shared files: one object per file in the object store `edgefn_files`
+//!   ([`files`]);
 //! - the node list for `edgefn cluster status` (`edgefn_nodes`) ([`nodes`]).
 
 pub mod actions;
 pub mod after_publish;
 pub mod deployments;
+pub mod files;
 pub mod kv;
 pub mod log;
 pub mod nodes;

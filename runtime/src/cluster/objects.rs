@@ -4,6 +4,11 @@
 //! compare-and-set on the entry's revision, retried when another node
 //! changed it first, so the eTag check (`If-Match`) holds cluster-wide and
 //! every node reads the same objects.
+//!
+//! Memberships are entries of the same bucket, one per membership, under
+//! `membership.{uuid}.{channel}` (each part encoded with dots and slashes
+//! escaped too, so the key splits back into its two ends). A uuid's
+//! memberships and a channel's members are found by listing the keys.
 
 use std::sync::Arc;
 
@@ -11,9 +16,12 @@ use async_nats::jetstream::kv::{Operation, Store as Bucket};
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::kv::{all_keys, encode, put_at_revision};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::kv::{all_keys, decode, encode, put_at_revision};
 use super::{Cluster, Unavailable};
-use crate::objects::{Edit, Kind, Object, ObjectError, ObjectStore, Write};
+use crate::objects::{Edit, Kind, Membership, Object, ObjectError, ObjectStore, Write};
 
 /// The bucket.
 pub const BUCKET: &str = "edgefn_objects";
@@ -36,6 +44,24 @@ fn key(kind: Kind, id: &str) -> String {
     encode(&format!("{}/{id}", kind.as_str()))
 }
 
+/// The prefix of membership keys.
+const MEMBERSHIP: &str = "membership.";
+
+/// One end of a membership key: encoded, with no dot or slash left.
+fn end_key(id: &str) -> String {
+    encode(id).replace('/', "=2F").replace('.', "=2E")
+}
+
+fn membership_key(uuid: &str, channel: &str) -> String {
+    format!("{MEMBERSHIP}{}.{}", end_key(uuid), end_key(channel))
+}
+
+/// The (uuid, channel) of a membership key.
+fn membership_ends(key: &str) -> Option<(String, String)> {
+    let (uuid, channel) = key.strip_prefix(MEMBERSHIP)?.split_once('.')?;
+    Some((decode(uuid), decode(channel)))
+}
+
 impl NatsObjects {
     /// Opens the bucket (created at connect).
     ///
@@ -46,9 +72,12 @@ impl NatsObjects {
         Ok(Self { cluster, bucket })
     }
 
-    /// The object under `key` and the revision of its entry (none when
-    /// there never was one).
-    async fn current(&self, key: &str) -> Result<(Option<Object>, Option<u64>), ObjectError> {
+    /// The record (object or membership) under `key` and the revision of
+    /// its entry (none when there never was one).
+    async fn current<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<(Option<T>, Option<u64>), ObjectError> {
         self.cluster.ensure_connected().map_err(unavailable)?;
         match self.bucket.entry(key).await.map_err(unavailable)? {
             Some(entry) if entry.operation == Operation::Put => {
@@ -72,20 +101,44 @@ impl NatsObjects {
     }
 
     async fn all(&self, kind: Kind) -> Result<Vec<Object>, ObjectError> {
-        let reads = self
-            .keys(kind)
-            .await?
+        self.read_all(self.keys(kind).await?).await
+    }
+
+    /// The records under `keys` (those still there).
+    async fn read_all<T: DeserializeOwned>(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<T>, ObjectError> {
+        let reads = keys
             .into_iter()
-            .map(|key| async move { self.current(&key).await.map(|(object, _)| object) });
-        let read: Vec<Option<Object>> = stream::iter(reads)
+            .map(|key| async move { self.current(&key).await.map(|(record, _)| record) });
+        let read: Vec<Option<T>> = stream::iter(reads)
             .buffer_unordered(CONCURRENT_READS)
             .try_collect()
             .await?;
         Ok(read.into_iter().flatten().collect())
     }
 
-    async fn change(&self, kind: Kind, id: &str, mut edit: Edit) -> Result<(), ObjectError> {
-        let key = key(kind, id);
+    async fn memberships(&self, of: Kind, id: &str) -> Result<Vec<Membership>, ObjectError> {
+        self.cluster.ensure_connected().map_err(unavailable)?;
+        let mut keys = all_keys(&self.bucket).await.map_err(unavailable)?;
+        keys.retain(|key| {
+            membership_ends(key).is_some_and(|(uuid, channel)| match of {
+                Kind::Uuid => uuid == id,
+                Kind::Channel => channel == id,
+            })
+        });
+        self.read_all(keys).await
+    }
+
+    /// Applies `edit` to the record under `key` (for object or membership
+    /// `id`) with a compare-and-set, retried when another write came first.
+    async fn change<T: Serialize + DeserializeOwned>(
+        &self,
+        key: String,
+        id: &str,
+        mut edit: Edit<T>,
+    ) -> Result<(), ObjectError> {
         for _ in 0..MAX_ATTEMPTS {
             let (current, revision) = self.current(&key).await?;
             let existed = current.is_some();
@@ -97,8 +150,8 @@ impl NatsObjects {
                     .await
                     .is_ok(),
                 (Write::Delete, None) => return Ok(()),
-                (Write::Put(object), revision) => {
-                    let record = serde_json::to_vec(&object)
+                (Write::Put(record), revision) => {
+                    let record = serde_json::to_vec(&record)
                         .expect("objects serialize")
                         .into();
                     put_at_revision(&self.bucket, &key, record, revision)
@@ -139,6 +192,46 @@ impl ObjectStore for NatsObjects {
         id: String,
         edit: Edit,
     ) -> BoxFuture<'static, Result<(), ObjectError>> {
-        Box::pin(async move { self.change(kind, &id, edit).await })
+        Box::pin(async move { self.change(key(kind, &id), &id, edit).await })
+    }
+
+    fn memberships(
+        self: Arc<Self>,
+        of: Kind,
+        id: String,
+    ) -> BoxFuture<'static, Result<Vec<Membership>, ObjectError>> {
+        Box::pin(async move { NatsObjects::memberships(&self, of, &id).await })
+    }
+
+    fn edit_membership(
+        self: Arc<Self>,
+        uuid: String,
+        channel: String,
+        edit: Edit<Membership>,
+    ) -> BoxFuture<'static, Result<(), ObjectError>> {
+        Box::pin(async move {
+            let id = format!("{uuid} in {channel}");
+            self.change(membership_key(&uuid, &channel), &id, edit)
+                .await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_keys_split_back_into_their_ends() {
+        for (uuid, channel) in [("u", "c"), ("a.b", "c/d"), (".x.", "y..z"), ("é=", "=2E")] {
+            let key = membership_key(uuid, channel);
+            assert_eq!(key.matches('.').count(), 2, "{key}");
+            assert!(!key[MEMBERSHIP.len()..].contains('/'), "{key}");
+            assert_eq!(
+                membership_ends(&key),
+                Some((uuid.to_owned(), channel.to_owned()))
+            );
+        }
+        assert_eq!(membership_ends("uuid/u"), None);
     }
 }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::{BusConfig, HttpConfig, NatsConfig, PubNubConfig, WasmConfig};
+use super::{BusConfig, FilesConfig, HttpConfig, NatsConfig, PubNubConfig, WasmConfig};
 use crate::functions::FunctionSpec;
 
 /// The parsed file.
@@ -51,6 +51,9 @@ pub struct ConfigFile {
     /// The PubNub-compatible API's keys and timings.
     #[serde(default)]
     pub pubnub: Option<PubNubConfig>,
+    /// Shared files' limits.
+    #[serde(default)]
+    pub files: Option<FilesConfig>,
     /// The NATS cluster to join; `--nats` wins.
     #[serde(default)]
     pub nats: Option<NatsConfig>,

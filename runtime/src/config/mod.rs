@@ -37,6 +37,8 @@ pub struct NodeConfig {
     pub http: HttpConfig,
     /// The PubNub-compatible API.
     pub pubnub: PubNubConfig,
+    /// Shared files (PubNub's Files API).
+    pub files: FilesConfig,
     /// Cluster mode: the NATS server to join (none: a single node).
     pub nats: Option<NatsConfig>,
 }
@@ -139,6 +141,7 @@ impl NodeConfig {
             wasm: WasmConfig::default(),
             http: HttpConfig::default(),
             pubnub: PubNubConfig::default(),
+            files: FilesConfig::default(),
             nats: None,
         }
     }
@@ -187,8 +190,15 @@ pub struct PubNubConfig {
     /// this limit.
     pub max_object_custom_fields: usize,
     /// Largest `custom` of one App Context object, in bytes of JSON; a
-    /// larger one gets 400 naming this limit.
+    /// larger one gets 400 naming this limit. Both `custom` limits also
+    /// hold for memberships.
     pub max_object_custom_bytes: usize,
+    /// Most App Context memberships of one uuid (PubNub: 50,000). A set
+    /// adding one past it gets 400 naming this limit.
+    pub max_memberships_per_uuid: usize,
+    /// Most App Context members of one channel (PubNub: 5,000). A set
+    /// adding one past it gets 400 naming this limit.
+    pub max_members_per_channel: usize,
 }
 
 impl Default for PubNubConfig {
@@ -207,6 +217,36 @@ impl Default for PubNubConfig {
             max_objects: 100_000,
             max_object_custom_fields: 100,
             max_object_custom_bytes: 8 * 1024,
+            max_memberships_per_uuid: 50_000,
+            max_members_per_channel: 5_000,
+        }
+    }
+}
+
+/// Shared files (PubNub's Files API, see [`crate::files`]). Alone a node
+/// keeps them in `files/` in its data dir; in a cluster, in the JetStream
+/// object store `edgefn_files`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Largest file accepted, in bytes (PubNub: 5 MiB). A larger upload gets
+    /// 413 naming this limit. In a cluster, files are kept in NATS's object
+    /// store, in chunks, so any size the NATS server can store works.
+    pub max_file_bytes: usize,
+    /// How long the upload URL that `generate-upload-url` answers stays
+    /// valid, in seconds (PubNub: 60); a later upload gets 403.
+    pub upload_url_ttl_secs: u64,
+    /// How long the download link a file's URL redirects to stays valid, in
+    /// seconds; a later download gets 403 (ask for the URL again).
+    pub download_url_ttl_secs: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 5 * 1024 * 1024,
+            upload_url_ttl_secs: 60,
+            download_url_ttl_secs: 3600,
         }
     }
 }
@@ -395,6 +435,11 @@ pub struct HttpConfig {
     pub publish_rate_per_address: u32,
     /// Publishes per second allowed per access token (0: no limit).
     pub publish_rate_per_token: u32,
+    /// The node's address as clients reach it (e.g.
+    /// `https://edgefn.example.com`), for the URLs it hands out: file upload
+    /// URLs and download links. Unset, they are made from the request's
+    /// `Host` header over plain HTTP, which fits a node reached directly.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -414,6 +459,7 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 10,
             publish_rate_per_address: 0,
             publish_rate_per_token: 0,
+            public_url: None,
         }
     }
 }

@@ -248,7 +248,7 @@ impl Functions {
         let Some(queues) = self.cluster_after.clone() else {
             return Ok(());
         };
-        if spec.after_publish.is_empty() {
+        if !spec.has_after_publish() {
             queues.unbind(spec.name.clone()).await?;
         } else {
             let timeout = spec.timeout(self.sandbox.config().default_timeout());
@@ -317,7 +317,8 @@ impl Functions {
         if self.cluster_after.is_some() {
             return;
         }
-        for function in registry.after_publish(&published.message.channel) {
+        let message = &published.message;
+        for function in registry.after_publish(&message.channel, message.kind) {
             self.after.enqueue(function, published);
         }
     }
@@ -419,7 +420,7 @@ impl Functions {
         self.registry
             .rcu(|registry| registry.with(Arc::clone(&function)));
         if let Some(queues) = &self.cluster_after
-            && !function.deployment.spec.after_publish.is_empty()
+            && function.deployment.spec.has_after_publish()
         {
             let (registry, name) = (Arc::clone(&self.registry), name.clone());
             let live = Box::new(move || registry.load().get(&name).cloned());
@@ -443,7 +444,10 @@ fn check_exports(spec: &FunctionSpec, component: &LoadedComponent) -> Result<(),
     if !spec.before_publish.is_empty() && component.before_publish.is_none() {
         return missing(exports::BEFORE_PUBLISH, "--before-publish");
     }
-    if !spec.after_publish.is_empty() && component.after_publish.is_none() {
+    if !spec.before_publish_file.is_empty() && component.before_publish.is_none() {
+        return missing(exports::BEFORE_PUBLISH, "before_publish_file");
+    }
+    if spec.has_after_publish() && component.after_publish.is_none() {
         return missing(exports::AFTER_PUBLISH, "--after-publish");
     }
     if !spec.after_presence.is_empty() && component.after_presence.is_none() {

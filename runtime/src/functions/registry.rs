@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::spec::Deployment;
-use crate::bus::Channel;
+use crate::bus::{Channel, MessageKind};
 use crate::wasm::PreparedFunction;
 
 /// One deployed function.
@@ -58,26 +58,26 @@ impl Registry {
         next
     }
 
-    /// The before-publish hooks for `channel`, in the order they run: by
-    /// function name.
-    pub fn before_publish(&self, channel: &Channel) -> impl Iterator<Item = &Arc<Function>> {
-        self.iter().filter(|f| {
-            f.deployment
-                .spec
-                .before_publish
-                .iter()
-                .any(|p| p.matches(channel))
+    /// The before-publish hooks for messages of `kind` on `channel`, in the
+    /// order they run: by function name.
+    pub fn before_publish(
+        &self,
+        channel: &Channel,
+        kind: MessageKind,
+    ) -> impl Iterator<Item = &Arc<Function>> {
+        self.iter().filter(move |f| {
+            (f.deployment.spec.before_patterns(kind).iter()).any(|p| p.matches(channel))
         })
     }
 
-    /// The after-publish hooks for `channel`.
-    pub fn after_publish(&self, channel: &Channel) -> impl Iterator<Item = &Arc<Function>> {
-        self.iter().filter(|f| {
-            f.deployment
-                .spec
-                .after_publish
-                .iter()
-                .any(|p| p.matches(channel))
+    /// The after-publish hooks for messages of `kind` on `channel`.
+    pub fn after_publish(
+        &self,
+        channel: &Channel,
+        kind: MessageKind,
+    ) -> impl Iterator<Item = &Arc<Function>> {
+        self.iter().filter(move |f| {
+            (f.deployment.spec.after_patterns(kind).iter()).any(|p| p.matches(channel))
         })
     }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -16,6 +16,35 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 const KEY_FILE: &str = "secrets.key";
 const NONCE_LEN: usize = 12;
+
+/// The node's secret key in `data_dir` (`secrets.key`), created on first
+/// use: it seals function secrets, and other node-local secrets derive
+/// from it (the files module's URL signatures).
+///
+/// # Errors
+/// When the key file cannot be read or written, or is not 32 bytes.
+pub fn load_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+    let path = data_dir.join(KEY_FILE);
+    let key = match std::fs::read(&path) {
+        Ok(key) => key,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            getrandom::fill(&mut key)
+                .map_err(|e| anyhow::anyhow!("no randomness for {KEY_FILE}: {e}"))?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(&key)?;
+            file.sync_all()?;
+            key
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    key.try_into()
+        .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display()))
+}
 
 /// Seals and unseals secrets with the node's key.
 pub struct SecretBox {
@@ -33,32 +62,9 @@ impl SecretBox {
     /// Loads the key from `data_dir`, creating it on first use.
     ///
     /// # Errors
-    /// When the key file cannot be read or written, or is not 32 bytes.
+    /// As [`load_key`].
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        let path = data_dir.join(KEY_FILE);
-        let key = match std::fs::read(&path) {
-            Ok(key) => key,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = vec![0u8; 32];
-                getrandom::fill(&mut key)
-                    .map_err(|e| anyhow::anyhow!("no randomness for {KEY_FILE}: {e}"))?;
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)?;
-                file.write_all(&key)?;
-                file.sync_all()?;
-                key
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        if key.len() != 32 {
-            bail!("{} is not a 32-byte key", path.display());
-        }
-        Ok(Self {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
-        })
+        Ok(Self::with_key(&load_key(data_dir)?))
     }
 
     /// A box sealing with `key` (in a cluster, the key all nodes share).

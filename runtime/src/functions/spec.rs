@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bus::Pattern;
+use crate::bus::{MessageKind, Pattern};
 use crate::wasm::caps::outbound::OutboundRule;
 
 /// Longest function name accepted.
@@ -40,6 +40,15 @@ pub struct FunctionSpec {
     /// Channels whose published messages this function gets a copy of.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_publish: Vec<Pattern>,
+    /// Channels whose file messages (PubNub's files, see [`crate::files`])
+    /// this function sees before they happen: PubNub's Before Publish File.
+    /// The publish triggers do not see file messages, as PubNub's do not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before_publish_file: Vec<Pattern>,
+    /// Channels whose file messages this function gets a copy of: PubNub's
+    /// After Publish File.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_publish_file: Vec<Pattern>,
     /// Channels whose presence changes (join, leave, timeout, state change)
     /// this function gets; the patterns name the channels, not their
     /// `-pnpres` channels.
@@ -103,7 +112,7 @@ pub enum SpecError {
     BadName(String),
     /// No trigger was given.
     #[error(
-        "function `{0}` has no trigger: give at least one of --before-publish, --after-publish, --after-presence, --endpoint or --every"
+        "function `{0}` has no trigger: give at least one of --before-publish, --after-publish, --after-presence, --endpoint or --every (or before_publish_file, after_publish_file in the deployment)"
     )]
     NoTrigger(String),
     /// An after-presence pattern that names presence channels.
@@ -140,6 +149,8 @@ impl FunctionSpec {
             name: name.into(),
             before_publish: Vec::new(),
             after_publish: Vec::new(),
+            before_publish_file: Vec::new(),
+            after_publish_file: Vec::new(),
             after_presence: Vec::new(),
             endpoint: false,
             every: None,
@@ -157,6 +168,28 @@ impl FunctionSpec {
         }
     }
 
+    /// The channels this function sees messages of `kind` on before they
+    /// are published: file messages have their own trigger.
+    pub fn before_patterns(&self, kind: MessageKind) -> &[Pattern] {
+        match kind {
+            MessageKind::File => &self.before_publish_file,
+            _ => &self.before_publish,
+        }
+    }
+
+    /// The channels whose messages of `kind` this function gets a copy of.
+    pub fn after_patterns(&self, kind: MessageKind) -> &[Pattern] {
+        match kind {
+            MessageKind::File => &self.after_publish_file,
+            _ => &self.after_publish,
+        }
+    }
+
+    /// Whether it gets copies of any published messages.
+    pub fn has_after_publish(&self) -> bool {
+        !(self.after_publish.is_empty() && self.after_publish_file.is_empty())
+    }
+
     /// Checks everything that can be checked without the component.
     ///
     /// # Errors
@@ -165,6 +198,8 @@ impl FunctionSpec {
         validate_name(&self.name)?;
         if self.before_publish.is_empty()
             && self.after_publish.is_empty()
+            && self.before_publish_file.is_empty()
+            && self.after_publish_file.is_empty()
             && self.after_presence.is_empty()
             && !self.endpoint
             && self.every.is_none()
@@ -326,6 +361,24 @@ mod tests {
         let spec: FunctionSpec = serde_json::from_str(json).unwrap();
         assert_eq!(spec.after_presence.len(), 2);
         assert_eq!(serde_json::to_string(&spec).unwrap(), json);
+    }
+
+    #[test]
+    fn file_messages_have_triggers_of_their_own() {
+        let json = r#"{"name":"f","after_publish":["notes"],"before_publish_file":["docs"],"after_publish_file":["docs"]}"#;
+        let spec: FunctionSpec = serde_json::from_str(json).unwrap();
+        assert!(spec.validate(256).is_ok());
+        assert_eq!(serde_json::to_string(&spec).unwrap(), json);
+        let names =
+            |patterns: &[Pattern]| patterns.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(names(spec.before_patterns(MessageKind::File)), ["docs"]);
+        assert!(spec.before_patterns(MessageKind::Publish).is_empty());
+        assert_eq!(names(spec.after_patterns(MessageKind::File)), ["docs"]);
+        assert_eq!(names(spec.after_patterns(MessageKind::Fire)), ["notes"]);
+        let mut files_only = FunctionSpec::named("g");
+        files_only.before_publish_file = spec.before_publish_file.clone();
+        assert!(files_only.validate(256).is_ok());
+        assert!(!files_only.has_after_publish());
     }
 
     #[test]

@@ -245,7 +245,8 @@ impl Open {
     }
 }
 
-/// A delivery as an SSE event (`message`, `signal` or `action`, `id` = timetoken),
+/// A delivery as an SSE event (`message`, `signal`, `action`, `object` or
+/// `file`, `id` = timetoken),
 /// encoded once for every stream that sends it.
 fn message_event(delivery: &Delivery) -> Bytes {
     delivery.encoded(WireForm::ServerSentEvent, |delivery| {
@@ -253,6 +254,7 @@ fn message_event(delivery: &Delivery) -> Bytes {
             MessageKind::Signal => "signal",
             MessageKind::Action => "action",
             MessageKind::Object => "object",
+            MessageKind::File => "file",
             _ => "message",
         };
         let id = delivery.published.timetoken.to_string();

@@ -7,7 +7,8 @@
 //! and        := unary ("&&" unary)*
 //! unary      := "!" unary | "(" expr ")" | comparison
 //! comparison := field op literal
-//! field      := name ("." name)*          e.g. name, custom.rank, updated
+//! field      := name ("." name)*          e.g. name, custom.rank, updated,
+//!                                         channel.name, uuid.custom.rank
 //! op         := "==" | "!=" | "<" | "<=" | ">" | ">=" | "LIKE"
 //! literal    := "string" | 'string' | number | true | false | null
 //! ```
@@ -87,7 +88,8 @@ enum Token {
     Dot,
 }
 
-/// Parses `text`; `fields` are the top-level field names it may use.
+/// Parses `text`; `fields` are the field paths it may use (`name`,
+/// `channel.name`), where a `custom` or `X.custom` takes one key more.
 ///
 /// # Errors
 /// [`FilterError`] naming the position of the first problem.
@@ -316,15 +318,6 @@ impl Parser<'_> {
             self.at -= 1;
             return self.fail("expected a field name");
         };
-        if !self.fields.contains(&first.as_str()) {
-            return Err(FilterError {
-                position,
-                message: format!(
-                    "unknown field `{first}` (expected one of {})",
-                    self.fields.join(", ")
-                ),
-            });
-        }
         let mut field = vec![first];
         while self.peek() == Some(&Token::Dot) {
             self.at += 1;
@@ -336,18 +329,7 @@ impl Parser<'_> {
                 }
             }
         }
-        if field[0] == "custom" && field.len() != 2 {
-            return Err(FilterError {
-                position,
-                message: "custom fields are named `custom.KEY`".into(),
-            });
-        }
-        if field[0] != "custom" && field.len() != 1 {
-            return Err(FilterError {
-                position,
-                message: format!("`{}` has no fields", field[0]),
-            });
-        }
+        check_field(&field, self.fields).map_err(|message| FilterError { position, message })?;
         let Some(Token::Op(op)) = self.next() else {
             self.at -= 1;
             return self.fail("expected an operator (==, !=, <, <=, >, >=, LIKE)");
@@ -361,6 +343,29 @@ impl Parser<'_> {
             return self.fail("LIKE needs a string");
         }
         Ok(Expr::Compare { field, op, value })
+    }
+}
+
+/// Checks a field path against `fields`: it names one of them, or is
+/// `X.custom.KEY` for an `X.custom` (or `custom`) among them.
+fn check_field(field: &[String], fields: &[&str]) -> Result<(), String> {
+    let known = (1..=field.len())
+        .rev()
+        .map(|n| field[..n].join("."))
+        .find(|prefix| fields.contains(&prefix.as_str()));
+    let Some(known) = known else {
+        return Err(format!(
+            "unknown field `{}` (expected one of {})",
+            field.join("."),
+            fields.join(", ")
+        ));
+    };
+    let depth = known.split('.').count();
+    let custom = known == "custom" || known.ends_with(".custom");
+    match (custom, field.len() - depth) {
+        (true, 1) | (false, 0) => Ok(()),
+        (true, _) => Err(format!("custom fields are named `{known}.KEY`")),
+        (false, _) => Err(format!("`{known}` has no fields")),
     }
 }
 
@@ -507,5 +512,19 @@ mod tests {
         assert_eq!(error(r#"name == "x" )"#).position, 12);
         assert!(error(&"(".repeat(100)).message.contains("nested"));
         assert!(error(&"a".repeat(MAX_LEN + 1)).message.contains("longer"));
+    }
+
+    #[test]
+    fn nested_paths_name_joined_objects() {
+        let fields = &["status", "custom", "channel.name", "channel.custom"];
+        let o = json!({"status": "s", "channel": {"name": "Room", "custom": {"topic": "cats"}}});
+        let holds = |text: &str| parse(text, fields).unwrap().matches(&o);
+        assert!(holds(r#"channel.name == "Room" && status == "s""#));
+        assert!(holds(r#"channel.custom.topic LIKE "c*""#));
+        let error = |text: &str| parse(text, fields).unwrap_err().message;
+        assert!(error(r#"channel.id == "x""#).contains("unknown field `channel.id`"));
+        assert!(error(r#"channel == "x""#).contains("unknown field `channel`"));
+        assert!(error(r#"channel.custom == 1"#).contains("`channel.custom.KEY`"));
+        assert!(error(r#"channel.name.x == 1"#).contains("`channel.name` has no fields"));
     }
 }

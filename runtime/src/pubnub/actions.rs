@@ -117,8 +117,9 @@ fn authorize(
     Ok((channel, uuid))
 }
 
-/// Publishes the event of `action` on `channel`; whether it was.
-async fn announce(node: &Node, channel: Channel, added: bool, action: &Action) -> bool {
+/// Publishes the event of `action` on `channel`; whether it was. (Also
+/// what a function's change publishes, see [`crate::node`].)
+pub(crate) async fn announce(node: &Node, channel: Channel, added: bool, action: &Action) -> bool {
     let published = match actions::event(channel, added, action) {
         Ok(event) => node.bus.commit(event).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

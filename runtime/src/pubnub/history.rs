@@ -17,7 +17,7 @@ use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
 use crate::actions::ChannelActions;
 use crate::bus::HistoryQuery;
-use crate::bus::{Channel, Published, Timetoken};
+use crate::bus::{Channel, MessageKind, Published, Timetoken};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -149,8 +149,9 @@ impl Fields {
             item.insert("meta".into(), meta.unwrap_or_else(|| json!("")));
         }
         if self.message_type {
-            // null: an ordinary message (the SDKs read it so).
-            item.insert("message_type".into(), Value::Null);
+            // null: an ordinary message (the SDKs read it so); 4: a file's.
+            let kind = (message.kind == MessageKind::File).then_some(4);
+            item.insert("message_type".into(), kind.into());
         }
         if self.custom_type {
             item.insert(

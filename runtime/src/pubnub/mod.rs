@@ -20,15 +20,20 @@
 //! - [`storage`]: message counts, delete messages, `/v2/history`;
 //! - [`actions`]: message actions (add, get, remove);
 //! - [`objects`]: App Context uuid and channel metadata;
+//! - [`memberships`]: App Context memberships and channel members;
+//! - [`files`]: the Files API (upload URLs, uploads, file messages, list,
+//!   download, delete);
 //! - [`pam`]: Access Manager v3 grant and revoke;
 //! - [`presence`]: here now, heartbeat, leave, where now, state;
 //! - [`blocks`]: `/v1/blocks/sub-key/{sub}/{path}`, the On Request functions.
 
 pub mod actions;
 pub mod blocks;
+pub mod files;
 pub mod filter;
 pub mod groups;
 pub mod history;
+pub mod memberships;
 pub mod objects;
 pub mod pam;
 pub mod presence;
@@ -42,6 +47,7 @@ pub mod subscribe;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, delete, get, post};
 
 use crate::node::Node;
@@ -110,6 +116,38 @@ pub fn router() -> Router<Arc<Node>> {
             get(objects::get_channel)
                 .patch(objects::set_channel)
                 .delete(objects::remove_channel),
+        )
+        .route(
+            "/v2/objects/{sub_key}/uuids/{uuid}/channels",
+            get(memberships::get_memberships).patch(memberships::set_memberships),
+        )
+        .route(
+            "/v2/objects/{sub_key}/channels/{channel}/uuids",
+            get(memberships::get_members).patch(memberships::set_members),
+        )
+        .route(
+            "/v1/files/{sub_key}/channels/{channel}/generate-upload-url",
+            post(files::generate_upload_url),
+        )
+        .route(
+            "/v1/files/upload",
+            post(files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/files/publish-file/{pub_key}/{sub_key}/{sig}/{channel}/{callback}/{*message}",
+            get(files::publish_file),
+        )
+        .route(
+            "/v1/files/{sub_key}/channels/{channel}/files",
+            get(files::list),
+        )
+        .route(
+            "/v1/files/{sub_key}/channels/{channel}/files/{id}/{name}",
+            get(files::file_url).delete(files::delete),
+        )
+        .route(
+            "/v1/files/download/{channel}/{id}/{name}",
+            get(files::download),
         )
         .route("/v3/pam/{sub_key}/grant", post(pam::grant))
         .route("/v3/pam/{sub_key}/grant/{token}", delete(pam::revoke))

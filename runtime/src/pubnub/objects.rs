@@ -32,16 +32,17 @@ use serde_json::{Map, Value, json};
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key};
 use crate::access::{Permissions, Verified};
-use crate::bus::MessageKind;
+use crate::bus::{Message, MessageKind};
 use crate::clock::unix_ms;
 use crate::http::extract::Path;
 use crate::node::Node;
 use crate::objects::{
-    self, Include, Kind, ListQuery, MAX_PAGE, Object, ObjectError, parse_cursor, parse_sort,
+    self, Include, Kind, ListPage, ListQuery, MAX_PAGE, OBJECT_SORT, Object, ObjectError,
+    parse_cursor, parse_sort_by,
 };
 
 /// Why an objects request failed.
-enum Failure {
+pub(super) enum Failure {
     Request(PnError),
     Object(ObjectError),
 }
@@ -86,14 +87,14 @@ impl IntoResponse for Failure {
 }
 
 /// `body` with `"status"` added, answered with `status` and PubNub's headers.
-fn answer(status: StatusCode, mut body: Value) -> Response {
+pub(super) fn answer(status: StatusCode, mut body: Value) -> Response {
     body["status"] = status.as_u16().into();
     (status, reply::ok(body)).into_response()
 }
 
 /// Checks the key and that the request may do `wanted` on object `id`
 /// (every object of the kind when none); the token used, if any.
-fn authorize(
+pub(super) fn authorize(
     node: &Node,
     request: &PnRequest,
     (sub_key, kind, id): (&str, Kind, Option<&str>),
@@ -122,7 +123,7 @@ fn include(request: &PnRequest) -> Result<Include, ObjectError> {
 }
 
 /// The `If-Match` header, if any.
-fn if_match(headers: &HeaderMap) -> Result<Option<String>, ObjectError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<String>, ObjectError> {
     headers
         .get("if-match")
         .map(|v| {
@@ -133,11 +134,29 @@ fn if_match(headers: &HeaderMap) -> Result<Option<String>, ObjectError> {
         .transpose()
 }
 
-/// Publishes the event of a set (`object`) or removal of `id`.
-async fn announce(node: &Node, kind: Kind, object: Option<&Object>, id: &str, by: Option<&str>) {
-    let published = match objects::event(kind, object, id, by.map(str::to_owned)) {
+/// Publishes the event of a set (`object`) or removal of `id`. (Also what
+/// a function's change publishes, see [`crate::node`].)
+pub(crate) async fn announce(
+    node: &Node,
+    kind: Kind,
+    object: Option<&Object>,
+    id: &str,
+    by: Option<&str>,
+) {
+    publish(
+        node,
+        objects::event(kind, object, id, by.map(str::to_owned)),
+        id,
+    )
+    .await;
+}
+
+/// Publishes an App Context event about `id` (a failure is logged: the
+/// change is made).
+pub(super) async fn publish(node: &Node, event: Result<Message, String>, id: &str) {
+    let published = match event {
         Ok(event) => node.bus.commit(event).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     };
     match published {
         Ok(_) => {
@@ -243,7 +262,13 @@ fn filter_text(request: &PnRequest) -> Option<String> {
     Some(text.to_owned())
 }
 
-fn list_query(kind: Kind, request: &PnRequest) -> Result<(ListQuery, Include, bool), ObjectError> {
+/// A listing's `limit`, `start` / `end`, `filter` (naming `filter_fields`),
+/// `sort` (naming `sort_fields`) and whether `count` asks for the total.
+pub(super) fn list_query(
+    request: &PnRequest,
+    filter_fields: &[&str],
+    sort_fields: &'static [&'static str],
+) -> Result<(ListQuery, bool), ObjectError> {
     let limit = match request.param("limit").filter(|l| !l.is_empty()) {
         Some(text) => match text.parse::<usize>() {
             Ok(limit) if (1..=MAX_PAGE).contains(&limit) => limit,
@@ -262,40 +287,47 @@ fn list_query(kind: Kind, request: &PnRequest) -> Result<(ListQuery, Include, bo
         _ => 0,
     };
     let filter = filter_text(request)
-        .map(|text| objects::parse_filter(kind, &text))
+        .map(|text| objects::parse_filter_by(&text, filter_fields))
         .transpose()?;
     let count = matches!(request.param("count"), Some("true" | "True" | "1"));
     let query = ListQuery {
         filter,
-        sort: parse_sort(request.params_named("sort"))?,
+        sort: parse_sort_by(request.params_named("sort"), sort_fields)?,
         limit,
         offset,
     };
-    Ok((query, include(request)?, count))
+    Ok((query, count))
+}
+
+/// A listing's answer: `page` with each item as `view` makes it, and
+/// `totalCount` when `count`.
+pub(super) fn listing<T>(page: ListPage<T>, count: bool, view: impl Fn(&T) -> Value) -> Response {
+    let data: Vec<Value> = page.objects.iter().map(view).collect();
+    let mut body = json!({ "data": data });
+    if count {
+        body["totalCount"] = page.total.into();
+    }
+    if let Some(next) = page.next {
+        body["next"] = next.into();
+    }
+    if let Some(prev) = page.prev {
+        body["prev"] = prev.into();
+    }
+    answer(StatusCode::OK, body)
 }
 
 async fn get_all(node: &Node, kind: Kind, sub_key: String, request: &PnRequest) -> Response {
     let listed = async {
         let verified = authorize(node, request, (&sub_key, kind, None), &[], Permissions::GET)?;
-        let (query, include, count) = list_query(kind, request)?;
+        let (query, count) = list_query(request, kind.filter_fields(), OBJECT_SORT)?;
+        let include = include(request)?;
         let visible = |id: &str| match (&verified, kind) {
             (None, _) => true,
             (Some(token), Kind::Uuid) => token.allows_uuid(Permissions::GET, id),
             (Some(token), Kind::Channel) => token.allows(Permissions::GET, id),
         };
         let page = node.objects.list(kind, &query, visible).await?;
-        let data: Vec<Value> = page.objects.iter().map(|o| o.view(kind, include)).collect();
-        let mut body = json!({ "data": data });
-        if count {
-            body["totalCount"] = page.total.into();
-        }
-        if let Some(next) = page.next {
-            body["next"] = next.into();
-        }
-        if let Some(prev) = page.prev {
-            body["prev"] = prev.into();
-        }
-        Ok::<_, Failure>(answer(StatusCode::OK, body))
+        Ok::<_, Failure>(listing(page, count, |o| o.view(kind, include)))
     };
     listed.await.unwrap_or_else(IntoResponse::into_response)
 }

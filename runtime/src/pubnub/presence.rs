@@ -40,12 +40,7 @@ struct Named {
 
 /// Parses and authorizes the channels and channel groups of a presence
 /// request; the groups stand for their channels.
-fn channels(
-    node: &Node,
-    request: &PnRequest,
-    sub_key: &str,
-    list: &str,
-) -> Result<Named, PnError> {
+fn channels(node: &Node, request: &PnRequest, sub_key: &str, list: &str) -> Result<Named, PnError> {
     check_subscribe_key(node, sub_key)?;
     let names = split_list(list);
     let groups = request.list("channel-group");

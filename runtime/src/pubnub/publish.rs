@@ -93,11 +93,11 @@ pub async fn signal(
 }
 
 /// Where a publish goes and who sends it.
-struct Target<'a> {
-    keys: (&'a str, &'a str),
-    channel: &'a str,
-    client: SocketAddr,
-    kind: MessageKind,
+pub(super) struct Target<'a> {
+    pub(super) keys: (&'a str, &'a str),
+    pub(super) channel: &'a str,
+    pub(super) client: SocketAddr,
+    pub(super) kind: MessageKind,
 }
 
 /// Fire is a publish with `store=0&norep=true`.
@@ -110,7 +110,9 @@ fn publish_kind(request: &PnRequest) -> MessageKind {
     }
 }
 
-async fn handle(
+/// Publishes `payload` as `target` says (also the file messages of
+/// [`super::files`]), answering `[1,"Sent","<timetoken>"]`.
+pub(super) async fn handle(
     node: &Arc<Node>,
     request: &PnRequest,
     target: Target<'_>,
@@ -142,8 +144,10 @@ async fn handle(
         .uuid()
         .map(str::to_owned)
         .or_else(|| verified.and_then(|v| v.token.authorized_uuid.clone()));
-    let mut message = Message::new(channel, kind, payload, request.param("meta"), publisher)?;
-    if kind == MessageKind::Publish {
+    // `meta=null` is no meta (the Python SDK sends it with every file message).
+    let meta = request.param("meta").filter(|m| m.trim() != "null");
+    let mut message = Message::new(channel, kind, payload, meta, publisher)?;
+    if kind.is_stored() {
         message.store = !matches!(request.param("store"), Some("0" | "false"));
         if let Some(ttl) = request.param("ttl").filter(|t| !t.is_empty()) {
             let hours = ttl.parse().map_err(|_| {

@@ -384,6 +384,7 @@ impl<'a> Envelope<'a> {
                 MessageKind::Signal => Some(1),
                 MessageKind::Object => Some(2),
                 MessageKind::Action => Some(3),
+                MessageKind::File => Some(4),
                 MessageKind::Publish | MessageKind::Fire | MessageKind::Delete => None,
             },
             cmt: message.custom_type.as_deref(),

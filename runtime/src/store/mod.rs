@@ -11,10 +11,12 @@
 //! - [`revocations`]: revoked access tokens;
 //! - [`groups`]: channel groups;
 //! - [`actions`]: message actions;
-//! - [`objects`]: App Context objects.
+//! - [`objects`]: App Context objects;
+//! - [`files`]: shared files' records (their bytes live in `files/`).
 
 pub mod actions;
 pub mod deployments;
+pub mod files;
 pub mod groups;
 pub mod history;
 pub mod kv;
@@ -92,6 +94,9 @@ impl Store {
         txn.open_table(GROUPS).map_err(db_err)?;
         txn.open_table(actions::ACTIONS).map_err(db_err)?;
         txn.open_table(objects::OBJECTS).map_err(db_err)?;
+        txn.open_table(objects::MEMBERSHIPS).map_err(db_err)?;
+        txn.open_table(objects::MEMBERS).map_err(db_err)?;
+        txn.open_table(files::FILES).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }

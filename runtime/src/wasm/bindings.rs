@@ -10,6 +10,8 @@ mod generated {
             "edgefn:functions/kv": async,
             "edgefn:functions/bus": async,
             "edgefn:functions/history": async,
+            "edgefn:functions/message-actions": async,
+            "edgefn:functions/objects": async,
             "edgefn:functions/tokens": async,
         },
         exports: { default: async },
@@ -26,7 +28,9 @@ mod generated {
 }
 
 pub use generated::edgefn::functions::types::{Message, MessageKind};
-pub use generated::edgefn::functions::{bus, history, kv, log, presence, secrets, tokens, types};
+pub use generated::edgefn::functions::{
+    bus, history, kv, log, message_actions, objects, presence, secrets, tokens, types,
+};
 pub use generated::exports::edgefn::functions::after_presence::{
     GuestIndices as AfterPresenceIndices, PresenceAction, PresenceEvent,
 };

@@ -432,6 +432,7 @@ fn wit_message(message: &Message, timetoken: Option<String>) -> bindings::Messag
         kind: match message.kind {
             // Message-action and object events never reach functions.
             MessageKind::Publish
+            | MessageKind::File
             | MessageKind::Action
             | MessageKind::Delete
             | MessageKind::Object => bindings::MessageKind::Publish,

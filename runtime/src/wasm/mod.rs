@@ -16,7 +16,8 @@
 //! - [`state`]: the per-invocation store data;
 //! - [`limits`]: memory and table limits;
 //! - [`caps`]: the host capabilities (outbound HTTP, KV, bus, presence,
-//!   history, tokens, secrets, logging), one module each.
+//!   history, message actions, App Context, tokens, secrets, logging), one
+//!   module each.
 
 pub mod bindings;
 pub mod caps;
@@ -37,9 +38,11 @@ use std::collections::BTreeMap;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use self::caps::actions::ActionBook;
 use self::caps::bus::Publisher;
 use self::caps::history::HistoryReader;
 use self::caps::log::FunctionLogs;
+use self::caps::objects::AppContext;
 use self::caps::outbound::OutboundRule;
 use self::caps::presence::PresenceTable;
 pub use self::component::{ComponentError, LoadedComponent};
@@ -87,8 +90,9 @@ pub struct Budgets {
     pub http: u32,
     /// KV calls.
     pub kv: u32,
-    /// Publish, fire and signal calls, and presence and history calls
-    /// (PubNub API calls, all in one budget).
+    /// Publish, fire and signal calls, and presence, history,
+    /// message-action and App Context calls (PubNub API calls, all in one
+    /// budget).
     pub bus: u32,
 }
 
@@ -105,6 +109,10 @@ pub struct HostServices {
     pub presence: Arc<dyn PresenceTable>,
     /// The node's history, for the history capability.
     pub history: Arc<dyn HistoryReader>,
+    /// The node's message actions, for the message-actions capability.
+    pub actions: Arc<dyn ActionBook>,
+    /// The node's App Context objects, for the objects capability.
+    pub objects: Arc<dyn AppContext>,
 }
 
 /// The engine, linker and limits shared by every function on the node.
@@ -150,6 +158,14 @@ impl Sandbox {
         bindings::history::add_to_linker::<_, HasSelf<_>>(
             &mut linker,
             |s: &mut InvocationState| &mut s.history,
+        )?;
+        bindings::message_actions::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.actions,
+        )?;
+        bindings::objects::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.objects,
         )?;
         bindings::tokens::add_to_linker::<_, HasSelf<_>>(
             &mut linker,

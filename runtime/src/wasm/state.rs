@@ -11,10 +11,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::caps::Budget;
+use super::caps::actions::ActionsCtx;
 use super::caps::bus::BusCtx;
 use super::caps::history::HistoryCtx;
 use super::caps::kv::KvCtx;
 use super::caps::log::{LogCapture, LogCtx};
+use super::caps::objects::ObjectsCtx;
 use super::caps::outbound::OutboundCtx;
 use super::caps::presence::PresenceCtx;
 use super::caps::secrets::SecretsCtx;
@@ -32,6 +34,8 @@ pub struct InvocationState {
     pub(super) bus: BusCtx,
     pub(super) presence: PresenceCtx,
     pub(super) history: HistoryCtx,
+    pub(super) actions: ActionsCtx,
+    pub(super) objects: ObjectsCtx,
     pub(super) tokens: TokensCtx,
     pub(super) secrets: SecretsCtx,
     pub(super) log: LogCtx,
@@ -80,9 +84,11 @@ pub(super) fn new_store(
         .build();
     let budget = |what, limit| Budget::new(what, limit, Arc::clone(&function.logs), id);
     let services = &sandbox.services;
-    // Publishes, presence and history calls are all PubNub API calls: they
-    // share one budget.
+    // Publishes, presence, history, message-action and App Context calls
+    // are all PubNub API calls: they share one budget. The function acts
+    // as `fn:NAME`.
     let bus_budget = budget("bus", function.budgets.bus);
+    let identity = format!("fn:{}", function.name);
     let state = InvocationState {
         table: ResourceTable::new(),
         wasi,
@@ -107,11 +113,21 @@ pub(super) fn new_store(
             reader: Arc::clone(&services.history),
             budget: bus_budget.share(),
         },
+        actions: ActionsCtx {
+            book: Arc::clone(&services.actions),
+            budget: bus_budget.share(),
+            author: identity.clone(),
+        },
+        objects: ObjectsCtx {
+            context: Arc::clone(&services.objects),
+            budget: bus_budget.share(),
+            author: identity.clone(),
+        },
         bus: BusCtx {
             publisher: Arc::clone(&services.publisher),
             budget: bus_budget,
             depth,
-            publisher_id: format!("fn:{}", function.name),
+            publisher_id: identity,
         },
         tokens: TokensCtx {
             access: Arc::clone(&services.access),

@@ -16,6 +16,8 @@
 //! - [`deploys`]: deploy, redeploy and remove seen on every node;
 //! - [`fn_reads`]: a JavaScript function reads the cluster's presence and
 //!   history through any node;
+//! - [`fn_changes`]: a JavaScript function's message actions and App
+//!   Context changes reach every node;
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
 //! - [`revocation`]: a token revoked on one node refused on the others;
@@ -38,6 +40,7 @@ mod after_presence;
 mod after_publish;
 mod clock_skew;
 mod deploys;
+mod fn_changes;
 mod fn_reads;
 mod interval;
 mod kv;

@@ -18,9 +18,10 @@ PUBLISH_KEY = "demo"
 SUBSCRIBE_KEY = "demo"
 
 
-def make_client(node, user_id, secret_key=None):
+def make_client(node, user_id, secret_key=None, **settings):
     """A PubNub client for `node`, as an app would configure it with only
-    the origin changed."""
+    the origin changed; `settings` sets more of its configuration
+    (`cipher_key="..."`)."""
     config = PNConfiguration()
     config.publish_key = PUBLISH_KEY
     config.subscribe_key = SUBSCRIBE_KEY
@@ -30,6 +31,8 @@ def make_client(node, user_id, secret_key=None):
     config.secret_key = secret_key
     config.daemon = True  # a stuck long-poll thread must not keep pytest alive
     config.disable_config_locking = False  # the SDK's future default; silences its warning
+    for name, value in settings.items():
+        setattr(config, name, value)
     return PubNub(config)
 
 
@@ -42,7 +45,8 @@ class Listener(SubscribeCallback):
     """Collects what a client's subscription delivers, by kind."""
 
     def __init__(self):
-        kinds = ("status", "message", "signal", "presence", "message_action", "uuid", "channel")
+        kinds = ("status", "message", "signal", "presence", "message_action", "uuid", "channel",
+                 "membership", "file")
         self.events = {kind: queue.Queue() for kind in kinds}
 
     def status(self, pubnub, status):
@@ -65,6 +69,12 @@ class Listener(SubscribeCallback):
 
     def channel(self, pubnub, channel):
         self.events["channel"].put(channel)
+
+    def membership(self, pubnub, membership):
+        self.events["membership"].put(membership)
+
+    def file(self, pubnub, file_message):
+        self.events["file"].put(file_message)
 
     def next(self, kind, where=lambda _: True):
         """The next `kind` event satisfying `where` (earlier ones that do

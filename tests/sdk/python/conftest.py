@@ -26,12 +26,13 @@ def node(request):
 
 @pytest.fixture
 def clients(node):
-    """`clients(user_id, secret_key=None)` makes a client for the module's
-    node; all are unsubscribed and stopped after the test."""
+    """`clients(user_id, secret_key=None, **settings)` makes a client for the
+    module's node (see make_client); all are unsubscribed and stopped after
+    the test."""
     made = []
 
-    def make(user_id, secret_key=None):
-        client = make_client(node, user_id, secret_key)
+    def make(user_id, secret_key=None, **settings):
+        client = make_client(node, user_id, secret_key, **settings)
         made.append(client)
         return client
 

@@ -1,10 +1,13 @@
 """App Context under Access Manager (node with --secret-key): a token's
 `uuids` grants (get, update, delete, by name and by pattern) and channel
-grants decide what a client may read and change, through the SDK's own
-grant and objects calls."""
+grants (get, update, delete, join, manage) decide what a client may read
+and change, metadata and memberships, through the SDK's own grant and
+objects calls."""
 
 import pytest
 from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.objects_v2.channel_members import PNUserMember
+from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
 from pubnub.models.consumer.v3.channel import Channel
 from pubnub.models.consumer.v3.uuid import UUID
 
@@ -49,3 +52,31 @@ def test_metadata_needs_the_token_s_uuid_and_channel_permissions(clients, unique
 
     client.remove_uuid_metadata(uuid=me).sync()
     refused(lambda: client.remove_uuid_metadata(uuid=f"friend-{unique}-1").sync())
+
+
+def test_memberships_need_pubnub_s_permissions(clients, unique):
+    # Memberships: get / update on the uuid, and join on each channel set
+    # or removed; members: get / manage on the channel.
+    server = clients("server", secret_key=SECRET_KEY)
+    me, room, other_room = f"me-{unique}", f"room-{unique}", f"other-{unique}"
+    token = (server.grant_token()
+             .uuids([UUID.id(me).get().update()])
+             .channels([Channel.id(room).join().get(), Channel.id(other_room).get().update()])
+             .authorized_uuid(me)
+             .ttl(15)
+             .sync().result.token)
+    client = clients(me)
+    client.set_token(token)
+
+    joined = client.set_memberships(
+        uuid=me, channel_memberships=[PNChannelMembership.channel(room)]).sync().result.data
+    assert [m["channel"]["id"] for m in joined] == [room]
+    refused(lambda: client.set_memberships(
+        uuid=me, channel_memberships=[PNChannelMembership.channel(other_room)]).sync())
+    refused(lambda: client.set_memberships(
+        uuid=f"else-{unique}", channel_memberships=[PNChannelMembership.channel(room)]).sync())
+    assert [m["uuid"]["id"] for m in client.get_channel_members(channel=room).sync().result.data] == [me]
+    refused(lambda: client.set_channel_members(channel=room, uuids=[PNUserMember(me)]).sync())
+    refused(lambda: client.get_channel_members(channel=f"third-{unique}").sync())
+    client.remove_memberships(uuid=me, channel_memberships=[PNChannelMembership.channel(room)]).sync()
+    assert client.get_memberships(uuid=me).sync().result.data == []

@@ -1,10 +1,15 @@
 // require('pubnub'): the bus (publish, fire, signal; each message goes
 // through its channel's before-publish functions, and chains stop at 3 hops),
 // presence (hereNow, whereNow, getState, setState), history (history,
-// fetchMessages, messageCounts, deleteMessages) and access tokens (grantToken needs `--allow-token-grant`),
-// in the shapes of PubNub's Functions module (its JavaScript SDK's). Publish,
-// presence and history calls share the bus budget (10 per invocation), as
-// PubNub counts them all as API calls. Timetokens are strings.
+// fetchMessages, messageCounts, deleteMessages), message actions
+// (addMessageAction, getMessageActions, removeMessageAction), App Context
+// (objects.get/set/remove/getAll of UUID and channel metadata) and access
+// tokens (grantToken needs `--allow-token-grant`), in the shapes of
+// PubNub's Functions module (its JavaScript SDK's). Publish, presence,
+// history, action and App Context calls share the bus budget (10 per
+// invocation), as PubNub counts them all as API calls. Timetokens are
+// strings. The function acts as itself (`fn:NAME`): actions it adds and
+// object events it causes are by that uuid.
 const call = (f) => new Promise((resolve) => resolve(f()));
 const meta = (m) => (m === undefined || m === null ? null : typeof m === 'string' ? m : JSON.stringify(m));
 
@@ -202,6 +207,150 @@ function deleteMessages(params) {
   return {};
 }
 
+// --- message actions ------------------------------------------------------
+
+function channelOf(method, p) {
+  if (typeof p.channel !== 'string' || p.channel === '') throw new TypeError(`pubnub.${method}: \`channel\` must be a channel name`);
+  return p.channel;
+}
+
+function requiredTimetoken(method, p, name) {
+  const text = timetoken(p[name]);
+  if (text === null) throw new TypeError(`pubnub.${method}: \`${name}\` must be a timetoken`);
+  return text;
+}
+
+// addMessageAction: `action` ({type, value}) on the message at
+// `messageTimetoken`; answers `{data: action}`.
+function addMessageAction(params) {
+  const p = params || {};
+  const channel = channelOf('addMessageAction', p);
+  const message = requiredTimetoken('addMessageAction', p, 'messageTimetoken');
+  const a = p.action;
+  if (a === null || typeof a !== 'object') throw new TypeError('pubnub.addMessageAction: `action` must be an object with `type` and `value`');
+  for (const field of ['type', 'value']) {
+    if (typeof a[field] !== 'string' || a[field] === '') throw new TypeError(`pubnub.addMessageAction: \`action.${field}\` must be a non-empty string`);
+  }
+  return { data: JSON.parse(native.addMessageAction(channel, message, a.type, a.value)) };
+}
+
+// getMessageActions: the newest `limit` (default and at most 100) actions
+// before `start` (exclusive) and from `end` (inclusive), oldest first, with
+// the first and last action timetokens and, when older ones were left out,
+// `more` ({start, end, limit}: ask again with `start`).
+function getMessageActions(params) {
+  const p = params || {};
+  const channel = channelOf('getMessageActions', p);
+  const end = timetoken(p.end);
+  const page = JSON.parse(native.getMessageActions(channel, timetoken(p.start), end, count(p.limit)));
+  const data = page.actions;
+  const answer = {
+    data,
+    start: data.length ? data[0].actionTimetoken : null,
+    end: data.length ? data[data.length - 1].actionTimetoken : null,
+  };
+  if (page.more) {
+    answer.more = { start: data[0].actionTimetoken, limit: data.length };
+    if (end !== null) answer.more.end = end;
+  }
+  return answer;
+}
+
+function removeMessageAction(params) {
+  const p = params || {};
+  const channel = channelOf('removeMessageAction', p);
+  const message = requiredTimetoken('removeMessageAction', p, 'messageTimetoken');
+  const action = requiredTimetoken('removeMessageAction', p, 'actionTimetoken');
+  native.removeMessageAction(channel, message, action);
+  return { data: {} };
+}
+
+// --- App Context: UUID and channel metadata -------------------------------
+// As PubNub's SDK: answers carry `status` and `type`, and `custom` unless
+// `include.customFields` is false (get and set) or unless it is true (getAll).
+
+function idOf(method, kind, p) {
+  const id = p[kind];
+  if (typeof id !== 'string' || id === '') throw new TypeError(`pubnub.objects.${method}: \`${kind}\` must be a non-empty string`);
+  return id;
+}
+
+function customFields(p, fallback) {
+  const flag = p.include && p.include.customFields;
+  return flag === undefined || flag === null ? fallback : flag === true;
+}
+
+function etagOf(p) {
+  return p.ifMatchesEtag === undefined || p.ifMatchesEtag === null ? null : String(p.ifMatchesEtag);
+}
+
+function getMetadata(method, kind, params) {
+  const p = params || {};
+  const found = native.getMetadata(kind, idOf(method, kind, p), customFields(p, true));
+  if (found === null || found === undefined) {
+    const error = new Error(`pubnub.objects.${method}: Requested object was not found.`);
+    error.status = { error: true, statusCode: 404 };
+    throw error;
+  }
+  return { status: 200, data: JSON.parse(found) };
+}
+
+function setMetadata(method, kind, params) {
+  const p = params || {};
+  const id = idOf(method, kind, p);
+  if (p.data === null || typeof p.data !== 'object' || Array.isArray(p.data)) {
+    throw new TypeError(`pubnub.objects.${method}: \`data\` must be an object of the fields to set`);
+  }
+  const set = native.setMetadata(kind, id, JSON.stringify(p.data), etagOf(p), customFields(p, true));
+  return { status: 200, data: JSON.parse(set) };
+}
+
+function removeMetadata(method, kind, params) {
+  const p = params || {};
+  native.removeMetadata(kind, idOf(method, kind, p), etagOf(p));
+  return { status: 200, data: null };
+}
+
+// getAll: `filter`, `sort` ({field: 'asc' | 'desc' | null} or a string),
+// `limit` (default and at most 100), `page` ({next} or {prev}, cursors from
+// an earlier answer), `include.totalCount`.
+function getAllMetadata(method, params) {
+  const p = params || {};
+  const kind = method === 'getAllUUIDMetadata' ? 'uuid' : 'channel';
+  if (p.filter !== undefined && p.filter !== null && typeof p.filter !== 'string') {
+    throw new TypeError(`pubnub.objects.${method}: \`filter\` must be a string`);
+  }
+  const sort = typeof p.sort === 'string'
+    ? [p.sort]
+    : Object.entries(p.sort || {}).map(([field, order]) => (order === null || order === undefined ? field : `${field}:${order}`));
+  const page = p.page || {};
+  const options = {
+    filter: p.filter ?? null,
+    sort,
+    limit: count(p.limit),
+    next: page.next ?? null,
+    prev: page.prev ?? null,
+    totalCount: Boolean(p.include && p.include.totalCount === true),
+  };
+  const found = JSON.parse(native.getAllMetadata(kind, JSON.stringify(options), customFields(p, false)));
+  const answer = { status: 200, data: found.data };
+  for (const key of ['totalCount', 'next', 'prev']) {
+    if (found[key] !== null) answer[key] = found[key];
+  }
+  return answer;
+}
+
+const objects = {
+  getUUIDMetadata: (params) => call(() => getMetadata('getUUIDMetadata', 'uuid', params)),
+  setUUIDMetadata: (params) => call(() => setMetadata('setUUIDMetadata', 'uuid', params)),
+  removeUUIDMetadata: (params) => call(() => removeMetadata('removeUUIDMetadata', 'uuid', params)),
+  getAllUUIDMetadata: (params) => call(() => getAllMetadata('getAllUUIDMetadata', params)),
+  getChannelMetadata: (params) => call(() => getMetadata('getChannelMetadata', 'channel', params)),
+  setChannelMetadata: (params) => call(() => setMetadata('setChannelMetadata', 'channel', params)),
+  removeChannelMetadata: (params) => call(() => removeMetadata('removeChannelMetadata', 'channel', params)),
+  getAllChannelMetadata: (params) => call(() => getAllMetadata('getAllChannelMetadata', params)),
+};
+
 module.exports = {
   publish: (params) => call(() => send('publish', params)),
   fire: (params) => call(() => send('fire', params)),
@@ -217,4 +366,8 @@ module.exports = {
   fetchMessages: (params) => call(() => fetchMessages(params)),
   messageCounts: (params) => call(() => messageCounts(params)),
   deleteMessages: (params) => call(() => deleteMessages(params)),
+  addMessageAction: (params) => call(() => addMessageAction(params)),
+  getMessageActions: (params) => call(() => getMessageActions(params)),
+  removeMessageAction: (params) => call(() => removeMessageAction(params)),
+  objects,
 };

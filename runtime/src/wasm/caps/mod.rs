@@ -13,14 +13,18 @@
 //! - [`bus`]: the `edgefn:functions/bus` interface;
 //! - [`presence`]: the `edgefn:functions/presence` interface;
 //! - [`history`]: the `edgefn:functions/history` interface;
+//! - [`actions`]: the `edgefn:functions/message-actions` interface;
+//! - [`objects`]: the `edgefn:functions/objects` interface (App Context);
 //! - [`tokens`]: the `edgefn:functions/tokens` interface;
 //! - [`secrets`]: the `edgefn:functions/secrets` interface;
 //! - [`log`]: `edgefn:functions/log`, plus captured stdout/stderr.
 
+pub mod actions;
 pub mod bus;
 pub mod history;
 pub mod kv;
 pub mod log;
+pub mod objects;
 pub mod outbound;
 pub mod presence;
 pub mod secrets;
@@ -30,10 +34,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use self::log::{FunctionLogs, LogSource};
+use crate::bus::Timetoken;
 
 /// A per-invocation budget of calls to one capability (or to several that
-/// [share](Budget::share) it, as bus, presence and history do: PubNub counts
-/// them all as API calls).
+/// [share](Budget::share) it, as bus, presence, history, message actions
+/// and App Context do: PubNub counts them all as API calls).
 pub struct Budget {
     what: &'static str,
     limit: u32,
@@ -93,6 +98,16 @@ impl Budget {
         }
         Err(message)
     }
+}
+
+/// Parses a timetoken argument (17 decimal digits) that a guest named
+/// `what` (as in "`start`").
+///
+/// # Errors
+/// A sentence naming the argument and what was given.
+pub fn timetoken(what: &str, text: &str) -> Result<Timetoken, String> {
+    text.parse()
+        .map_err(|_| format!("{what} must be a timetoken (17 decimal digits), not {text:?}"))
 }
 
 #[cfg(test)]

@@ -16,10 +16,12 @@
 
 use edgefn_sdk::http::{self, OutgoingRequest, Request, Response};
 use edgefn_sdk::log::{self, Level};
+use edgefn_sdk::objects::{self, Include, Kind, ListOptions};
 use edgefn_sdk::serde_json::{Map, Value, json};
 use edgefn_sdk::tokens::{self, ChannelGrant, Grant, Permissions};
 use edgefn_sdk::{
-    Error, Message, MessageKind, after_publish, bus, endpoint, history, kv, presence, secrets,
+    Error, Message, MessageKind, actions, after_publish, bus, endpoint, history, kv, presence,
+    secrets,
 };
 
 #[endpoint]
@@ -126,6 +128,55 @@ fn run(op: &Value) -> Value {
                 json!(channels)
             })
         }
+        "actions.add" => actions::add(&s("channel"), &s("message"), &s("type"), &s("value"))
+            .map(|a| action_json(&a)),
+        "actions.get" => {
+            let query = actions::Query {
+                start: opt("start"),
+                end: opt("end"),
+                limit: op["limit"].as_u64().map(|l| l as u32),
+            };
+            actions::get(&s("channel"), &query).map(|page| {
+                let found: Vec<Value> = page.actions.iter().map(action_json).collect();
+                json!({ "actions": found, "more": page.more })
+            })
+        }
+        "actions.remove" => {
+            actions::remove(&s("channel"), &s("message"), &s("action")).map(Value::from)
+        }
+        "objects.get" => objects::get(kind(op), &s("id"), Include::ALL).map(|o| json!(o)),
+        "objects.set" => {
+            let if_match = opt("if_match");
+            objects::set(
+                kind(op),
+                &s("id"),
+                &op["fields"],
+                if_match.as_deref(),
+                Include::ALL,
+            )
+            .map(Value::Object)
+        }
+        "objects.remove" => {
+            objects::remove(kind(op), &s("id"), opt("if_match").as_deref()).map(Value::from)
+        }
+        "objects.list" => {
+            let options = ListOptions {
+                filter: opt("filter"),
+                sort: strs(&op["sort"]).into_iter().map(str::to_owned).collect(),
+                limit: op["limit"].as_u64().map(|l| l as u32),
+                next: opt("next"),
+                prev: opt("prev"),
+                total_count: op["count"].as_bool().unwrap_or(false),
+            };
+            objects::get_all(kind(op), &options, Include::ALL).map(|page| {
+                json!({
+                    "objects": page.objects,
+                    "total_count": page.total_count,
+                    "next": page.next,
+                    "prev": page.prev,
+                })
+            })
+        }
         "secret" => Ok(json!(secrets::get(&s("name")))),
         "log" => {
             let fields: Vec<(String, String)> = op["fields"]
@@ -152,6 +203,26 @@ fn run(op: &Value) -> Value {
         }
     };
     result(outcome)
+}
+
+/// An action as JSON, with the SDK's field names.
+fn action_json(action: &actions::Action) -> Value {
+    json!({
+        "kind": action.kind,
+        "value": action.value,
+        "uuid": action.uuid,
+        "action_timetoken": action.action_timetoken,
+        "message_timetoken": action.message_timetoken,
+    })
+}
+
+/// The metadata kind `op` names (`"kind": "channel"`, else uuid).
+fn kind(op: &Value) -> Kind {
+    if op["kind"] == "channel" {
+        Kind::Channel
+    } else {
+        Kind::Uuid
+    }
 }
 
 /// A JSON array of strings as `&str`s.

@@ -18,7 +18,7 @@ const SUBSCRIBE_KEY = 'demo';
  * Registers hooks that start a fresh node for the test file (with
  * `secretKey`, and `functions`: {name: {guest: 'moderate', ...rest of the
  * deployment}} deployed from target/guests) and stop it at the end, and
- * that close the clients a test made. Returns `{node, client(userId, {secretKey})}`;
+ * that close the clients a test made. Returns `{node, client(userId, {secretKey, ...settings})}`;
  * `node` is set once the file's `before` hook ran.
  */
 export function useNode({ secretKey, functions = {} } = {}) {
@@ -41,8 +41,11 @@ export function useNode({ secretKey, functions = {} } = {}) {
   return fixture;
 }
 
-/** A PubNub client for `node`, as an app would configure it with only the origin changed. */
-export function makeClient(node, userId, { secretKey } = {}) {
+/**
+ * A PubNub client for `node`, as an app would configure it with only the
+ * origin changed; `settings` adds to its configuration (`cipherKey`...).
+ */
+export function makeClient(node, userId, { secretKey, ...settings } = {}) {
   return new PubNub({
     publishKey: PUBLISH_KEY,
     subscribeKey: SUBSCRIBE_KEY,
@@ -50,6 +53,7 @@ export function makeClient(node, userId, { secretKey } = {}) {
     origin: node.origin,
     ssl: false,
     secretKey,
+    ...settings,
   });
 }
 
@@ -65,7 +69,7 @@ export function unique() {
 
 /** Collects what a client's listener receives, by kind. */
 export class Inbox {
-  static KINDS = ['status', 'message', 'signal', 'presence', 'messageAction', 'objects'];
+  static KINDS = ['status', 'message', 'signal', 'presence', 'messageAction', 'objects', 'file'];
 
   constructor(client) {
     this.queues = Object.fromEntries(Inbox.KINDS.map((kind) => [kind, []]));

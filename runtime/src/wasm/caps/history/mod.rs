@@ -73,17 +73,12 @@ pub fn query(
     } else {
         MAX_SINGLE
     };
-    let timetoken = |what: &str, text: Option<&str>| {
-        text.map(|t| {
-            t.parse::<Timetoken>()
-                .map_err(|_| format!("`{what}` must be a timetoken (17 decimal digits), not {t:?}"))
-        })
-        .transpose()
-    };
+    let bound =
+        |what: &str, text: Option<&str>| text.map(|t| super::timetoken(what, t)).transpose();
     Ok(HistoryQuery {
         limit: count.unwrap_or(ceiling).clamp(1, ceiling) as usize,
-        start: timetoken("start", start)?,
-        end: timetoken("end", end)?,
+        start: bound("`start`", start)?,
+        end: bound("`end`", end)?,
     })
 }
 
