@@ -5,7 +5,7 @@
 
 use edgefn::access::grant;
 use edgefn::functions::FunctionSpec;
-use edgefn::store::kv::check_key;
+use edgefn::kv::check_key;
 use edgefn::wasm::caps::outbound::OutboundRule;
 use libfuzzer_sys::fuzz_target;
 
