@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use redb::ReadableTable;
 
-use super::{COMPONENTS, DEPLOYMENTS, Result, Store, StoreError, blocking, db_err};
+use super::{COMPONENTS, DEPLOYMENTS, Result, Store, StoreError, db_err, off_thread};
 use crate::functions::Deployment;
 use crate::functions::records::{Records, StorageError};
 
@@ -14,13 +14,6 @@ impl From<StoreError> for StorageError {
     fn from(e: StoreError) -> Self {
         Self::Store(e.to_string())
     }
-}
-
-/// Runs `read` on the blocking pool, its error as a [`StorageError`].
-fn off_thread<T: Send + 'static>(
-    read: impl FnOnce() -> Result<T> + Send + 'static,
-) -> BoxFuture<'static, Result<T, StorageError>> {
-    Box::pin(async move { Ok(blocking(read).await?) })
 }
 
 impl Records for Store {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use redb::ReadableTable;
 
-use super::{KV, Result, Store, StoreError, blocking, db_err};
+use super::{KV, Result, Store, StoreError, db_err, off_thread};
 use crate::kv::{KeyPage, KvError, KvFailure, KvStore, MAX_PAGE};
 
 fn live(expires_at_ms: u64, now_ms: u64) -> bool {
@@ -156,16 +156,10 @@ impl Store {
     }
 }
 
-/// Runs `op` on the blocking pool; a store failure is [`KvFailure::Unavailable`].
-fn off_thread<T: Send + 'static>(
-    store: Arc<Store>,
-    op: impl FnOnce(&Store) -> Result<T> + Send + 'static,
-) -> BoxFuture<'static, Result<T, KvFailure>> {
-    Box::pin(async move {
-        blocking(move || op(&store))
-            .await
-            .map_err(|e: StoreError| KvFailure::Unavailable(e.to_string()))
-    })
+impl From<StoreError> for KvFailure {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
 }
 
 impl KvStore for Store {
@@ -174,7 +168,7 @@ impl KvStore for Store {
         key: String,
         now_ms: u64,
     ) -> BoxFuture<'static, Result<Option<String>, KvFailure>> {
-        off_thread(self, move |s| s.kv_get(&key, now_ms))
+        off_thread(move || self.kv_get(&key, now_ms))
     }
 
     fn set(
@@ -183,7 +177,7 @@ impl KvStore for Store {
         value: String,
         expires: u64,
     ) -> BoxFuture<'static, Result<(), KvFailure>> {
-        off_thread(self, move |s| s.kv_set(&key, &value, expires))
+        off_thread(move || self.kv_set(&key, &value, expires))
     }
 
     fn delete(
@@ -191,7 +185,7 @@ impl KvStore for Store {
         key: String,
         now_ms: u64,
     ) -> BoxFuture<'static, Result<bool, KvFailure>> {
-        off_thread(self, move |s| s.kv_delete(&key, now_ms))
+        off_thread(move || self.kv_delete(&key, now_ms))
     }
 
     fn incr(
@@ -200,7 +194,7 @@ impl KvStore for Store {
         delta: i64,
         now_ms: u64,
     ) -> BoxFuture<'static, Result<i64, KvFailure>> {
-        let incremented = off_thread(self, move |s| s.kv_incr(&key, delta, now_ms));
+        let incremented = off_thread::<_, KvFailure, _>(move || self.kv_incr(&key, delta, now_ms));
         Box::pin(async move { Ok(incremented.await??) })
     }
 
@@ -211,13 +205,11 @@ impl KvStore for Store {
         limit: usize,
         now_ms: u64,
     ) -> BoxFuture<'static, Result<KeyPage, KvFailure>> {
-        off_thread(self, move |s| {
-            s.kv_list(&prefix, cursor.as_deref(), limit, now_ms)
-        })
+        off_thread(move || self.kv_list(&prefix, cursor.as_deref(), limit, now_ms))
     }
 
     fn purge(self: Arc<Self>, now_ms: u64) -> BoxFuture<'static, Result<usize, KvFailure>> {
-        off_thread(self, move |s| s.kv_purge(now_ms))
+        off_thread(move || self.kv_purge(now_ms))
     }
 }
 

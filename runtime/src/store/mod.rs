@@ -110,6 +110,17 @@ impl Store {
     }
 }
 
+/// [`blocking`] as a boxed future whose error is the one of the domain
+/// contract it serves (each converts from [`StoreError`]).
+pub fn off_thread<T, E, F>(f: F) -> futures::future::BoxFuture<'static, Result<T, E>>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + 'static,
+{
+    Box::pin(async move { Ok(blocking(f).await?) })
+}
+
 /// Runs a blocking store operation off the async executor.
 ///
 /// # Errors

@@ -7,17 +7,19 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::{REVOKED, Result, Store, StoreError, blocking, db_err};
+use super::{REVOKED, Result, Store, StoreError, db_err, off_thread};
 use crate::access::AccessError;
 use crate::access::revocations::{Revocation, RevocationLog};
 
-fn unavailable(e: StoreError) -> AccessError {
-    AccessError::Store(e.to_string())
+impl From<StoreError> for AccessError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
 }
 
 impl RevocationLog for Store {
     fn initial(&self) -> Result<Vec<Revocation>, AccessError> {
-        self.revocations().map_err(unavailable)
+        Ok(self.revocations()?)
     }
 
     fn record(
@@ -25,11 +27,7 @@ impl RevocationLog for Store {
         id: Vec<u8>,
         expires: u64,
     ) -> BoxFuture<'static, Result<(), AccessError>> {
-        Box::pin(async move {
-            blocking(move || self.revoke(&id, expires))
-                .await
-                .map_err(unavailable)
-        })
+        off_thread(move || self.revoke(&id, expires))
     }
 
     fn purge(
@@ -37,11 +35,7 @@ impl RevocationLog for Store {
         now: u64,
         _: Vec<Arc<[u8]>>,
     ) -> BoxFuture<'static, Result<(), AccessError>> {
-        Box::pin(async move {
-            blocking(move || self.purge_revocations(now))
-                .await
-                .map_err(unavailable)
-        })
+        off_thread(move || self.purge_revocations(now))
     }
 }
 
