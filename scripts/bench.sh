@@ -2,9 +2,13 @@
 # Benchmarks, reported as medians / percentiles with the machine noted:
 #   - one before-publish invocation of `moderate` (fresh instance + call +
 #     JSON round trip), criterion, in microseconds, next to its JavaScript
-#     twin examples/js/moderate.js, and the deploy time of each;
-#   - HTTP publish throughput without and with that hook, and
-#     publish-to-SSE delivery latency p50/p99, against the real binary;
+#     twin examples/js/moderate.js, and the deploy time of each, and next
+#     to the floor: bare Wasmtime running the same component (fresh store,
+#     instantiate, call, drop) on a default pool and on edgefn's tuned one;
+#   - HTTP publish throughput without and with that hook (and their ratio),
+#     the hook's time in situ (p50/p99 of the node's own histogram over
+#     sequential publishes), and publish-to-SSE delivery latency p50/p99,
+#     against the real binary;
 #   - the same across a two-node cluster joined through nats-server, next to
 #     a node alone and to raw NATS publish/subscribe (needs a nats-server
 #     >= 2.10: EDGEFN_NATS_SERVER, or target/tools/nats-server, which
@@ -27,9 +31,9 @@ export EDGEFN_BIN="$root/target/release/edgefn"
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "== before-publish hook invocation (criterion; 'time' shows [low median high])"
-cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|time:|deployed in'
+cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|^wasmtime|time:|deployed in'
 echo "== publish throughput and delivery latency"
-cargo bench --locked -p edgefn --bench publish 2>&1 | grep -E '^publish'
+cargo bench --locked -p edgefn --bench publish 2>&1 | grep -E '^(publish|moderate)'
 nats="${EDGEFN_NATS_SERVER:-$root/target/tools/nats-server}"
 if [[ -x "$nats" ]]; then
     echo "== cluster: cross-node latency, throughput, after-publish copies"

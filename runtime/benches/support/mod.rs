@@ -1,6 +1,7 @@
 //! What the end-to-end benchmarks share: a node process on loopback
 //! (killed on drop), deploying `moderate`, publish throughput from
-//! concurrent clients, and publish-to-SSE latency.
+//! concurrent clients, publish-to-SSE latency, and the node's own
+//! invocation-time histogram.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -219,4 +220,96 @@ pub async fn latency(
 /// The `p`-quantile of sorted `samples`, in microseconds.
 pub fn percentile(samples: &[Duration], p: f64) -> f64 {
     samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6
+}
+
+/// The node's before-publish invocation-time histogram: cumulative counts
+/// by upper bound in seconds, from its `/metrics`.
+pub async fn before_publish_histogram(client: &reqwest::Client, node: &Node) -> Vec<(f64, u64)> {
+    let text = client
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| {
+            line.starts_with("edgefn_function_invocation_seconds_bucket")
+                && line.contains(r#"trigger="BeforePublish""#)
+        })
+        .map(|line| {
+            let le = line
+                .split(r#"le=""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            let count = line.rsplit(' ').next().unwrap().parse().unwrap();
+            (bound, count)
+        })
+        .collect()
+}
+
+/// The `p`-quantile, in microseconds, of what was counted between the
+/// cumulative histograms `before` and `after` (interpolated within its
+/// bucket, as Prometheus's `histogram_quantile` does).
+pub fn histogram_quantile(before: &[(f64, u64)], after: &[(f64, u64)], p: f64) -> f64 {
+    let counts: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(bound, count)| {
+            let earlier = before
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0, |(_, c)| *c);
+            (bound, count - earlier)
+        })
+        .collect();
+    let total = counts.last().map_or(0, |(_, c)| *c) as f64;
+    let rank = total * p;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for (bound, count) in counts {
+        let count = count as f64;
+        if count >= rank {
+            let upper = if bound.is_finite() { bound } else { lower };
+            let share = if count > below {
+                (rank - below) / (count - below)
+            } else {
+                0.0
+            };
+            return (lower + (upper - lower) * share) * 1e6;
+        }
+        (lower, below) = (bound, count);
+    }
+    lower * 1e6
+}
+
+/// Publishes `count` messages `moderate` rewrites on `channel`, one at a
+/// time; returns the p50 and p99 of the hook's time as the node measured
+/// it on its publish path, in microseconds.
+pub async fn hook_in_situ(
+    client: &reqwest::Client,
+    node: &Node,
+    channel: &str,
+    count: usize,
+) -> (f64, f64) {
+    let url = format!("{}/v1/publish/{channel}", node.base);
+    let before = before_publish_histogram(client, node).await;
+    for i in 0..count {
+        let body = format!(r#"{{"text":"  hello   there {i} ","user":"ann"}}"#);
+        let response = client.post(&url).body(body).send().await.unwrap();
+        assert!(response.status().is_success());
+        response.bytes().await.unwrap();
+    }
+    let after = before_publish_histogram(client, node).await;
+    (
+        histogram_quantile(&before, &after, 0.5),
+        histogram_quantile(&before, &after, 0.99),
+    )
 }

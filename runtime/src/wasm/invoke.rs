@@ -282,6 +282,7 @@ impl Sandbox {
         timeout: Duration,
         depth: u8,
     ) -> Result<Invocation, InvokeError> {
+        let started = Instant::now();
         let slot = Arc::clone(&function.slots)
             .try_acquire_owned()
             .map_err(|_| {
@@ -298,7 +299,6 @@ impl Sandbox {
                 error
             })?;
         let id = self.next_invocation();
-        let started = Instant::now();
         let store = state::new_store(self, function, id, started + timeout, depth);
         Ok(Invocation {
             store,

@@ -98,7 +98,7 @@ impl WasiHttpView for InitState {
 }
 
 /// Refuses every outbound request.
-struct NoOutbound;
+pub struct NoOutbound;
 
 impl WasiHttpHooks for NoOutbound {
     fn send_request(

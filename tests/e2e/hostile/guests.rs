@@ -171,6 +171,27 @@ async fn memory_growth_and_a_huge_allocation_hit_the_memory_limit() {
 }
 
 #[tokio::test]
+async fn nothing_an_invocation_leaves_in_memory_reaches_the_next() {
+    let node = Node::start().await;
+    node.deploy_hostile("remember", "remember", json!({"endpoint": true}), json!({}))
+        .await;
+    // Each invocation dirties a static and 3 MiB of heap (more than the
+    // pool keeps resident, so both ways a slot is reset are crossed).
+    for invocation in 0..5 {
+        let (answer, _) = timed_call(&node, "remember").await;
+        let report = &answer.ok()["report"];
+        assert_eq!(
+            report["earlier_invocations"], 0,
+            "invocation {invocation} saw an earlier one's static: {report}"
+        );
+        assert_eq!(
+            report["dirty_bytes"], 0,
+            "invocation {invocation} saw an earlier one's heap: {report}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn table_growth_is_refused_by_the_host() {
     let node = Node::start().await;
     node.deploy_good().await;

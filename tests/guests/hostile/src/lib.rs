@@ -20,6 +20,7 @@
 //! | `stdout` | writes `mb` MiB (default 8) to stdout and as much to stderr |
 //! | `log-flood` | `count` lines through the log interface, each with 32 fields of 4 KiB |
 //! | `slow` | sleeps `ms` milliseconds (default 1000) |
+//! | `remember` | reports what an earlier invocation left in its memory: a static counter's count, and the non-zero bytes of a fresh `mb` MiB (default 3) zeroed allocation, which it then fills with `0xAB` |
 //!
 //! Before anything else, every invocation writes one line `hostile MODE in
 //! TRIGGER` through the log interface: the host records it at once (unlike
@@ -33,6 +34,7 @@
 //! when a call was refused, return it as their error.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use edgefn_sdk::http::{OutgoingRequest, Request, Response};
@@ -70,6 +72,17 @@ fn act(trigger: &str, channel: Option<&str>, payload: &Value, url: Option<String
             let mut block: Vec<u8> = Vec::with_capacity(mb * 1024 * 1024);
             block.push(1);
             json!({"allocated_mb": black_box(block).capacity() / (1024 * 1024)})
+        }
+        "remember" => {
+            static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+            let earlier = INVOCATIONS.fetch_add(1, Ordering::Relaxed);
+            // Fresh pages from memory growth are not cleared by the
+            // allocator: what is in them is what the host reset them to.
+            let mut block = vec![0u8; config_num("mb", 3) as usize * 1024 * 1024];
+            let dirty = block.iter().filter(|byte| **byte != 0).count();
+            block.fill(0xAB);
+            black_box(&block);
+            json!({"earlier_invocations": earlier, "dirty_bytes": dirty})
         }
         "recurse" => json!({"depth": recurse(0)}),
         "panic" => panic!("hostile panic in {trigger}"),
