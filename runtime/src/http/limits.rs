@@ -16,6 +16,8 @@ use crate::config::HttpConfig;
 pub struct PublishLimits {
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_token: Option<DefaultKeyedRateLimiter<String>>,
+    /// Made once: making one calibrates it, which costs more than a check.
+    clock: DefaultClock,
 }
 
 /// A publish past a limit: retry after this long.
@@ -34,6 +36,7 @@ impl PublishLimits {
         Self {
             per_address: quota(config.publish_rate_per_address).map(RateLimiter::keyed),
             per_token: quota(config.publish_rate_per_token).map(RateLimiter::keyed),
+            clock: DefaultClock::default(),
         }
     }
 
@@ -42,9 +45,8 @@ impl PublishLimits {
     /// # Errors
     /// [`Limited`] when either limit is exceeded.
     pub fn check(&self, address: IpAddr, token: Option<&str>) -> Result<(), Limited> {
-        let clock = DefaultClock::default();
         let refused = |by| {
-            let clock = clock.clone();
+            let clock = &self.clock;
             move |not_until: governor::NotUntil<_>| Limited {
                 retry_after: not_until.wait_time_from(clock.now()),
                 by,
