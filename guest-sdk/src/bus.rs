@@ -65,6 +65,35 @@ pub fn signal<T: Serialize + ?Sized>(channel: &str, message: &T) -> Result<Strin
     wit::signal(channel, &to_json("the signal", message)?).map_err(Error::from_wit)
 }
 
+/// Publishes the message that shares the stored file `file_id` named
+/// `file_name` (see [`files`](crate::files)) on `channel`, as PubNub's
+/// publishFile does: `{"message": MESSAGE, "file": {"id", "name"}}`, with
+/// `meta` (see [`publish_with_meta`]). Subscribers get it as a file event,
+/// history keeps it, and the channel's before/after Publish File functions
+/// see it. Returns its timetoken.
+pub fn publish_file<T, M>(
+    channel: &str,
+    (file_id, file_name): (&str, &str),
+    message: &T,
+    meta: &M,
+) -> Result<String, Error>
+where
+    T: Serialize + ?Sized,
+    M: Serialize + ?Sized,
+{
+    let message = to_json("the message", message)?;
+    let message = (message != "null").then_some(message);
+    let meta = meta_json(meta)?;
+    wit::publish_file(
+        channel,
+        file_id,
+        file_name,
+        message.as_deref(),
+        meta.as_deref(),
+    )
+    .map_err(Error::from_wit)
+}
+
 /// `wit::publish` or `wit::fire`.
 type Send = fn(&str, &str, Option<&str>) -> Result<String, WitError>;
 

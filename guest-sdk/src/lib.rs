@@ -32,8 +32,10 @@
 //!   state) and sets a client's state;
 //! - [`history`] reads stored messages;
 //! - [`actions`] adds, reads and removes message actions (reactions,
-//!   receipts) and [`objects`] reads and changes App Context metadata of
-//!   users and channels, as PubNub's APIs do;
+//!   receipts), [`objects`] reads and changes App Context metadata of
+//!   users and channels and [`memberships`] the links between them,
+//!   [`groups`] changes channel groups and [`files`] lists, links and
+//!   deletes shared files, as PubNub's APIs do;
 //! - [`tokens`] issues, revokes and reads access tokens for clients;
 //! - [`log`] writes structured log lines (`println!` and `eprintln!` also
 //!   write to the function's log, as plain lines).
@@ -82,11 +84,14 @@ pub mod bus;
 mod config;
 mod decision;
 mod error;
+pub mod files;
+pub mod groups;
 pub mod history;
 pub mod http;
 pub mod kv;
 pub mod log;
 mod macros;
+pub mod memberships;
 mod message;
 pub mod objects;
 pub mod presence;
@@ -231,6 +236,8 @@ pub mod __private {
                     import edgefn:functions/history@0.1.0;
                     import edgefn:functions/message-actions@0.1.0;
                     import edgefn:functions/objects@0.1.0;
+                    import edgefn:functions/channel-groups@0.1.0;
+                    import edgefn:functions/files@0.1.0;
                     import edgefn:functions/tokens@0.1.0;
                     import edgefn:functions/secrets@0.1.0;
                     import edgefn:functions/log@0.1.0;

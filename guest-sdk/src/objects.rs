@@ -34,7 +34,7 @@ use crate::__private::bindings::edgefn::functions::objects as wit;
 use crate::Error;
 use crate::error::to_json;
 
-/// An object: its fields by PubNub's names.
+/// An object (or a membership): its fields by PubNub's names.
 pub type Object = Map<String, Value>;
 
 /// Which kind of metadata.
@@ -87,7 +87,8 @@ pub struct ListOptions {
     pub total_count: bool,
 }
 
-/// One page of a listing.
+/// One page of a listing (of objects, or of
+/// [memberships](crate::memberships)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     /// The objects.
@@ -132,16 +133,25 @@ pub fn remove(kind: Kind, id: &str, if_match: Option<&str>) -> Result<bool, Erro
 
 /// A page of the objects of `kind` that `options` select.
 pub fn get_all(kind: Kind, options: &ListOptions, include: Include) -> Result<Page, Error> {
-    let wit_options = wit::ListOptions {
+    let found = wit::get_all_metadata(wit_kind(kind), &wit_options(options), flags(include))
+        .map_err(Error::from_wit)?;
+    page(found)
+}
+
+/// `options` as the host takes them.
+pub(crate) fn wit_options(options: &ListOptions) -> wit::ListOptions {
+    wit::ListOptions {
         filter: options.filter.clone(),
         sort: options.sort.clone(),
         limit: options.limit,
         next: options.next.clone(),
         prev: options.prev.clone(),
         include_total_count: options.total_count,
-    };
-    let page = wit::get_all_metadata(wit_kind(kind), &wit_options, flags(include))
-        .map_err(Error::from_wit)?;
+    }
+}
+
+/// A page as the host sends it, its objects parsed.
+pub(crate) fn page(page: wit::ObjectPage) -> Result<Page, Error> {
     Ok(Page {
         objects: page
             .objects
@@ -154,7 +164,7 @@ pub fn get_all(kind: Kind, options: &ListOptions, include: Include) -> Result<Pa
     })
 }
 
-fn wit_kind(kind: Kind) -> wit::MetadataKind {
+pub(crate) fn wit_kind(kind: Kind) -> wit::MetadataKind {
     match kind {
         Kind::Uuid => wit::MetadataKind::Uuid,
         Kind::Channel => wit::MetadataKind::Channel,

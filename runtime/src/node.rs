@@ -1,24 +1,27 @@
 //! A node: the store, the bus, the sandbox and the deployed functions, wired
 //! together, and the flow of one publish through them.
+//!
+//! [`lent`] holds what the node lends the sandbox's capabilities.
 
-use std::future::Future;
+mod lent;
+
 use std::path::Path;
-use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::Weak;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
-use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
+use self::lent::{NodePublisher, NodeReader};
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
-use crate::actions::{Action, ActionError, ActionLimits, ActionStore, Actions, Page, PageQuery};
+use crate::actions::{ActionLimits, ActionStore, Actions};
 use crate::bus::{
-    Broker, Bus, Channel, Deletion, Embedded, HistoryQuery, HistoryStore, Message, MessageError,
-    MessageKind, Published, SequencerError, Timetoken,
+    Broker, Bus, Embedded, HistoryStore, Message, MessageError, MessageKind, Published,
+    SequencerError,
 };
 use crate::clock::unix_ms;
 use crate::cluster::actions::NatsActions;
@@ -42,19 +45,18 @@ use crate::functions::{Functions, OnError};
 use crate::http::limits::PublishLimits;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
-use crate::objects::{
-    Kind, ListPage, ListQuery, Object, ObjectError, ObjectLimits, ObjectStore, Objects,
-};
-use crate::presence::{self, MemberWrite, Members, Presence, PresenceEvent, TIMEOUT_RANGE};
+use crate::objects::{ObjectLimits, ObjectStore, Objects};
+use crate::presence::{self, MemberWrite, Presence, PresenceEvent};
 use crate::pubnub::groups::Groups;
-use crate::pubnub::{actions as pubnub_actions, objects as pubnub_objects};
 use crate::store::Store;
 use crate::store::files::LocalFiles;
 use crate::wasm::caps::actions::ActionBook;
-use crate::wasm::caps::bus::{Publisher, Refusal};
+use crate::wasm::caps::bus::Publisher;
+use crate::wasm::caps::files::SharedFiles;
+use crate::wasm::caps::groups::ChannelGroups;
 use crate::wasm::caps::history::HistoryReader;
 use crate::wasm::caps::objects::AppContext;
-use crate::wasm::caps::presence::{PresenceTable, States};
+use crate::wasm::caps::presence::PresenceTable;
 use crate::wasm::{HookDecision, HostServices, InvokeError, Sandbox};
 
 /// How often expired KV entries and revocations are purged.
@@ -205,6 +207,8 @@ impl Node {
             history: Arc::clone(&reader) as Arc<dyn HistoryReader>,
             actions: Arc::clone(&reader) as Arc<dyn ActionBook>,
             objects: Arc::clone(&reader) as Arc<dyn AppContext>,
+            groups: Arc::clone(&reader) as Arc<dyn ChannelGroups>,
+            files: Arc::clone(&reader) as Arc<dyn SharedFiles>,
         };
         let sandbox = Arc::new(Sandbox::new(
             config.wasm.clone(),
@@ -461,238 +465,6 @@ impl Node {
 /// A publish whose order is fixed, still being committed
 /// ([`Node::start_publish`]).
 pub type PendingPublish = BoxFuture<'static, Result<Arc<Published>, PublishError>>;
-
-/// The node's publish path, lent to the sandbox's bus capability.
-#[derive(Default)]
-struct NodePublisher {
-    node: OnceLock<Weak<Node>>,
-}
-
-impl Publisher for NodePublisher {
-    fn publish(
-        &self,
-        message: Message,
-    ) -> Pin<Box<dyn Future<Output = Result<Timetoken, Refusal>> + Send>> {
-        let node = self.node.get().and_then(Weak::upgrade);
-        Box::pin(async move {
-            let node =
-                node.ok_or_else(|| Refusal::Unavailable("the node is shutting down".into()))?;
-            match node.publish(message).await {
-                Ok(published) => Ok(published.timetoken),
-                Err(PublishError::Bus(e)) => Err(Refusal::Unavailable(e.to_string())),
-                Err(e) => Err(Refusal::Rejected(e.to_string())),
-            }
-        })
-    }
-}
-
-/// The node's presence table, history, message actions and App Context
-/// objects, lent to the sandbox's capabilities of those names: the same
-/// ones the PubNub API uses, changed through the same calls (events
-/// included).
-#[derive(Default)]
-struct NodeReader {
-    node: OnceLock<Weak<Node>>,
-}
-
-impl NodeReader {
-    fn node(&self) -> Result<Arc<Node>, String> {
-        self.node
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| "the node is shutting down".into())
-    }
-}
-
-impl PresenceTable for NodeReader {
-    fn here_now(&self, channels: Option<&[Channel]>) -> Result<Vec<(Channel, Members)>, String> {
-        Ok(self.node()?.presence.here_now(channels))
-    }
-
-    fn where_now(&self, uuid: &str) -> Result<Vec<Channel>, String> {
-        Ok(self.node()?.presence.where_now(uuid))
-    }
-
-    fn state(&self, uuid: &str, channels: &[Channel]) -> Result<States, String> {
-        Ok(self.node()?.presence.state(uuid, channels))
-    }
-
-    fn set_state(
-        &self,
-        uuid: &str,
-        channels: &[Channel],
-        state: &Map<String, Value>,
-    ) -> Result<(), String> {
-        let node = self.node()?;
-        // As the PubNub API's set-state without a `heartbeat` parameter.
-        let secs = node.config.pubnub.presence_timeout_secs;
-        let timeout = Duration::from_secs(secs.clamp(TIMEOUT_RANGE.0, TIMEOUT_RANGE.1));
-        node.presence.set_state(uuid, channels, timeout, state);
-        Ok(())
-    }
-}
-
-impl HistoryReader for NodeReader {
-    fn history(
-        &self,
-        channel: Channel,
-        query: HistoryQuery,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Published>, String>> + Send>> {
-        let node = self.node();
-        Box::pin(async move {
-            node?
-                .bus
-                .history(channel, query)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn count_after(
-        &self,
-        channel: Channel,
-        after: Timetoken,
-    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send>> {
-        let node = self.node();
-        Box::pin(async move {
-            node?
-                .bus
-                .count_after(channel, after)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn delete(
-        &self,
-        channel: Channel,
-        range: Deletion,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
-        let node = self.node();
-        Box::pin(async move {
-            node?
-                .bus
-                .delete(channel, range)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-}
-
-impl ActionBook for NodeReader {
-    fn add(
-        &self,
-        channel: Channel,
-        message: Timetoken,
-        kind: String,
-        value: String,
-        uuid: String,
-    ) -> BoxFuture<'static, Result<Action, ActionError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ActionError::Unavailable)?;
-            let action = node
-                .actions
-                .add(channel.clone(), message, &kind, &value, &uuid)
-                .await?;
-            pubnub_actions::announce(&node, channel, true, &action).await;
-            Ok(action)
-        })
-    }
-
-    fn page(
-        &self,
-        channel: Channel,
-        query: PageQuery,
-    ) -> BoxFuture<'static, Result<Page, ActionError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ActionError::Unavailable)?;
-            Ok(node.actions.of_channel(channel).await?.page(query))
-        })
-    }
-
-    fn remove(
-        &self,
-        channel: Channel,
-        message: Timetoken,
-        action: Timetoken,
-    ) -> BoxFuture<'static, Result<bool, ActionError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ActionError::Unavailable)?;
-            let removed = node
-                .actions
-                .remove(channel.clone(), message, action)
-                .await?;
-            if let Some(removed) = &removed {
-                pubnub_actions::announce(&node, channel, false, removed).await;
-            }
-            Ok(removed.is_some())
-        })
-    }
-}
-
-impl AppContext for NodeReader {
-    fn get(&self, kind: Kind, id: String) -> BoxFuture<'static, Result<Object, ObjectError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ObjectError::Unavailable)?;
-            node.objects.get(kind, &id).await
-        })
-    }
-
-    fn set(
-        &self,
-        kind: Kind,
-        id: String,
-        patch: Map<String, Value>,
-        if_match: Option<String>,
-        by: String,
-    ) -> BoxFuture<'static, Result<Object, ObjectError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ObjectError::Unavailable)?;
-            let object = node
-                .objects
-                .set(kind, &id, patch, if_match, unix_ms())
-                .await?;
-            pubnub_objects::announce(&node, kind, Some(&object), &id, Some(&by)).await;
-            Ok(object)
-        })
-    }
-
-    fn remove(
-        &self,
-        kind: Kind,
-        id: String,
-        if_match: Option<String>,
-        by: String,
-    ) -> BoxFuture<'static, Result<bool, ObjectError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ObjectError::Unavailable)?;
-            let existed = node.objects.remove(kind, &id, if_match).await?;
-            if existed {
-                pubnub_objects::announce(&node, kind, None, &id, Some(&by)).await;
-            }
-            Ok(existed)
-        })
-    }
-
-    fn list(
-        &self,
-        kind: Kind,
-        query: ListQuery,
-    ) -> BoxFuture<'static, Result<ListPage, ObjectError>> {
-        let node = self.node();
-        Box::pin(async move {
-            let node = node.map_err(ObjectError::Unavailable)?;
-            // A function sees every object (Access Manager does not apply).
-            node.objects.list(kind, &query, |_| true).await
-        })
-    }
-}
 
 /// Deletes expired KV entries and forgets revocations of expired tokens,
 /// every [`PURGE_INTERVAL`], for as long as the node lives.

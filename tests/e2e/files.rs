@@ -55,7 +55,7 @@ async fn upload_with(
 }
 
 /// Uploads `bytes` as `name` on `channel`, asserting S3's 204; the file id.
-async fn upload(node: &Node, channel: &str, name: &str, bytes: &[u8]) -> String {
+pub(crate) async fn upload(node: &Node, channel: &str, name: &str, bytes: &[u8]) -> String {
     let request = generate(node, channel, name).await;
     let answer = upload_with(node, &request, bytes, &[]).await;
     assert_eq!(answer.status, 204, "{}", answer.body);
@@ -89,7 +89,7 @@ async fn list(node: &Node, channel: &str, query: &str) -> Answer {
 }
 
 /// The (id, name, size) of each file `GET .../files?{query}` answers.
-async fn listed(node: &Node, channel: &str, query: &str) -> Vec<(String, String, u64)> {
+pub(crate) async fn listed(node: &Node, channel: &str, query: &str) -> Vec<(String, String, u64)> {
     let answer = list(node, channel, query).await;
     let data = answer.ok()["data"].as_array().expect("data").clone();
     data.iter()
@@ -122,7 +122,7 @@ async fn download_link(node: &Node, channel: &str, id: &str, name: &str) -> Stri
 }
 
 /// The bytes a download link answers, or its status and body.
-async fn fetch(link: &str) -> Result<Vec<u8>, Answer> {
+pub(crate) async fn fetch(link: &str) -> Result<Vec<u8>, Answer> {
     let response = reqwest::get(link).await.expect("sent");
     if response.status() != 200 {
         return Err(Answer::read(response).await);

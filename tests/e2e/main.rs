@@ -20,6 +20,7 @@ mod endpoints;
 mod files;
 mod fn_actions_objects;
 mod fn_bus;
+mod fn_groups_files;
 mod fn_history_ops;
 mod fn_presence_history;
 mod fn_tokens;

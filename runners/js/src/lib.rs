@@ -34,6 +34,8 @@ wit_bindgen::generate!({
         "edgefn:functions/history@0.1.0": sdk::edgefn::functions::history,
         "edgefn:functions/message-actions@0.1.0": sdk::edgefn::functions::message_actions,
         "edgefn:functions/objects@0.1.0": sdk::edgefn::functions::objects,
+        "edgefn:functions/channel-groups@0.1.0": sdk::edgefn::functions::channel_groups,
+        "edgefn:functions/files@0.1.0": sdk::edgefn::functions::files,
         "edgefn:functions/tokens@0.1.0": sdk::edgefn::functions::tokens,
         "edgefn:functions/secrets@0.1.0": sdk::edgefn::functions::secrets,
         "edgefn:functions/log@0.1.0": sdk::edgefn::functions::log,

@@ -2,6 +2,12 @@
 //! object (`native` in `js/prelude.js` and the modules) whose functions are
 //! synchronous and throw an `Error` that says what went wrong. The modules
 //! wrap them in PubNub's Promise-returning shapes.
+//!
+//! App Context calls are in [`objects`], channel groups and files in
+//! [`channels`].
+
+mod channels;
+mod objects;
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -9,7 +15,7 @@ use std::time::Duration;
 use edgefn_sdk::http::OutgoingRequest;
 use edgefn_sdk::serde_json::{self, Value, json};
 use edgefn_sdk::tokens::{Grant, Permissions};
-use edgefn_sdk::{actions, kv, log, objects, secrets, tokens};
+use edgefn_sdk::{actions, kv, log, secrets, tokens};
 use rquickjs::function::Func;
 use rquickjs::{Ctx, Exception, Object, Result};
 
@@ -63,11 +69,9 @@ pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("addMessageAction", Func::from(add_message_action))?;
     native.set("getMessageActions", Func::from(get_message_actions))?;
     native.set("removeMessageAction", Func::from(remove_message_action))?;
-    native.set("getMetadata", Func::from(get_metadata))?;
-    native.set("setMetadata", Func::from(set_metadata))?;
-    native.set("removeMetadata", Func::from(remove_metadata))?;
-    native.set("getAllMetadata", Func::from(get_all_metadata))?;
     native.set("fetch", Func::from(fetch))?;
+    objects::register(&native)?;
+    channels::register(&native)?;
     crate::crypto::register(&native)?;
     Ok(native)
 }
@@ -500,94 +504,6 @@ fn remove_message_action(
         &ctx,
         actions::remove(&channel, &message_timetoken, &action_timetoken),
     )
-}
-
-/// The kind of metadata `pubnub.objects` names: `uuid` or `channel`.
-fn metadata_kind(ctx: &Ctx<'_>, kind: &str) -> Result<objects::Kind> {
-    match kind {
-        "uuid" => Ok(objects::Kind::Uuid),
-        "channel" => Ok(objects::Kind::Channel),
-        other => throw(ctx, format!("unknown kind of metadata `{other}`")),
-    }
-}
-
-/// What `pubnub.objects` answers carry: `status` and `type` always (PubNub's
-/// SDK asks for them), `custom` when asked for.
-fn included(custom: bool) -> objects::Include {
-    objects::Include {
-        custom,
-        ..objects::Include::ALL
-    }
-}
-
-/// The metadata `id` of `kind` as JSON text, or null when there is none.
-fn get_metadata(ctx: Ctx<'_>, kind: String, id: String, custom: bool) -> Result<Option<String>> {
-    host(&ctx, "pubnub.objects")?;
-    let kind = metadata_kind(&ctx, &kind)?;
-    let found = check(&ctx, objects::get(kind, &id, included(custom)))?;
-    Ok(found.map(|object| Value::Object(object).to_string()))
-}
-
-/// Sets the fields `fields` (JSON text of an object) names on metadata `id`
-/// of `kind`; the object as it is now, as JSON text.
-fn set_metadata(
-    ctx: Ctx<'_>,
-    kind: String,
-    id: String,
-    fields: String,
-    if_match: Option<String>,
-    custom: bool,
-) -> Result<String> {
-    host(&ctx, "pubnub.objects")?;
-    let kind = metadata_kind(&ctx, &kind)?;
-    let fields = parsed(&fields);
-    let set = objects::set(kind, &id, &fields, if_match.as_deref(), included(custom));
-    Ok(Value::Object(check(&ctx, set)?).to_string())
-}
-
-/// Removes metadata `id` of `kind`; whether there was one.
-fn remove_metadata(
-    ctx: Ctx<'_>,
-    kind: String,
-    id: String,
-    if_match: Option<String>,
-) -> Result<bool> {
-    host(&ctx, "pubnub.objects")?;
-    let kind = metadata_kind(&ctx, &kind)?;
-    check(&ctx, objects::remove(kind, &id, if_match.as_deref()))
-}
-
-/// A page of the metadata of `kind` that `options` (JSON: `{filter, sort:
-/// [...], limit, next, prev, totalCount}`) selects, as JSON: `{data: [...],
-/// totalCount, next, prev}` (null when absent).
-fn get_all_metadata(ctx: Ctx<'_>, kind: String, options: String, custom: bool) -> Result<String> {
-    host(&ctx, "pubnub.objects")?;
-    let kind = metadata_kind(&ctx, &kind)?;
-    let options = parsed(&options);
-    let text = |name: &str| options[name].as_str().map(str::to_owned);
-    let list = objects::ListOptions {
-        filter: text("filter"),
-        sort: options["sort"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        limit: whole(options["limit"].as_f64()),
-        next: text("next"),
-        prev: text("prev"),
-        total_count: options["totalCount"] == true,
-    };
-    let page = check(&ctx, objects::get_all(kind, &list, included(custom)))?;
-    let data: Vec<Value> = page.objects.into_iter().map(Value::Object).collect();
-    let answer = json!({
-        "data": data,
-        "totalCount": page.total_count,
-        "next": page.next,
-        "prev": page.prev,
-    });
-    Ok(answer.to_string())
 }
 
 fn fetch<'js>(

@@ -98,6 +98,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
+    // The port chosen for `:0`, so that links the node makes (a function's
+    // file URLs) name the address it answers on.
+    config.listen = address;
     let reason = starting_reason(&config);
     println!("edgefn starting on http://{address} ({reason})");
     let http = config.http.clone();

@@ -92,16 +92,41 @@ fn authorize(
 }
 
 /// The node's address as the client reached it: `[http] public_url`, or
-/// the request's `Host` over plain HTTP.
-fn base_url(node: &Node, headers: &HeaderMap) -> String {
+/// the request's `Host` (none: the node's listen address) over plain HTTP.
+fn base_url(node: &Node, headers: Option<&HeaderMap>) -> String {
     if let Some(url) = &node.config.http.public_url {
         return url.trim_end_matches('/').to_owned();
     }
     let host = headers
-        .get(header::HOST)
+        .and_then(|h| h.get(header::HOST))
         .and_then(|h| h.to_str().ok())
         .map_or_else(|| node.config.listen.to_string(), str::to_owned);
     format!("http://{host}")
+}
+
+/// A signed link, valid from now, that downloads `channel`'s file `id`
+/// named `name` from this node (reached as `headers` say, if given). (Also
+/// what a function's getFileUrl answers, see [`crate::node`].)
+///
+/// # Errors
+/// [`FileError::Invalid`] for an id the node cannot have made or an
+/// unusable name.
+pub(crate) fn download_url(
+    node: &Node,
+    headers: Option<&HeaderMap>,
+    channel: &Channel,
+    (id, name): (&str, &str),
+) -> Result<String, FileError> {
+    let link = node.files.download_link(channel, (id, name), unix_secs())?;
+    Ok(format!(
+        "{}/v1/files/download/{}/{}/{}?expires={}&sig={}",
+        base_url(node, headers),
+        encoded(channel.as_str()),
+        id,
+        encoded(name),
+        link.expires,
+        link.signature,
+    ))
 }
 
 fn encoded(text: &str) -> impl std::fmt::Display + '_ {
@@ -147,7 +172,7 @@ pub async fn generate_upload_url(
         "status": 200,
         "data": { "id": policy.id, "name": policy.name },
         "file_upload_request": {
-            "url": format!("{}{UPLOAD_PATH}", base_url(&node, &headers)),
+            "url": format!("{}{UPLOAD_PATH}", base_url(&node, Some(&headers))),
             "method": "POST",
             "expiration_date": iso_time(policy.expires * 1000),
             "form_fields": [
@@ -320,18 +345,7 @@ pub async fn file_url(
         &[],
         Permissions::READ,
     )?;
-    let link = node
-        .files
-        .download_link(&channel, (&id, &name), unix_secs())?;
-    let location = format!(
-        "{}/v1/files/download/{}/{}/{}?expires={}&sig={}",
-        base_url(&node, &headers),
-        encoded(channel.as_str()),
-        id,
-        encoded(&name),
-        link.expires,
-        link.signature,
-    );
+    let location = download_url(&node, Some(&headers), &channel, (&id, &name))?;
     let location = HeaderValue::from_str(&location).expect("an encoded URL is a header value");
     let mut response = reply::ok(json!({ "status": 307 }));
     *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;

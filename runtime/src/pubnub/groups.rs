@@ -31,6 +31,17 @@ use crate::store::{self, Store, StoreError};
 /// Most channels in one group (PubNub's limit).
 pub const MAX_CHANNELS_PER_GROUP: usize = 2000;
 
+/// Why a group was not changed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GroupError {
+    /// It would hold more than [`MAX_CHANNELS_PER_GROUP`] channels.
+    #[error("a channel group holds at most {MAX_CHANNELS_PER_GROUP} channels")]
+    Full,
+    /// The store failed (nothing changed).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// The node's channel groups.
 pub struct Groups {
     store: Arc<Store>,
@@ -103,18 +114,24 @@ impl Groups {
     /// Adds `add` to and removes `remove` from `group`, durably.
     ///
     /// # Errors
-    /// When the store fails (nothing changes then).
+    /// [`GroupError::Full`] past the limit, [`GroupError::Unavailable`]
+    /// when the store fails (nothing changes then).
     pub async fn change(
         &self,
         group: &str,
         add: Vec<Channel>,
         remove: &[Channel],
-    ) -> Result<(), String> {
+    ) -> Result<(), GroupError> {
         let _change = self.changes.lock().await;
         let mut channels: BTreeSet<Channel> = self.channels(group).into_iter().collect();
         channels.extend(add);
         channels.retain(|c| !remove.contains(c));
-        self.save(group, channels).await
+        if channels.len() > MAX_CHANNELS_PER_GROUP {
+            return Err(GroupError::Full);
+        }
+        self.save(group, channels)
+            .await
+            .map_err(GroupError::Unavailable)
     }
 
     /// Deletes `group`, durably.
@@ -213,15 +230,13 @@ pub async fn group(
             "payload": { "group": group, "channels": channels },
         })));
     }
-    if node.groups.channels(&group).len() + add.len() > MAX_CHANNELS_PER_GROUP {
-        return Err(bad(format!(
-            "a channel group holds at most {MAX_CHANNELS_PER_GROUP} channels"
-        )));
-    }
     node.groups
         .change(&group, add, &remove)
         .await
-        .map_err(storage)?;
+        .map_err(|e| match e {
+            GroupError::Full => bad(e.to_string()),
+            GroupError::Unavailable(e) => storage(e),
+        })?;
     Ok(ok_answer())
 }
 

@@ -39,7 +39,7 @@ use crate::clock::unix_ms;
 use crate::http::extract::Path;
 use crate::node::Node;
 use crate::objects::Kind;
-use crate::objects::memberships::{self, MembershipInclude, filter_fields, sort_fields};
+use crate::objects::memberships::{self, Changed, MembershipInclude, filter_fields, sort_fields};
 
 /// Answers the memberships of `id` (from `from`) as the request's query
 /// asks, after applying the change (its headers and body) when there is
@@ -84,11 +84,7 @@ async fn memberships(
                 .objects
                 .manage(from, &id, changes, if_match(headers)?, unix_ms())
                 .await?;
-            for change in &changed {
-                for event in memberships::events(change, request.uuid()) {
-                    publish(node, event, &id).await;
-                }
-            }
+            announce(node, &changed, &id, request.uuid()).await;
         }
         let page = node.objects.memberships(from, &id, &query).await?;
         Ok::<_, Failure>(listing(
@@ -98,6 +94,16 @@ async fn memberships(
         ))
     };
     answered.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Publishes the events of the `changed` memberships of `id`, by `by`.
+/// (Also what a function's change publishes, see [`crate::node`].)
+pub(crate) async fn announce(node: &Node, changed: &[Changed], id: &str, by: Option<&str>) {
+    for change in changed {
+        for event in memberships::events(change, by) {
+            publish(node, event, id).await;
+        }
+    }
 }
 
 /// `GET /v2/objects/{sub}/uuids/{uuid}/channels`.

@@ -12,6 +12,8 @@ mod generated {
             "edgefn:functions/history": async,
             "edgefn:functions/message-actions": async,
             "edgefn:functions/objects": async,
+            "edgefn:functions/channel-groups": async,
+            "edgefn:functions/files": async,
             "edgefn:functions/tokens": async,
         },
         exports: { default: async },
@@ -29,7 +31,8 @@ mod generated {
 
 pub use generated::edgefn::functions::types::{Message, MessageKind};
 pub use generated::edgefn::functions::{
-    bus, history, kv, log, message_actions, objects, presence, secrets, tokens, types,
+    bus, channel_groups, files, history, kv, log, message_actions, objects, presence, secrets,
+    tokens, types,
 };
 pub use generated::exports::edgefn::functions::after_presence::{
     GuestIndices as AfterPresenceIndices, PresenceAction, PresenceEvent,

@@ -16,8 +16,8 @@
 //! - [`state`]: the per-invocation store data;
 //! - [`limits`]: memory and table limits;
 //! - [`caps`]: the host capabilities (outbound HTTP, KV, bus, presence,
-//!   history, message actions, App Context, tokens, secrets, logging), one
-//!   module each.
+//!   history, message actions, App Context, channel groups, files, tokens,
+//!   secrets, logging), one module each.
 
 pub mod bindings;
 pub mod caps;
@@ -40,6 +40,8 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use self::caps::actions::ActionBook;
 use self::caps::bus::Publisher;
+use self::caps::files::SharedFiles;
+use self::caps::groups::ChannelGroups;
 use self::caps::history::HistoryReader;
 use self::caps::log::FunctionLogs;
 use self::caps::objects::AppContext;
@@ -113,6 +115,10 @@ pub struct HostServices {
     pub actions: Arc<dyn ActionBook>,
     /// The node's App Context objects, for the objects capability.
     pub objects: Arc<dyn AppContext>,
+    /// The node's channel groups, for the channel-groups capability.
+    pub groups: Arc<dyn ChannelGroups>,
+    /// The node's shared files, for the files capability.
+    pub files: Arc<dyn SharedFiles>,
 }
 
 /// The engine, linker and limits shared by every function on the node.
@@ -167,6 +173,13 @@ impl Sandbox {
             &mut linker,
             |s: &mut InvocationState| &mut s.objects,
         )?;
+        bindings::channel_groups::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s: &mut InvocationState| &mut s.groups,
+        )?;
+        bindings::files::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut InvocationState| {
+            &mut s.files
+        })?;
         bindings::tokens::add_to_linker::<_, HasSelf<_>>(
             &mut linker,
             |s: &mut InvocationState| &mut s.tokens,

@@ -13,6 +13,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::caps::Budget;
 use super::caps::actions::ActionsCtx;
 use super::caps::bus::BusCtx;
+use super::caps::files::FilesCtx;
+use super::caps::groups::GroupsCtx;
 use super::caps::history::HistoryCtx;
 use super::caps::kv::KvCtx;
 use super::caps::log::{LogCapture, LogCtx};
@@ -36,6 +38,8 @@ pub struct InvocationState {
     pub(super) history: HistoryCtx,
     pub(super) actions: ActionsCtx,
     pub(super) objects: ObjectsCtx,
+    pub(super) groups: GroupsCtx,
+    pub(super) files: FilesCtx,
     pub(super) tokens: TokensCtx,
     pub(super) secrets: SecretsCtx,
     pub(super) log: LogCtx,
@@ -84,9 +88,9 @@ pub(super) fn new_store(
         .build();
     let budget = |what, limit| Budget::new(what, limit, Arc::clone(&function.logs), id);
     let services = &sandbox.services;
-    // Publishes, presence, history, message-action and App Context calls
-    // are all PubNub API calls: they share one budget. The function acts
-    // as `fn:NAME`.
+    // Publishes, presence, history, message-action, App Context, channel
+    // group and file calls are all PubNub API calls: they share one
+    // budget. The function acts as `fn:NAME`.
     let bus_budget = budget("bus", function.budgets.bus);
     let identity = format!("fn:{}", function.name);
     let state = InvocationState {
@@ -122,6 +126,14 @@ pub(super) fn new_store(
             context: Arc::clone(&services.objects),
             budget: bus_budget.share(),
             author: identity.clone(),
+        },
+        groups: GroupsCtx {
+            groups: Arc::clone(&services.groups),
+            budget: bus_budget.share(),
+        },
+        files: FilesCtx {
+            files: Arc::clone(&services.files),
+            budget: bus_budget.share(),
         },
         bus: BusCtx {
             publisher: Arc::clone(&services.publisher),

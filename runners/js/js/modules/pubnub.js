@@ -3,13 +3,16 @@
 // presence (hereNow, whereNow, getState, setState), history (history,
 // fetchMessages, messageCounts, deleteMessages), message actions
 // (addMessageAction, getMessageActions, removeMessageAction), App Context
-// (objects.get/set/remove/getAll of UUID and channel metadata) and access
-// tokens (grantToken needs `--allow-token-grant`), in the shapes of
-// PubNub's Functions module (its JavaScript SDK's). Publish, presence,
-// history, action and App Context calls share the bus budget (10 per
-// invocation), as PubNub counts them all as API calls. Timetokens are
-// strings. The function acts as itself (`fn:NAME`): actions it adds and
-// object events it causes are by that uuid.
+// (objects.get/set/remove/getAll of UUID and channel metadata, and
+// objects.get/set/remove of memberships and channel members), channel groups
+// (channelGroups.addChannels, removeChannels, listChannels, listGroups,
+// deleteGroup), files (listFiles, getFileUrl, deleteFile, publishFile) and
+// access tokens (grantToken needs `--allow-token-grant`), in the shapes of
+// PubNub's Functions module (its JavaScript SDK's). Every call but
+// getFileUrl spends the bus budget (10 per invocation), as PubNub counts
+// them all as API calls. Timetokens are strings. The function acts as
+// itself (`fn:NAME`): actions it adds and object events it causes are by
+// that uuid; it has the node's authority (Access Manager does not apply).
 const call = (f) => new Promise((resolve) => resolve(f()));
 const meta = (m) => (m === undefined || m === null ? null : typeof m === 'string' ? m : JSON.stringify(m));
 
@@ -311,12 +314,10 @@ function removeMetadata(method, kind, params) {
   return { status: 200, data: null };
 }
 
-// getAll: `filter`, `sort` ({field: 'asc' | 'desc' | null} or a string),
-// `limit` (default and at most 100), `page` ({next} or {prev}, cursors from
-// an earlier answer), `include.totalCount`.
-function getAllMetadata(method, params) {
-  const p = params || {};
-  const kind = method === 'getAllUUIDMetadata' ? 'uuid' : 'channel';
+// A listing's options: `filter`, `sort` ({field: 'asc' | 'desc' | null} or
+// a string), `limit` (default and at most 100), `page` ({next} or {prev},
+// cursors from an earlier answer), `include.totalCount`.
+function listOptions(method, p) {
   if (p.filter !== undefined && p.filter !== null && typeof p.filter !== 'string') {
     throw new TypeError(`pubnub.objects.${method}: \`filter\` must be a string`);
   }
@@ -324,7 +325,7 @@ function getAllMetadata(method, params) {
     ? [p.sort]
     : Object.entries(p.sort || {}).map(([field, order]) => (order === null || order === undefined ? field : `${field}:${order}`));
   const page = p.page || {};
-  const options = {
+  return {
     filter: p.filter ?? null,
     sort,
     limit: count(p.limit),
@@ -332,12 +333,88 @@ function getAllMetadata(method, params) {
     prev: page.prev ?? null,
     totalCount: Boolean(p.include && p.include.totalCount === true),
   };
-  const found = JSON.parse(native.getAllMetadata(kind, JSON.stringify(options), customFields(p, false)));
+}
+
+// A page as PubNub answers it: `{status, data, totalCount?, next?, prev?}`.
+function pageAnswer(found) {
   const answer = { status: 200, data: found.data };
   for (const key of ['totalCount', 'next', 'prev']) {
     if (found[key] !== null) answer[key] = found[key];
   }
   return answer;
+}
+
+function getAllMetadata(method, params) {
+  const p = params || {};
+  const kind = method === 'getAllUUIDMetadata' ? 'uuid' : 'channel';
+  const options = JSON.stringify(listOptions(method, p));
+  return pageAnswer(JSON.parse(native.getAllMetadata(kind, options, customFields(p, false))));
+}
+
+// --- App Context: memberships (a UUID's channels) and channel members ----
+// As PubNub's SDK: the membership's `custom`, `status` and `type`, and the
+// other end's fields, only as `include` asks (customFields, statusField,
+// typeField; channelFields, customChannelFields, channelStatusField,
+// channelTypeField for memberships, UUIDFields, customUUIDFields,
+// UUIDStatusField, UUIDTypeField for members; totalCount). Set and remove
+// answer the listing after the change.
+
+// kind: whose memberships (`uuid` or `channel`); list: the other ends'
+// parameter; other: the other end's name in `include`.
+const MEMBERSHIPS = {
+  uuid: { list: 'channels', other: 'channel' },
+  channel: { list: 'uuids', other: 'UUID' },
+};
+
+function membershipRequest(method, kind, p) {
+  const i = p.include || {};
+  const o = MEMBERSHIPS[kind].other;
+  const capital = o === 'UUID' ? o : 'Channel';
+  return {
+    options: listOptions(method, p),
+    include: {
+      custom: i.customFields === true,
+      status: i.statusField === true,
+      type: i.typeField === true,
+      other: i[`${o}Fields`] === true,
+      otherCustom: i[`custom${capital}Fields`] === true,
+      otherStatus: i[`${o}StatusField`] === true,
+      otherType: i[`${o}TypeField`] === true,
+    },
+    ifMatch: etagOf(p),
+  };
+}
+
+// The other ends a set or remove names: ids, or `{id, custom?, status?, type?}`.
+function others(method, kind, p) {
+  const name = MEMBERSHIPS[kind].list;
+  const list = p[name];
+  if (!Array.isArray(list)) throw new TypeError(`pubnub.objects.${method}: \`${name}\` must be an array`);
+  return list.map((item) => {
+    const entry = typeof item === 'string' ? { id: item } : item;
+    if (entry === null || typeof entry !== 'object' || typeof entry.id !== 'string' || entry.id === '') {
+      throw new TypeError(`pubnub.objects.${method}: each of \`${name}\` must be an id or an object with an \`id\``);
+    }
+    const fields = {};
+    for (const field of ['custom', 'status', 'type']) {
+      if (entry[field] !== undefined) fields[field] = entry[field];
+    }
+    return { id: entry.id, fields };
+  });
+}
+
+function memberships(method, kind, change, params) {
+  const p = params || {};
+  const id = idOf(method, kind, p);
+  const request = membershipRequest(method, kind, p);
+  if (change === 'get') return pageAnswer(JSON.parse(native.getMemberships(kind, id, JSON.stringify(request))));
+  const named = others(method, kind, p);
+  if (change === 'set') {
+    request.set = named;
+    return pageAnswer(JSON.parse(native.setMemberships(kind, id, JSON.stringify(request))));
+  }
+  request.remove = named.map((m) => m.id);
+  return pageAnswer(JSON.parse(native.removeMemberships(kind, id, JSON.stringify(request))));
 }
 
 const objects = {
@@ -349,7 +426,84 @@ const objects = {
   setChannelMetadata: (params) => call(() => setMetadata('setChannelMetadata', 'channel', params)),
   removeChannelMetadata: (params) => call(() => removeMetadata('removeChannelMetadata', 'channel', params)),
   getAllChannelMetadata: (params) => call(() => getAllMetadata('getAllChannelMetadata', params)),
+  getMemberships: (params) => call(() => memberships('getMemberships', 'uuid', 'get', params)),
+  setMemberships: (params) => call(() => memberships('setMemberships', 'uuid', 'set', params)),
+  removeMemberships: (params) => call(() => memberships('removeMemberships', 'uuid', 'remove', params)),
+  getChannelMembers: (params) => call(() => memberships('getChannelMembers', 'channel', 'get', params)),
+  setChannelMembers: (params) => call(() => memberships('setChannelMembers', 'channel', 'set', params)),
+  removeChannelMembers: (params) => call(() => memberships('removeChannelMembers', 'channel', 'remove', params)),
 };
+
+// --- channel groups -------------------------------------------------------
+
+function groupOf(method, p) {
+  if (typeof p.channelGroup !== 'string' || p.channelGroup === '') {
+    throw new TypeError(`pubnub.channelGroups.${method}: \`channelGroup\` must be a channel group name`);
+  }
+  return p.channelGroup;
+}
+
+function changeGroup(method, params) {
+  const p = params || {};
+  const group = groupOf(method, p);
+  const channels = channelList(`channelGroups.${method}`, p.channels, true);
+  if (method === 'addChannels') native.changeGroup(group, channels, []);
+  else native.changeGroup(group, [], channels);
+  return {};
+}
+
+const channelGroups = {
+  addChannels: (params) => call(() => changeGroup('addChannels', params)),
+  removeChannels: (params) => call(() => changeGroup('removeChannels', params)),
+  listChannels: (params) => call(() => ({ channels: native.listChannels(groupOf('listChannels', params || {})) })),
+  listGroups: () => call(() => ({ groups: native.listGroups() })),
+  deleteGroup: (params) => call(() => { native.deleteGroup(groupOf('deleteGroup', params || {})); return {}; }),
+};
+
+// --- files ------------------------------------------------------------------
+// A file is named by its channel, `id` and `name` (as listFiles answers).
+
+function fileOf(method, p, idKey, nameKey) {
+  const channel = channelOf(method, p);
+  for (const key of [idKey, nameKey]) {
+    if (typeof p[key] !== 'string' || p[key] === '') throw new TypeError(`pubnub.${method}: \`${key}\` must be a non-empty string`);
+  }
+  return [channel, p[idKey], p[nameKey]];
+}
+
+// listFiles: at most `limit` (default and at most 100) files, oldest first,
+// after the page that answered `next`.
+function listFiles(params) {
+  const p = params || {};
+  const found = JSON.parse(native.listFiles(channelOf('listFiles', p), count(p.limit), p.next ?? null));
+  const answer = { status: 200, data: found.data, count: found.data.length };
+  if (found.next !== null) answer.next = found.next;
+  return answer;
+}
+
+// getFileUrl: a signed, expiring link that downloads the file without
+// credentials (synchronous, as in PubNub's SDK).
+function getFileUrl(params) {
+  return native.fileUrl(...fileOf('getFileUrl', params || {}, 'id', 'name'));
+}
+
+function deleteFile(params) {
+  if (!native.deleteFile(...fileOf('deleteFile', params || {}, 'id', 'name'))) {
+    const error = new Error('pubnub.deleteFile: File Not Found');
+    error.status = { error: true, statusCode: 404 };
+    throw error;
+  }
+  return { status: 200 };
+}
+
+// publishFile: shares a stored file on its channel (`{message, file: {id,
+// name}}`, a file event for subscribers).
+function publishFile(params) {
+  const p = params || {};
+  const [channel, id, name] = fileOf('publishFile', p, 'fileId', 'fileName');
+  const message = p.message === undefined || p.message === null ? null : JSON.stringify(p.message);
+  return { timetoken: native.publishFile(channel, id, name, message, meta(p.meta)) };
+}
 
 module.exports = {
   publish: (params) => call(() => send('publish', params)),
@@ -370,4 +524,9 @@ module.exports = {
   getMessageActions: (params) => call(() => getMessageActions(params)),
   removeMessageAction: (params) => call(() => removeMessageAction(params)),
   objects,
+  channelGroups,
+  listFiles: (params) => call(() => listFiles(params)),
+  getFileUrl,
+  deleteFile: (params) => call(() => deleteFile(params)),
+  publishFile: (params) => call(() => publishFile(params)),
 };

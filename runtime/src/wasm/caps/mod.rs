@@ -14,13 +14,18 @@
 //! - [`presence`]: the `edgefn:functions/presence` interface;
 //! - [`history`]: the `edgefn:functions/history` interface;
 //! - [`actions`]: the `edgefn:functions/message-actions` interface;
-//! - [`objects`]: the `edgefn:functions/objects` interface (App Context);
+//! - [`objects`]: the `edgefn:functions/objects` interface (App Context
+//!   metadata and memberships);
+//! - [`groups`]: the `edgefn:functions/channel-groups` interface;
+//! - [`files`]: the `edgefn:functions/files` interface;
 //! - [`tokens`]: the `edgefn:functions/tokens` interface;
 //! - [`secrets`]: the `edgefn:functions/secrets` interface;
 //! - [`log`]: `edgefn:functions/log`, plus captured stdout/stderr.
 
 pub mod actions;
 pub mod bus;
+pub mod files;
+pub mod groups;
 pub mod history;
 pub mod kv;
 pub mod log;
@@ -37,8 +42,9 @@ use self::log::{FunctionLogs, LogSource};
 use crate::bus::Timetoken;
 
 /// A per-invocation budget of calls to one capability (or to several that
-/// [share](Budget::share) it, as bus, presence, history, message actions
-/// and App Context do: PubNub counts them all as API calls).
+/// [share](Budget::share) it, as bus, presence, history, message actions,
+/// App Context, channel groups and files do: PubNub counts them all as API
+/// calls).
 pub struct Budget {
     what: &'static str,
     limit: u32,

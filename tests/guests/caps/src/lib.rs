@@ -16,12 +16,13 @@
 
 use edgefn_sdk::http::{self, OutgoingRequest, Request, Response};
 use edgefn_sdk::log::{self, Level};
+use edgefn_sdk::memberships::{self, Membership};
 use edgefn_sdk::objects::{self, Include, Kind, ListOptions};
 use edgefn_sdk::serde_json::{Map, Value, json};
 use edgefn_sdk::tokens::{self, ChannelGrant, Grant, Permissions};
 use edgefn_sdk::{
-    Error, Message, MessageKind, actions, after_publish, bus, endpoint, history, kv, presence,
-    secrets,
+    Error, Message, MessageKind, actions, after_publish, bus, endpoint, files, groups, history, kv,
+    presence, secrets,
 };
 
 #[endpoint]
@@ -168,15 +169,71 @@ fn run(op: &Value) -> Value {
                 prev: opt("prev"),
                 total_count: op["count"].as_bool().unwrap_or(false),
             };
-            objects::get_all(kind(op), &options, Include::ALL).map(|page| {
-                json!({
-                    "objects": page.objects,
-                    "total_count": page.total_count,
-                    "next": page.next,
-                    "prev": page.prev,
+            objects::get_all(kind(op), &options, Include::ALL).map(page_json)
+        }
+        "memberships.set" => {
+            let set: Vec<Membership> = op["set"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| Membership {
+                    id: m["id"].as_str().unwrap_or_default().to_owned(),
+                    fields: m.get("fields").map(Value::to_string),
                 })
+                .collect();
+            let options = ListOptions::default();
+            let include = memberships::Include::ALL;
+            memberships::set(kind(op), &s("id"), &set, None, &options, include).map(page_json)
+        }
+        "memberships.get" => {
+            let options = ListOptions {
+                filter: opt("filter"),
+                ..ListOptions::default()
+            };
+            memberships::get(kind(op), &s("id"), &options, memberships::Include::ALL).map(page_json)
+        }
+        "memberships.remove" => {
+            let options = ListOptions::default();
+            let include = memberships::Include::default();
+            memberships::remove(
+                kind(op),
+                &s("id"),
+                &strs(&op["others"]),
+                None,
+                &options,
+                include,
+            )
+            .map(page_json)
+        }
+        "groups.add" => {
+            groups::add_channels(&s("group"), &strs(&op["channels"])).map(|()| Value::Null)
+        }
+        "groups.remove" => {
+            groups::remove_channels(&s("group"), &strs(&op["channels"])).map(|()| Value::Null)
+        }
+        "groups.list" => groups::list_channels(&s("group")).map(|c| json!(c)),
+        "groups.names" => groups::list_groups().map(|g| json!(g)),
+        "groups.delete" => groups::delete_group(&s("group")).map(|()| Value::Null),
+        "files.list" => {
+            let limit = op["limit"].as_u64().map(|l| l as u32);
+            files::list(&s("channel"), limit, opt("next").as_deref()).map(|page| {
+                let found: Vec<Value> = page
+                    .files
+                    .iter()
+                    .map(|f| json!({ "id": f.id, "name": f.name, "size": f.size, "created": f.created }))
+                    .collect();
+                json!({ "files": found, "next": page.next })
             })
         }
+        "files.url" => files::url(&s("channel"), &s("id"), &s("name")).map(Value::from),
+        "files.delete" => files::delete(&s("channel"), &s("id"), &s("name")).map(Value::from),
+        "files.publish" => bus::publish_file(
+            &s("channel"),
+            (&s("id"), &s("name")),
+            &op["message"],
+            &op["meta"],
+        )
+        .map(Value::from),
         "secret" => Ok(json!(secrets::get(&s("name")))),
         "log" => {
             let fields: Vec<(String, String)> = op["fields"]
@@ -203,6 +260,16 @@ fn run(op: &Value) -> Value {
         }
     };
     result(outcome)
+}
+
+/// A page of objects or memberships as JSON, with the SDK's field names.
+fn page_json(page: objects::Page) -> Value {
+    json!({
+        "objects": page.objects,
+        "total_count": page.total_count,
+        "next": page.next,
+        "prev": page.prev,
+    })
 }
 
 /// An action as JSON, with the SDK's field names.
