@@ -5,6 +5,8 @@
 #     twin examples/js/moderate.js, and the deploy time of each, and next
 #     to the floor: bare Wasmtime running the same component (fresh store,
 #     instantiate, call, drop) on a default pool and on edgefn's tuned one;
+#     memory per JavaScript instance (snapshot linear memory, resident per
+#     instance);
 #   - HTTP publish throughput without and with that hook (and their ratio),
 #     the hook's time in situ (p50/p99 of the node's own histogram over
 #     sequential publishes), and publish-to-SSE delivery latency p50/p99,
@@ -31,7 +33,7 @@ export EDGEFN_BIN="$root/target/release/edgefn"
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "== before-publish hook invocation (criterion; 'time' shows [low median high])"
-cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|^wasmtime|time:|deployed in'
+cargo bench --locked -p edgefn --bench hook -- --warm-up-time 2 --measurement-time 5 2>&1 | grep -E '^moderate|^wasmtime|time:|deployed in|^js instance memory'
 echo "== publish throughput and delivery latency"
 cargo bench --locked -p edgefn --bench publish 2>&1 | grep -E '^(publish|moderate)'
 nats="${EDGEFN_NATS_SERVER:-$root/target/tools/nats-server}"

@@ -3,10 +3,14 @@
 //! round trip of the message (both a pass-through and a modification), as
 //! the publish path runs it; side by side, the same for its JavaScript twin
 //! `examples/js/moderate.js`, whose deploy time (QuickJS runner snapshot
-//! and compilation) is printed too; and the floor under both, bare
-//! Wasmtime running the same component (fresh store with WASI alone,
-//! instantiation, the call, drop) on a default pooling allocator and on
-//! edgefn's tuned one ([`edgefn::wasm::engine_config`]).
+//! and compilation) is printed too; the memory per JavaScript instance
+//! (the linear memory each instance starts from, the runner's snapshotted
+//! with the module loaded, and the node's resident memory per instance
+//! while many instances of a JavaScript hook are alive at once); and the
+//! floor under both, bare Wasmtime running the same component (fresh
+//! store with WASI alone, instantiation, the call, drop) on a default
+//! pooling allocator and on edgefn's tuned one
+//! ([`edgefn::wasm::engine_config`]).
 //!
 //! Needs `target/guests/moderate.wasm` (scripts/build-guests.sh). Run with
 //! `cargo bench -p edgefn --bench hook` or `scripts/bench.sh`.
@@ -51,7 +55,7 @@ fn hook(c: &mut Criterion) {
         std::fs::read(&javascript).unwrap_or_else(|e| panic!("{}: {e}", javascript.display()));
     let functions = [
         ("moderate", Code::Component(guest("moderate"))),
-        ("moderate-js", Code::JavaScript(javascript)),
+        ("moderate-js", Code::JavaScript(javascript.clone())),
     ];
     for (name, code) in functions {
         let mut spec = FunctionSpec::named(name);
@@ -65,8 +69,16 @@ fn hook(c: &mut Criterion) {
             started.elapsed().as_secs_f64()
         );
     }
-    let registry = node.functions.snapshot();
     let sandbox = node.functions.sandbox();
+    let snapshot = runtime.block_on(sandbox.specialise_javascript(&javascript));
+    let linear = linear_memory_bytes(&snapshot.expect("the module snapshots"));
+    let resident = runtime.block_on(resident_per_js_instance(&node));
+    println!(
+        "js instance memory: {:.2} MiB linear memory from the snapshot, {:.2} MiB resident per instance ({CONCURRENT} alive at once)",
+        linear as f64 / MIB,
+        resident / MIB
+    );
+    let registry = node.functions.snapshot();
     let channel = Channel::parse("chat.lobby").unwrap();
     let timeout = Duration::from_millis(50);
     let runs = ["moderate", "moderate-js"]
@@ -201,6 +213,90 @@ impl Bare {
         let guest = self.indices.load(&mut store, &instance).unwrap();
         guest.call_handle(&mut store, message).await.unwrap()
     }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// JavaScript instances held alive at once to measure their memory.
+const CONCURRENT: usize = 32;
+/// A before-publish hook that keeps its instance alive (yielding to the
+/// others at each epoch tick) for 30 ms of its own running time.
+const BUSY_JS: &str = "export default (request) => {
+  const end = Date.now() + 30;
+  while (Date.now() < end) {}
+  return request.ok();
+};";
+
+/// The initial size of the linear memories a component's core modules
+/// define: what every instance of it starts with.
+fn linear_memory_bytes(component: &[u8]) -> u64 {
+    let mut pages = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        if let Ok(wasmparser::Payload::MemorySection(memories)) = payload {
+            pages += memories
+                .into_iter()
+                .flatten()
+                .map(|m| m.initial)
+                .sum::<u64>();
+        }
+    }
+    pages * 65536
+}
+
+/// The process's resident memory, in bytes.
+fn resident_bytes() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: f64 = statm
+        .split(' ')
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages");
+    pages * 4096.0
+}
+
+/// The node's peak resident memory, above what it held before, per
+/// instance while [`CONCURRENT`] instances of [`BUSY_JS`] run at once.
+async fn resident_per_js_instance(node: &std::sync::Arc<Node>) -> f64 {
+    let mut spec = FunctionSpec::named("busy-js");
+    spec.before_publish = vec![Pattern::parse("busy.*").unwrap()];
+    let code = Code::JavaScript(BUSY_JS.as_bytes().to_vec());
+    node.functions.deploy(spec, code).await.unwrap();
+    let registry = node.functions.snapshot();
+    let function = std::sync::Arc::clone(&registry.get("busy-js").unwrap().prepared);
+    let sandbox = std::sync::Arc::clone(node.functions.sandbox());
+    let message = Message::new(
+        Channel::parse("busy.room").unwrap(),
+        MessageKind::Publish,
+        "{}",
+        None,
+        None,
+    )
+    .unwrap();
+    let timeout = Duration::from_secs(30);
+    // Once, so that the code is loaded and one pool slot is warm.
+    sandbox
+        .before_publish(&function, &message, timeout)
+        .await
+        .unwrap();
+    let before = resident_bytes();
+    let runs: Vec<_> = (0..CONCURRENT)
+        .map(|_| {
+            let (sandbox, function, message) = (
+                std::sync::Arc::clone(&sandbox),
+                std::sync::Arc::clone(&function),
+                message.clone(),
+            );
+            tokio::spawn(async move { sandbox.before_publish(&function, &message, timeout).await })
+        })
+        .collect();
+    let mut peak = before;
+    while runs.iter().any(|run| !run.is_finished()) {
+        peak = peak.max(resident_bytes());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    (peak - before) / CONCURRENT as f64
 }
 
 criterion_group!(benches, hook);
