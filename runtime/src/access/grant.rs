@@ -1,12 +1,15 @@
 //! What may be granted: lifetime 1 to 43,200 minutes, at least one
-//! resource, patterns that compile as bounded regular expressions, meta as a
-//! JSON object.
+//! resource (or category), patterns that compile as bounded regular
+//! expressions, meta as a JSON object, and categories as PubNub has them:
+//! `channels` and `uuids`, each granting exactly `get` (listing and reading
+//! every channel's or uuid's metadata).
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
 use super::AccessError;
-use super::token::{Resources, Token};
+use super::permissions::Permissions;
+use super::token::{Categories, Resources, Token};
 
 /// Longest lifetime, in minutes (30 days).
 pub const MAX_TTL_MINUTES: u32 = 43_200;
@@ -28,6 +31,9 @@ pub struct GrantRequest {
     /// Grants on resources matching regular expressions.
     #[serde(skip)]
     pub patterns: Resources,
+    /// Grants on whole categories of resources.
+    #[serde(skip)]
+    pub categories: Categories,
     /// Data to carry.
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -44,10 +50,20 @@ impl GrantRequest {
                 self.ttl_minutes
             )));
         }
-        if self.resources.is_empty() && self.patterns.is_empty() {
+        if self.resources.is_empty() && self.patterns.is_empty() && self.categories.is_empty() {
             return Err(AccessError::BadGrant(
-                "grant at least one channel or pattern".into(),
+                "grant at least one channel, pattern or category".into(),
             ));
+        }
+        for (name, granted) in [
+            ("channels", self.categories.channels),
+            ("uuids", self.categories.uuids),
+        ] {
+            if granted != Permissions::default() && granted != Permissions::GET {
+                return Err(AccessError::BadGrant(format!(
+                    "category `{name}` may grant only `get`, not `{granted}`"
+                )));
+            }
         }
         for pattern in self
             .patterns
@@ -64,9 +80,33 @@ impl GrantRequest {
             authorized_uuid: self.authorized_uuid.filter(|u| !u.is_empty()),
             resources: self.resources,
             patterns: self.patterns,
+            categories: self.categories,
             meta: self.meta.unwrap_or_default(),
         })
     }
+}
+
+/// Categories by their names in a grant (`channels`, `uuids`).
+///
+/// # Errors
+/// [`AccessError::BadGrant`] naming a category PubNub does not have.
+pub fn categories(
+    named: impl IntoIterator<Item = (String, Permissions)>,
+) -> Result<Categories, AccessError> {
+    let mut categories = Categories::default();
+    for (name, granted) in named {
+        let target = match name.as_str() {
+            "channels" => &mut categories.channels,
+            "uuids" => &mut categories.uuids,
+            _ => {
+                return Err(AccessError::BadGrant(format!(
+                    "unknown category `{name}`: the categories are `channels` and `uuids`"
+                )));
+            }
+        };
+        *target = granted;
+    }
+    Ok(categories)
 }
 
 /// Compiles a token pattern to match whole names, within size limits.
@@ -93,7 +133,6 @@ pub fn compile(pattern: &str) -> Result<Regex, AccessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::Permissions;
 
     fn request() -> GrantRequest {
         let mut request = GrantRequest {
@@ -137,6 +176,41 @@ mod tests {
         let mut bad = request();
         bad.patterns.channels.insert("(".into(), Permissions::READ);
         assert!(bad.into_token(0).is_err());
+    }
+
+    #[test]
+    fn categories_grant_exactly_get_on_channels_and_uuids() {
+        let named = |pairs: &[(&str, Permissions)]| {
+            categories(pairs.iter().map(|(n, p)| ((*n).to_owned(), *p)))
+        };
+        let granted = named(&[("uuids", Permissions::GET)]).unwrap();
+        assert_eq!(granted.uuids, Permissions::GET);
+        assert_eq!(granted.channels, Permissions::default());
+        let error = named(&[("groups", Permissions::GET)]).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown category `groups`"),
+            "{error}"
+        );
+
+        // A grant of categories alone is a grant.
+        let only_categories = GrantRequest {
+            ttl_minutes: 5,
+            categories: granted,
+            ..Default::default()
+        };
+        assert_eq!(only_categories.into_token(0).unwrap().categories, granted);
+        let too_much = GrantRequest {
+            ttl_minutes: 5,
+            categories: named(&[("channels", Permissions::READ.union(Permissions::GET))]).unwrap(),
+            ..Default::default()
+        };
+        let error = too_much.into_token(0).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`channels` may grant only `get`, not `read+get`"),
+            "{error}"
+        );
     }
 
     #[test]

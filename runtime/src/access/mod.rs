@@ -7,7 +7,8 @@
 //! presence need `read`. Channel patterns in tokens are regular expressions
 //! matched against the whole channel name (for a wildcard subscription, the
 //! pattern text such as `chat.*`); they are compiled with size limits and
-//! match in linear time.
+//! match in linear time. A token's categories (`get` on every channel or
+//! every uuid) count as a grant on each resource of the kind.
 //!
 //! # Layout
 //! - [`token`]: the token format and its signature;
@@ -121,13 +122,17 @@ pub struct Verified {
     uuid_patterns: Vec<(Regex, Permissions)>,
 }
 
+/// Whether `wanted` is granted on `name`: by the grant on the whole
+/// `category`, by name in `named`, or by one of `patterns`.
 fn allows(
+    category: Permissions,
     named: &BTreeMap<String, Permissions>,
     patterns: &[(Regex, Permissions)],
     wanted: Permissions,
     name: &str,
 ) -> bool {
-    named.get(name).is_some_and(|p| p.contains(wanted))
+    (category != Permissions::default() && category.contains(wanted))
+        || named.get(name).is_some_and(|p| p.contains(wanted))
         || patterns
             .iter()
             .any(|(re, p)| p.contains(wanted) && re.is_match(name))
@@ -143,9 +148,11 @@ fn compile_all(
 }
 
 impl Verified {
-    /// Whether it grants `wanted` on `channel` (by name or by pattern).
+    /// Whether it grants `wanted` on `channel` (by name, by pattern, or on
+    /// every channel).
     pub fn allows(&self, wanted: Permissions, channel: &str) -> bool {
         allows(
+            self.token.categories.channels,
             &self.token.resources.channels,
             &self.patterns,
             wanted,
@@ -153,9 +160,11 @@ impl Verified {
         )
     }
 
-    /// Whether it grants `wanted` on the uuid (user) `uuid`.
+    /// Whether it grants `wanted` on the uuid (user) `uuid` (by name, by
+    /// pattern, or on every uuid).
     pub fn allows_uuid(&self, wanted: Permissions, uuid: &str) -> bool {
         allows(
+            self.token.categories.uuids,
             &self.token.resources.uuids,
             &self.uuid_patterns,
             wanted,
@@ -166,6 +175,7 @@ impl Verified {
     /// Whether it grants `wanted` on channel group `group`.
     pub fn allows_group(&self, wanted: Permissions, group: &str) -> bool {
         allows(
+            Permissions::default(),
             &self.token.resources.groups,
             &self.group_patterns,
             wanted,

@@ -1,6 +1,6 @@
 //! Access tokens in PubNub's Access Manager v3 format, so the official SDKs
 //! can parse them: a CBOR map with byte-string keys
-//! (`v`, `t`, `ttl`, `res`, `pat`, `meta`, `uuid`, `sig`), written as
+//! (`v`, `t`, `ttl`, `res`, `pat`, `cat`, `meta`, `uuid`, `sig`), written as
 //! URL-safe base64, padded like PubNub's own tokens (the Python SDK decodes
 //! them without re-padding); unpadded tokens are accepted too.
 //!
@@ -39,6 +39,24 @@ impl Resources {
     }
 }
 
+/// Grants on a whole category of resources (PubNub's token `categories`,
+/// `cat` in the token: `{"chan": BITS, "uuid": BITS}`): every channel's or
+/// every uuid's metadata, listings included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Categories {
+    /// On every channel.
+    pub channels: Permissions,
+    /// On every uuid (user).
+    pub uuids: Permissions,
+}
+
+impl Categories {
+    /// Whether nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.channels == Permissions::default() && self.uuids == Permissions::default()
+    }
+}
+
 /// What a token says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
@@ -52,6 +70,8 @@ pub struct Token {
     pub resources: Resources,
     /// Grants on resources matching regular expressions.
     pub patterns: Resources,
+    /// Grants on whole categories of resources.
+    pub categories: Categories,
     /// Free-form data carried in the token (a JSON object).
     pub meta: serde_json::Map<String, serde_json::Value>,
 }
@@ -137,6 +157,7 @@ impl Token {
             },
             resources: resources(field("res"))?,
             patterns: resources(field("pat"))?,
+            categories: categories(field("cat"))?,
             meta: match field("meta") {
                 Some(meta) => meta
                     .deserialized::<serde_json::Map<String, serde_json::Value>>()
@@ -163,6 +184,9 @@ impl Token {
                 Cbor::serialized(&self.meta).expect("JSON maps convert to CBOR"),
             ),
         ];
+        if !self.categories.is_empty() {
+            entries.push((key_bytes("cat"), category_section(self.categories)));
+        }
         if let Some(uuid) = &self.authorized_uuid {
             entries.push((key_bytes("uuid"), Cbor::Text(uuid.clone())));
         }
@@ -224,31 +248,61 @@ fn sections(resources: &Resources) -> Cbor {
     ])
 }
 
+/// The `cat` section: the categories granted, by their wire names.
+fn category_section(categories: Categories) -> Cbor {
+    Cbor::Map(
+        [("chan", categories.channels), ("uuid", categories.uuids)]
+            .into_iter()
+            .filter(|(_, p)| *p != Permissions::default())
+            .map(|(name, p)| (key_bytes(name), Cbor::Integer(p.0.into())))
+            .collect(),
+    )
+}
+
+/// The entries of the map `value` (none when absent), `what` it is.
+fn map_entries<'a>(value: Option<&'a Cbor>, what: &str) -> Result<&'a [(Cbor, Cbor)], Malformed> {
+    match value {
+        None => Ok(&[]),
+        Some(Cbor::Map(entries)) => Ok(entries),
+        Some(_) => Err(Malformed(format!("{what} is not a map"))),
+    }
+}
+
+fn categories(value: Option<&Cbor>) -> Result<Categories, Malformed> {
+    let mut categories = Categories::default();
+    for (key, bits) in map_entries(value, "the category section")? {
+        match key_name(key) {
+            Some("chan") => categories.channels = permission_bits(bits)?,
+            Some("uuid") => categories.uuids = permission_bits(bits)?,
+            _ => {}
+        }
+    }
+    Ok(categories)
+}
+
+fn permission_bits(value: &Cbor) -> Result<Permissions, Malformed> {
+    let Cbor::Integer(bits) = value else {
+        return Err(Malformed("permission bits are not a number".into()));
+    };
+    u32::try_from(*bits)
+        .map(Permissions)
+        .map_err(|_| Malformed("permission bits out of range".into()))
+}
+
 fn resources(value: Option<&Cbor>) -> Result<Resources, Malformed> {
-    let Some(value) = value else {
-        return Ok(Resources::default());
-    };
-    let Cbor::Map(sections) = value else {
-        return Err(Malformed("a resource section is not a map".into()));
-    };
     let mut resources = Resources::default();
-    for (key, grants) in sections {
+    for (key, grants) in map_entries(value, "a resource section")? {
         let target = match key_name(key) {
             Some("chan") => &mut resources.channels,
             Some("grp") => &mut resources.groups,
             Some("uuid") => &mut resources.uuids,
             _ => continue,
         };
-        let Cbor::Map(grants) = grants else {
-            return Err(Malformed("a resource list is not a map".into()));
-        };
-        for (name, bits) in grants {
-            let (Cbor::Text(name), Cbor::Integer(bits)) = (name, bits) else {
+        for (name, bits) in map_entries(Some(grants), "a resource list")? {
+            let Cbor::Text(name) = name else {
                 return Err(Malformed("a grant is not name: permissions".into()));
             };
-            let bits = u32::try_from(*bits)
-                .map_err(|_| Malformed("permission bits out of range".into()))?;
-            target.insert(name.clone(), Permissions(bits));
+            target.insert(name.clone(), permission_bits(bits)?);
         }
     }
     Ok(resources)
@@ -275,8 +329,42 @@ mod tests {
             authorized_uuid: Some("alice".into()),
             resources,
             patterns,
+            categories: Categories {
+                uuids: Permissions::GET,
+                ..Categories::default()
+            },
             meta,
         }
+    }
+
+    /// A signed token's top-level entries, by name.
+    fn top_level(text: &str) -> BTreeMap<String, Cbor> {
+        let bytes = URL_SAFE.decode(text).unwrap();
+        let Cbor::Map(entries) = ciborium::de::from_reader(bytes.as_slice()).unwrap() else {
+            panic!("not a map")
+        };
+        entries
+            .into_iter()
+            .map(|(k, v)| (key_name(&k).unwrap().to_owned(), v))
+            .collect()
+    }
+
+    #[test]
+    fn categories_are_written_only_when_granted() {
+        // `cat` holds only the categories granted, as PubNub's SDKs read it
+        // (`token["cat"]["uuid"]` → bits); a token without any has no `cat`.
+        let entries = top_level(&sample().sign(b"secret"));
+        assert_eq!(
+            entries["cat"],
+            Cbor::Map(vec![(key_bytes("uuid"), Cbor::Integer(32.into()))])
+        );
+        let plain = Token {
+            categories: Categories::default(),
+            ..sample()
+        };
+        let text = plain.sign(b"secret");
+        assert!(!top_level(&text).contains_key("cat"));
+        assert!(Token::decode(&text).unwrap().token.categories.is_empty());
     }
 
     #[test]

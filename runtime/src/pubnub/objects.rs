@@ -16,7 +16,8 @@
 //!
 //! Access Manager: uuid metadata needs `get` / `update` / `delete` on the
 //! token's `uuids` resource, channel metadata the same on the channel; a
-//! listing shows only the objects the token may `get`. Errors are
+//! listing shows only the objects the token may `get` (all of them with the
+//! `get` category on their kind). Errors are
 //! `{"status", "error": {"message", "source": "objects", "details"?}}`:
 //! 400 for bad input (with the parameter it is about), 404, 412, 503;
 //! refusals are Access Manager's 403.

@@ -1,7 +1,8 @@
 //! Access Manager v3, PubNub style, for servers holding the secret key:
 //! - `POST /v3/pam/{sub}/grant` with
 //!   `{"ttl": MINUTES, "permissions": {"resources": {"channels": {NAME: BITS}, "groups": {...}, "uuids": {...}},
-//!   "patterns": {...}, "meta": {...}, "uuid": "authorized uuid"}}`
+//!   "patterns": {...}, "categories": {"channels": 32, "uuids": 32}, "meta": {...},
+//!   "uuid": "authorized uuid"}}`
 //!   → `{"data": {"message": "Success", "token": "..."}, "service": "Access Manager", "status": 200}`;
 //! - `DELETE /v3/pam/{sub}/grant/{token}` → `{"data": {"message": "Success"}, ...}`.
 //!
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 use super::reply;
 use super::request::{PnRequest, check_subscribe_key};
 use crate::access::token::Resources;
-use crate::access::{AccessError, GrantRequest, Permissions};
+use crate::access::{AccessError, GrantRequest, Permissions, grant};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -39,6 +40,9 @@ struct PermissionsBody {
     resources: Sections,
     #[serde(default)]
     patterns: Sections,
+    /// Grants on every resource of a kind (`channels`, `uuids`), as bits.
+    #[serde(default)]
+    categories: BTreeMap<String, u32>,
     meta: Option<serde_json::Map<String, Value>>,
     uuid: Option<String>,
 }
@@ -109,14 +113,21 @@ pub async fn grant(
         }
     };
     let permissions = body.permissions;
-    let grant = GrantRequest {
-        ttl_minutes: body.ttl,
-        authorized_uuid: permissions.uuid,
-        resources: permissions.resources.into(),
-        patterns: permissions.patterns.into(),
-        meta: permissions.meta,
-    };
-    match node.access.grant(grant) {
+    let categories = permissions
+        .categories
+        .into_iter()
+        .map(|(name, bits)| (name, Permissions(bits)));
+    let issued = grant::categories(categories).and_then(|categories| {
+        node.access.grant(GrantRequest {
+            ttl_minutes: body.ttl,
+            authorized_uuid: permissions.uuid,
+            resources: permissions.resources.into(),
+            patterns: permissions.patterns.into(),
+            categories,
+            meta: permissions.meta,
+        })
+    });
+    match issued {
         Ok(token) => reply::ok(json!({
             "data": { "message": "Success", "token": token },
             "service": "Access Manager",

@@ -4,7 +4,8 @@
 //!
 //! A grant is JSON: `{"ttl_minutes": 60, "authorized_uuid": "alice",
 //! "channels": {"chat.alice": ["read", "write"]}, "channel_patterns":
-//! {"^chat\\..*$": ["read"]}, "groups": {...}, "uuids": {...}, "meta": {...}}`
+//! {"^chat\\..*$": ["read"]}, "groups": {...}, "uuids": {...},
+//! "categories": {"uuids": ["get"]}, "meta": {...}}`
 //! and answers `{"token": "..."}`.
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::token::Resources;
-use crate::access::{GrantRequest, Permissions, Token};
+use crate::access::{GrantRequest, Permissions, Token, grant as grants};
 use crate::http::error::ApiError;
 use crate::http::extract::Path;
 use crate::node::Node;
@@ -35,6 +36,9 @@ pub struct GrantBody {
     groups: BTreeMap<String, Permissions>,
     #[serde(default)]
     uuids: BTreeMap<String, Permissions>,
+    /// Grants on every channel or uuid (`channels`, `uuids`: `["get"]`).
+    #[serde(default)]
+    categories: BTreeMap<String, Permissions>,
     meta: Option<serde_json::Map<String, Value>>,
 }
 
@@ -61,6 +65,7 @@ pub async fn grant(
             channels: body.channel_patterns,
             ..Resources::default()
         },
+        categories: grants::categories(body.categories)?,
         meta: body.meta,
     };
     let token = node.access.grant(request)?;
@@ -104,6 +109,7 @@ pub fn describe(token: &Token) -> Value {
         "authorized_uuid": token.authorized_uuid,
         "resources": section(&token.resources),
         "patterns": section(&token.patterns),
+        "categories": { "channels": token.categories.channels, "uuids": token.categories.uuids },
         "meta": token.meta,
     })
 }

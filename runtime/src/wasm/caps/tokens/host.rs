@@ -53,6 +53,7 @@ impl Host for TokensCtx {
                 ..Resources::default()
             },
             meta,
+            ..Grant::default()
         };
         self.access.grant(grant).map_err(access_error)
     }
