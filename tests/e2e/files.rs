@@ -411,13 +411,39 @@ export default (request) => {
 
 #[tokio::test]
 async fn file_messages_have_triggers_of_their_own() {
+    // Both deployed with `edgefn deploy`'s file trigger flags.
     let node = Node::start().await;
-    let spec = json!({"before_publish_file": ["docs"]});
-    node.deploy_js_ok("check-files", CHECK_FILES, &spec).await;
+    let dir = Node::temp_dir();
+    let check_files = dir.path().join("check-files.js");
+    std::fs::write(&check_files, CHECK_FILES).unwrap();
+    let check_files = check_files.to_str().unwrap();
+    let deploy = ["deploy", check_files, "--name", "check-files"];
+    let out = node
+        .cli(&[&deploy[..], &["--before-publish-file", "docs"]].concat())
+        .await;
+    assert!(out.ok().contains("deployed `check-files`"), "{}", out.ok());
     // Counts file messages on `docs` and publishes on `notes`.
-    let spec =
-        json!({"after_publish_file": ["docs"], "after_publish": ["notes"], "endpoint": true});
-    node.deploy_ok("counter", "counter", &spec).await;
+    let counter = edgefn_e2e::paths::guest("counter");
+    let counter = counter.to_str().unwrap();
+    let triggers = [
+        "--after-publish-file",
+        "docs",
+        "--after-publish",
+        "notes",
+        "--endpoint",
+    ];
+    let deploy = ["deploy", counter, "--name", "counter"];
+    let out = node.cli(&[&deploy[..], &triggers[..]].concat()).await;
+    assert!(out.ok().contains("deployed `counter`"), "{}", out.ok());
+    let listed = node.cli(&["functions", "list"]).await;
+    assert!(
+        listed.ok().contains("before-publish-file docs")
+            && listed
+                .ok()
+                .contains("after-publish notes; after-publish-file docs"),
+        "{}",
+        listed.ok()
+    );
     let id = upload(&node, "docs", "a.txt", b"a").await;
 
     // Before Publish File changes or refuses file messages only.

@@ -29,6 +29,14 @@ pub struct DeployArgs {
     /// Get a copy of messages published on this channel or wildcard; repeatable.
     #[arg(long = "after-publish", value_name = "PATTERN", value_parser = Pattern::parse)]
     pub after_publish: Vec<Pattern>,
+    /// Run before file messages (PubNub's publish-file, after the upload)
+    /// on this channel or wildcard; repeatable.
+    #[arg(long = "before-publish-file", value_name = "PATTERN", value_parser = Pattern::parse)]
+    pub before_publish_file: Vec<Pattern>,
+    /// Get a copy of file messages published on this channel or wildcard;
+    /// repeatable.
+    #[arg(long = "after-publish-file", value_name = "PATTERN", value_parser = Pattern::parse)]
+    pub after_publish_file: Vec<Pattern>,
     /// Get each presence change (join, leave, timeout, state change) on this
     /// channel or wildcard (the channel itself, not its `-pnpres` channel); repeatable.
     #[arg(long = "after-presence", value_name = "PATTERN", value_parser = Pattern::parse)]
@@ -164,19 +172,11 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let client = Client::admin(&args.admin)?;
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    if args.before_publish.is_empty()
-        && args.after_publish.is_empty()
-        && args.after_presence.is_empty()
-        && !args.endpoint
-        && args.every.is_none()
-    {
-        bail!(
-            "give at least one trigger: --before-publish PATTERN, --after-publish PATTERN, --after-presence PATTERN, --endpoint or --every SECONDS"
-        );
-    }
     let spec = FunctionSpec {
         before_publish: args.before_publish,
         after_publish: args.after_publish,
+        before_publish_file: args.before_publish_file,
+        after_publish_file: args.after_publish_file,
         after_presence: args.after_presence,
         endpoint: args.endpoint,
         every: args.every,
@@ -196,6 +196,11 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         secrets: read_secrets(args.secrets, &args.secret_files)?,
         ..FunctionSpec::named(&args.name)
     };
+    if !spec.has_trigger() {
+        bail!(
+            "give at least one trigger: --before-publish PATTERN, --after-publish PATTERN, --before-publish-file PATTERN, --after-publish-file PATTERN, --after-presence PATTERN, --endpoint or --every SECONDS"
+        );
+    }
     let file_name = args.file.file_name().map_or("component.wasm".into(), |n| {
         n.to_string_lossy().into_owned()
     });
@@ -317,6 +322,8 @@ fn triggers(spec: &serde_json::Value) -> String {
     for (key, label) in [
         ("before_publish", "before-publish"),
         ("after_publish", "after-publish"),
+        ("before_publish_file", "before-publish-file"),
+        ("after_publish_file", "after-publish-file"),
         ("after_presence", "after-presence"),
     ] {
         if let Some(patterns) = spec[key].as_array() {
@@ -342,12 +349,13 @@ mod tests {
         let spec = serde_json::json!({
             "name": "f",
             "after_publish": ["orders.*"],
+            "after_publish_file": ["docs"],
             "after_presence": ["room", "chat.*"],
             "every": 5,
         });
         assert_eq!(
             triggers(&spec),
-            "after-publish orders.*; after-presence room,chat.*; every 5s"
+            "after-publish orders.*; after-publish-file docs; after-presence room,chat.*; every 5s"
         );
     }
 }

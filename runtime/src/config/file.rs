@@ -11,6 +11,7 @@
 //! name = "moderate"
 //! component = "../target/guests/moderate.wasm"   # relative to this file
 //! before_publish = ["chat.*"]      # also after_publish, after_presence,
+//!                                  # before_publish_file, after_publish_file,
 //!                                  # endpoint = true, every = SECONDS
 //! [functions.config]
 //! banned_words = "spam,scam"

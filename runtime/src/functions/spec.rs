@@ -112,7 +112,7 @@ pub enum SpecError {
     BadName(String),
     /// No trigger was given.
     #[error(
-        "function `{0}` has no trigger: give at least one of --before-publish, --after-publish, --after-presence, --endpoint or --every (or before_publish_file, after_publish_file in the deployment)"
+        "function `{0}` has no trigger: give at least one of --before-publish, --after-publish, --before-publish-file, --after-publish-file, --after-presence, --endpoint or --every"
     )]
     NoTrigger(String),
     /// An after-presence pattern that names presence channels.
@@ -190,20 +190,24 @@ impl FunctionSpec {
         !(self.after_publish.is_empty() && self.after_publish_file.is_empty())
     }
 
+    /// Whether anything runs it: a channel binding, the endpoint or a schedule.
+    pub fn has_trigger(&self) -> bool {
+        !(self.before_publish.is_empty()
+            && self.after_publish.is_empty()
+            && self.before_publish_file.is_empty()
+            && self.after_publish_file.is_empty()
+            && self.after_presence.is_empty()
+            && !self.endpoint
+            && self.every.is_none())
+    }
+
     /// Checks everything that can be checked without the component.
     ///
     /// # Errors
     /// The first problem found, with what to change.
     pub fn validate(&self, max_memory_mb: u64) -> Result<(), SpecError> {
         validate_name(&self.name)?;
-        if self.before_publish.is_empty()
-            && self.after_publish.is_empty()
-            && self.before_publish_file.is_empty()
-            && self.after_publish_file.is_empty()
-            && self.after_presence.is_empty()
-            && !self.endpoint
-            && self.every.is_none()
-        {
+        if !self.has_trigger() {
             return Err(SpecError::NoTrigger(self.name.clone()));
         }
         if let Some(pattern) = self.after_presence.iter().find(|p| names_presence(p)) {
