@@ -107,6 +107,11 @@ pub struct Metrics {
     pub after_presence_dropped: Counter,
     /// Outbound HTTP calls refused by a function's policy.
     pub outbound_denied: Counter,
+    /// File uploads refused because the files kept would pass
+    /// `[files] max_total_bytes`.
+    pub files_quota_refusals: Counter,
+    /// Expired files this node removed.
+    pub files_expired: Counter,
 }
 
 impl Metrics {
@@ -127,6 +132,8 @@ impl Metrics {
         let after_publish_dropped = Counter::default();
         let after_presence_dropped = Counter::default();
         let outbound_denied = Counter::default();
+        let files_quota_refusals = Counter::default();
+        let files_expired = Counter::default();
         registry.register(
             "messages_published",
             "Messages accepted onto the bus",
@@ -177,6 +184,16 @@ impl Metrics {
             "Outbound HTTP calls refused by a function's policy",
             outbound_denied.clone(),
         );
+        registry.register(
+            "files_quota_refusals",
+            "File uploads refused because the files kept would pass [files] max_total_bytes",
+            files_quota_refusals.clone(),
+        );
+        registry.register(
+            "files_expired",
+            "Expired files removed by this node",
+            files_expired.clone(),
+        );
         Self {
             registry,
             published,
@@ -189,6 +206,8 @@ impl Metrics {
             after_publish_dropped,
             after_presence_dropped,
             outbound_denied,
+            files_quota_refusals,
+            files_expired,
         }
     }
 

@@ -255,15 +255,16 @@ impl Node {
             None => Arc::clone(&store) as Arc<dyn ObjectStore>,
         };
         let objects = Objects::new(object_store, ObjectLimits::of(&config.pubnub));
+        let file_limits = FileLimits::of(&config.files);
         let file_store: Arc<dyn FileStore> = match &cluster {
-            Some(cluster) => Arc::new(NatsFiles::open(Arc::clone(cluster)).await?),
-            None => Arc::new(LocalFiles::open(Arc::clone(&store), dir)?),
+            Some(cluster) => Arc::new(NatsFiles::open(Arc::clone(cluster), file_limits).await?),
+            None => Arc::new(LocalFiles::open(
+                Arc::clone(&store),
+                dir,
+                file_limits.max_total_bytes,
+            )?),
         };
-        let files = Files::new(
-            file_store,
-            Signer::new(&secret_key),
-            FileLimits::of(&config.files),
-        );
+        let files = Files::new(file_store, Signer::new(&secret_key), file_limits);
         let (presence, presence_events, presence_writes) = match &cluster {
             Some(_) => {
                 let (presence, events, writes) = Presence::shared();
@@ -300,6 +301,7 @@ impl Node {
         let _ = publisher.node.set(Arc::downgrade(&node));
         let _ = reader.node.set(Arc::downgrade(&node));
         tokio::spawn(purge_expired(Arc::downgrade(&node)));
+        tokio::spawn(prune_files(Arc::downgrade(&node), file_limits.retention_ms));
         if let Some(changes) = remote_deployments {
             tokio::spawn(follow_deployments(Arc::downgrade(&node), changes));
         }
@@ -480,6 +482,23 @@ async fn purge_expired(node: Weak<Node>) {
             tracing::warn!(error = %e, "purging expired revocations failed");
         }
         node.limits.prune();
+    }
+}
+
+/// Removes expired files every [`PURGE_INTERVAL`], or every `retention_ms`
+/// when files are kept for less, for as long as the node lives.
+async fn prune_files(node: Weak<Node>, retention_ms: u64) {
+    let every = PURGE_INTERVAL.min(Duration::from_millis(retention_ms.max(1)));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        match node.files.prune(unix_ms()).await {
+            Ok(removed) => {
+                node.metrics.files_expired.inc_by(removed);
+            }
+            Err(e) => tracing::warn!(error = %e, "removing expired files failed"),
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! input, forged and expired policies and links, the size limit, a kill -9
 //! and restart, and two nodes of a cluster sharing files through
 //! JetStream's object store (that test needs `EDGEFN_NATS_SERVER`, see
-//! [`edgefn_e2e::nats`]).
+//! [`edgefn_e2e::nats`]); retention and quota are in [`limits`].
+
+mod limits;
 
 use std::time::Duration;
 
@@ -54,12 +56,26 @@ async fn upload_with(
     node.send(node.http().post(url).multipart(form)).await
 }
 
-/// Uploads `bytes` as `name` on `channel`, asserting S3's 204; the file id.
-pub(crate) async fn upload(node: &Node, channel: &str, name: &str, bytes: &[u8]) -> String {
+/// Uploads `bytes` as `name` on `channel`: the file id once S3's 204
+/// answers, or the refusal.
+async fn try_upload(
+    node: &Node,
+    channel: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<String, Answer> {
     let request = generate(node, channel, name).await;
     let answer = upload_with(node, &request, bytes, &[]).await;
-    assert_eq!(answer.status, 204, "{}", answer.body);
-    request["data"]["id"].as_str().expect("an id").to_owned()
+    if answer.status != 204 {
+        return Err(answer);
+    }
+    Ok(request["data"]["id"].as_str().expect("an id").to_owned())
+}
+
+/// Uploads `bytes` as `name` on `channel`, asserting S3's 204; the file id.
+pub(crate) async fn upload(node: &Node, channel: &str, name: &str, bytes: &[u8]) -> String {
+    let answer = try_upload(node, channel, name, bytes).await;
+    answer.unwrap_or_else(|refused| panic!("the upload failed: {}", refused.body))
 }
 
 /// `GET /v1/files/publish-file/...` of `{message, file: {id, name}}`.

@@ -4,12 +4,22 @@
 //! the limit allows fits, and a file uploaded through one node is read
 //! through every node.
 //!
+//! The bucket's `max_age` is the files' retention and its `max_bytes` their
+//! total (`[files] retention_days`, `max_total_bytes`; a node that opens
+//! an existing bucket sets both): JetStream removes expired files itself
+//! and refuses what would not fit. An upload checks the room left first;
+//! one that JetStream still refuses midway (uploads racing for the last
+//! room) leaves chunks that `max_age` removes.
+//!
 //! A channel's list reads the bucket's object infos (not their bytes) and
 //! keeps the channel's: fine for the files a chat shares, linear in the
-//! bucket's file count.
+//! bucket's file count. (The object store names its subjects by the
+//! base64 of the object's name, so no subject filter selects a channel's
+//! objects, and its `list` takes none.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::object_store::{self, ObjectMetadata, ObjectStore};
 use bytes::Bytes;
@@ -19,10 +29,14 @@ use tokio::io::AsyncReadExt;
 
 use super::{Cluster, Unavailable};
 use crate::bus::Channel;
-use crate::files::{FileError, FileStore, StoredFile, is_file_id};
+use crate::files::{FileError, FileLimits, FileStore, StoredFile, is_file_id};
 
 /// The bucket.
 pub const BUCKET: &str = "edgefn_files";
+/// The stream that holds the bucket.
+const STREAM: &str = "OBJ_edgefn_files";
+/// What JetStream answers a message that would pass the stream's `max_bytes`.
+const FULL: &str = "maximum bytes exceeded";
 /// The metadata entry holding a file's record.
 const RECORD: &str = "edgefn-file";
 
@@ -30,6 +44,7 @@ const RECORD: &str = "edgefn-file";
 pub struct NatsFiles {
     cluster: Arc<Cluster>,
     bucket: ObjectStore,
+    max_total_bytes: u64,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> FileError {
@@ -41,17 +56,43 @@ fn object_name(channel: &str, id: &str) -> String {
 }
 
 impl NatsFiles {
-    /// Opens the bucket, creating it when missing.
+    /// Opens the bucket, creating it when missing, with `limits`'
+    /// retention and total.
     ///
     /// # Errors
-    /// When JetStream cannot be reached.
-    pub async fn open(cluster: Arc<Cluster>) -> Result<Self, Unavailable> {
+    /// When JetStream cannot be reached or refuses the settings.
+    pub async fn open(cluster: Arc<Cluster>, limits: FileLimits) -> Result<Self, Unavailable> {
+        let max_age = Duration::from_millis(limits.retention_ms);
+        let max_bytes = i64::try_from(limits.max_total_bytes).unwrap_or(i64::MAX);
         let bucket = match cluster.js.get_object_store(BUCKET).await {
-            Ok(bucket) => bucket,
+            Ok(bucket) => {
+                let mut stream = cluster
+                    .js
+                    .get_stream(STREAM)
+                    .await
+                    .map_err(Unavailable::from)?;
+                let mut config = stream
+                    .info()
+                    .await
+                    .map_err(Unavailable::from)?
+                    .config
+                    .clone();
+                config.max_age = max_age;
+                config.max_bytes = max_bytes;
+                config.duplicate_window = config.duplicate_window.min(max_age);
+                cluster
+                    .js
+                    .update_stream(config)
+                    .await
+                    .map_err(Unavailable::from)?;
+                bucket
+            }
             Err(_) => {
                 let config = object_store::Config {
                     bucket: BUCKET.into(),
                     num_replicas: cluster.replicas,
+                    max_age,
+                    max_bytes,
                     ..Default::default()
                 };
                 cluster
@@ -61,7 +102,32 @@ impl NatsFiles {
                     .map_err(Unavailable::from)?
             }
         };
-        Ok(Self { cluster, bucket })
+        Ok(Self {
+            cluster,
+            bucket,
+            max_total_bytes: limits.max_total_bytes,
+        })
+    }
+
+    /// Checks that `size` more bytes fit in the bucket.
+    async fn check_room(&self, size: u64) -> Result<(), FileError> {
+        let mut stream = self
+            .cluster
+            .js
+            .get_stream(STREAM)
+            .await
+            .map_err(unavailable)?;
+        let used = stream.info().await.map_err(unavailable)?.state.bytes;
+        if used + size > self.max_total_bytes {
+            return Err(self.full());
+        }
+        Ok(())
+    }
+
+    fn full(&self) -> FileError {
+        FileError::QuotaExceeded {
+            limit: self.max_total_bytes,
+        }
     }
 
     fn decode(info: &object_store::ObjectInfo) -> Result<StoredFile, FileError> {
@@ -84,12 +150,13 @@ impl NatsFiles {
             metadata: HashMap::from([(RECORD.to_owned(), record)]),
             ..Default::default()
         };
+        self.check_room(bytes.len() as u64).await?;
         let mut reader = bytes.as_ref();
-        self.bucket
-            .put(meta, &mut reader)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        match self.bucket.put(meta, &mut reader).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains(FULL) => Err(self.full()),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn file_record(
@@ -202,5 +269,10 @@ impl FileStore for NatsFiles {
         id: String,
     ) -> BoxFuture<'static, Result<bool, FileError>> {
         Box::pin(async move { self.delete_file(&channel, &id).await })
+    }
+
+    /// JetStream's `max_age` removes expired files: nothing to do here.
+    fn prune(self: Arc<Self>, _before: String) -> BoxFuture<'static, Result<u64, FileError>> {
+        Box::pin(async { Ok(0) })
     }
 }

@@ -239,6 +239,24 @@ pub struct FilesConfig {
     /// How long the download link a file's URL redirects to stays valid, in
     /// seconds; a later download gets 403 (ask for the URL again).
     pub download_url_ttl_secs: u64,
+    /// How many days a file is kept after its upload URL was made (at least
+    /// 1; default 7: PubNub keeps files as long as the keyset's message
+    /// retention, which is set per keyset, and 7 days is a common one). Then
+    /// listings leave it out and its download and delete get 404 (`File
+    /// Not Found`), like a file never stored; a node alone removes its bytes
+    /// in the background, a cluster's object store (its `max_age`) removes
+    /// them itself.
+    pub retention_days: u64,
+    /// How many seconds one day of `retention_days` lasts: 86400. Tests
+    /// shorten it to see files expire.
+    pub day_secs: u64,
+    /// Most bytes of files kept at once (default 1 GiB): on a node alone,
+    /// the files' sizes; in a cluster, what the JetStream object store
+    /// takes for them (its `max_bytes`, shared by the nodes). An upload
+    /// that does not fit gets 413 naming this limit, counted in
+    /// `edgefn_files_quota_refusals_total`; expired and deleted files free
+    /// their room.
+    pub max_total_bytes: u64,
 }
 
 impl Default for FilesConfig {
@@ -247,6 +265,9 @@ impl Default for FilesConfig {
             max_file_bytes: 5 * 1024 * 1024,
             upload_url_ttl_secs: 60,
             download_url_ttl_secs: 3600,
+            retention_days: 7,
+            day_secs: 86_400,
+            max_total_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -14,7 +14,10 @@
 //!
 //! Bounds ([`FileLimits`], from `[files]` in the config): largest file
 //! (5 MiB by default, as PubNub's), how long an upload URL and a download
-//! link stay valid.
+//! link stay valid, how long files are kept, how many bytes of files a
+//! store keeps at once. A file expires by its id's time: from then on it
+//! answers as one never stored, and [`Files::prune`] has the store remove it
+//! (the stores enforce the total themselves, see [`FileStore::put`]).
 
 pub mod policy;
 
@@ -78,6 +81,14 @@ pub enum FileError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The file does not fit in what the store may keep (HTTP 413).
+    #[error(
+        "the files kept would pass the limit of {limit} bytes ([files] max_total_bytes): delete files or wait for old ones to expire"
+    )]
+    QuotaExceeded {
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The store could not answer; retrying may work (HTTP 503).
     #[error("files are unavailable: {0}")]
     Unavailable(String),
@@ -89,7 +100,9 @@ pub trait FileStore: Send + Sync + 'static {
     /// once the future succeeds.
     ///
     /// # Errors
-    /// [`FileError::Unavailable`] when it cannot be kept.
+    /// [`FileError::QuotaExceeded`] when the store's files and these bytes
+    /// would pass its total limit; [`FileError::Unavailable`] when it cannot
+    /// be kept.
     fn put(
         self: Arc<Self>,
         file: StoredFile,
@@ -137,9 +150,18 @@ pub trait FileStore: Send + Sync + 'static {
         channel: Channel,
         id: String,
     ) -> BoxFuture<'static, Result<bool, FileError>>;
+
+    /// Removes the files of every channel whose ids sort before `before`
+    /// (so that were made before a time, see [`Files::prune`]); how many. A
+    /// store that ages files out by itself removes none here.
+    ///
+    /// # Errors
+    /// [`FileError::Unavailable`] when the store cannot be changed.
+    fn prune(self: Arc<Self>, before: String) -> BoxFuture<'static, Result<u64, FileError>>;
 }
 
-/// How large a file may be and how long signed URLs stay valid.
+/// How large a file may be, how long signed URLs stay valid, how long files
+/// are kept and how many bytes of them.
 #[derive(Debug, Clone, Copy)]
 pub struct FileLimits {
     /// Largest file, in bytes.
@@ -148,15 +170,22 @@ pub struct FileLimits {
     pub upload_ttl_secs: u64,
     /// How long a download link stays valid, in seconds.
     pub download_ttl_secs: u64,
+    /// How long a file is kept, from its id's time, in milliseconds.
+    pub retention_ms: u64,
+    /// Most bytes of files a store keeps at once.
+    pub max_total_bytes: u64,
 }
 
 impl FileLimits {
     /// The limits configured in `[files]`.
     pub fn of(config: &FilesConfig) -> Self {
+        let retention_secs = (config.retention_days.max(1)).saturating_mul(config.day_secs.max(1));
         Self {
             max_bytes: config.max_file_bytes,
             upload_ttl_secs: config.upload_url_ttl_secs.max(1),
             download_ttl_secs: config.download_url_ttl_secs.max(1),
+            retention_ms: retention_secs.saturating_mul(1000),
+            max_total_bytes: config.max_total_bytes,
         }
     }
 }
@@ -318,7 +347,9 @@ impl Files {
             )));
         }
         let limit = limit.clamp(1, MAX_PAGE);
-        let after = next.map(str::to_owned);
+        // Expired files sort first: start after them.
+        let oldest = self.oldest_kept(crate::clock::unix_ms());
+        let after = Some(next.map_or(oldest.clone(), |next| next.max(&oldest).to_owned()));
         let mut files = Arc::clone(&self.store)
             .list(channel, after, limit + 1)
             .await?;
@@ -368,14 +399,14 @@ impl Files {
     /// `channel`'s file `id` named `name`, and its bytes.
     ///
     /// # Errors
-    /// [`FileError::NotFound`] when there is none by that id and name;
-    /// [`FileError::Invalid`], [`FileError::Unavailable`].
+    /// [`FileError::NotFound`] when there is none by that id and name, or
+    /// it expired; [`FileError::Invalid`], [`FileError::Unavailable`].
     pub async fn read(
         &self,
         channel: Channel,
         (id, name): (&str, &str),
     ) -> Result<(StoredFile, Bytes), FileError> {
-        check_id(id)?;
+        self.check_kept(id)?;
         match Arc::clone(&self.store).get(channel, id.to_owned()).await? {
             Some((file, bytes)) if file.info.name == name => Ok((file, bytes)),
             _ => Err(FileError::NotFound),
@@ -391,7 +422,7 @@ impl Files {
         channel: Channel,
         (id, name): (&str, &str),
     ) -> Result<(), FileError> {
-        check_id(id)?;
+        self.check_kept(id)?;
         let kept = Arc::clone(&self.store)
             .record(channel.clone(), id.to_owned())
             .await?;
@@ -403,6 +434,38 @@ impl Files {
             .await?;
         Ok(())
     }
+
+    /// Has the store remove the files expired at `now_ms`; how many.
+    ///
+    /// # Errors
+    /// [`FileError::Unavailable`].
+    pub async fn prune(&self, now_ms: u64) -> Result<u64, FileError> {
+        Arc::clone(&self.store)
+            .prune(self.oldest_kept(now_ms))
+            .await
+    }
+
+    /// The lowest id a file kept at `now_ms` can have: the ids of expired
+    /// files sort before it.
+    fn oldest_kept(&self, now_ms: u64) -> String {
+        first_id_at(now_ms.saturating_sub(self.limits.retention_ms))
+    }
+
+    /// Checks that `id` is one the node made and that it has not expired.
+    fn check_kept(&self, id: &str) -> Result<(), FileError> {
+        check_id(id)?;
+        if id < self.oldest_kept(crate::clock::unix_ms()).as_str() {
+            return Err(FileError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+/// The lowest id that [`new_id`] can make at `ms`: ids made before sort
+/// before it, ids made then or later after it.
+fn first_id_at(ms: u64) -> String {
+    let hex = format!("{:012x}", ms & 0xffff_ffff_ffff);
+    format!("{}-{}-0000-0000-000000000000", &hex[..8], &hex[8..])
 }
 
 /// A fresh file id: a UUIDv7 (milliseconds first, then randomness), so ids
@@ -475,6 +538,17 @@ mod tests {
         assert_eq!(&first[14..15], "7");
         assert!(!is_file_id("../../etc/passwd"));
         assert!(!is_file_id(&first.to_uppercase()));
+    }
+
+    #[test]
+    fn the_first_id_at_a_time_sorts_between_earlier_and_later_ids() {
+        let id = new_id().unwrap();
+        let ms = (u64::from_str_radix(&id[..8], 16).unwrap() << 16)
+            | u64::from_str_radix(&id[9..13], 16).unwrap();
+        let first = first_id_at(ms);
+        assert!(is_file_id(&first), "{first}");
+        assert!(first_id_at(ms - 1) < first && first < id, "{first} {id}");
+        assert!(id < first_id_at(ms + 1), "{id}");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!   `application/octet-stream`);
 //! - `POST /v1/files/upload`: the form, as S3's POST upload takes it (the
 //!   fields, then the `file` part) → 204, as S3 answers (the SDKs check it);
-//!   403 for a forged or expired policy, 413 past `[files] max_file_bytes`;
+//!   403 for a forged or expired policy, 413 past `[files] max_file_bytes`
+//!   or when the files kept would pass `[files] max_total_bytes` (counted
+//!   in `edgefn_files_quota_refusals_total`);
 //! - `GET /v1/files/publish-file/{pub}/{sub}/0/{ch}/0/{message}` publishes
 //!   the file message `{message, file: {id, name}}`, as a publish answers
 //!   it; subscribers get it as a file event (`e: 4`), history keeps it with
@@ -25,7 +27,8 @@
 //!   `{"status": 200}`; needs `delete`.
 //!
 //! Errors are PubNub's object errors (`{"status", "error": true, "message",
-//! "service"}`): 400 for bad input, 404 for no such file, 503 when the store
+//! "service"}`): 400 for bad input, 404 for no such file (or one kept past
+//! `[files] retention_days`), 503 when the store
 //! cannot answer; refusals are Access Manager's 403.
 
 use std::net::SocketAddr;
@@ -70,7 +73,9 @@ impl From<FileError> for PnError {
             FileError::Invalid(_) => StatusCode::BAD_REQUEST,
             FileError::Forbidden(_) => StatusCode::FORBIDDEN,
             FileError::NotFound => StatusCode::NOT_FOUND,
-            FileError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            FileError::TooLarge { .. } | FileError::QuotaExceeded { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             FileError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         PnError::new(status, e.to_string(), Shape::Object).service("Files")
@@ -274,6 +279,9 @@ pub async fn upload(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bod
     match stored.await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
+            if let FileError::QuotaExceeded { .. } = e {
+                node.metrics.files_quota_refusals.inc();
+            }
             // Perhaps answered before the body was read to its end.
             let mut response = PnError::from(e).into_response();
             (response.headers_mut()).insert(header::CONNECTION, HeaderValue::from_static("close"));

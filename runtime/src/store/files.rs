@@ -3,16 +3,21 @@
 //! the directory), and its record in the table `files` ((channel, id) →
 //! [`StoredFile`] as JSON), written after the bytes and removed before them,
 //! so a record never names bytes that are not there.
+//!
+//! The files' total size is counted (from the records, at open) and an
+//! upload's room is reserved before its bytes are written, so the total
+//! never passes `[files] max_total_bytes`. Expired files are removed by
+//! [`FileStore::prune`], which the node runs in the background.
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use redb::TableDefinition;
+use redb::{ReadableTable, TableDefinition};
 
 use super::{Result, Store, StoreError, blocking, db_err};
 use crate::bus::Channel;
@@ -29,24 +34,62 @@ const PARTIAL: &str = ".partial";
 pub struct LocalFiles {
     store: Arc<Store>,
     dir: PathBuf,
+    /// Bytes of the files kept, and of the uploads being written.
+    used: Mutex<u64>,
+    /// Most bytes of files kept at once.
+    max_total_bytes: u64,
 }
 
 impl LocalFiles {
-    /// Files kept in `store` and under `data_dir`; removes what an
-    /// interrupted upload left.
+    /// Files kept in `store` and under `data_dir`, at most `max_total_bytes`
+    /// of them; removes what an interrupted upload left.
     ///
     /// # Errors
-    /// When the directory cannot be made or read.
-    pub fn open(store: Arc<Store>, data_dir: &Path) -> std::io::Result<Self> {
+    /// When the directory or the records cannot be read.
+    pub fn open(store: Arc<Store>, data_dir: &Path, max_total_bytes: u64) -> Result<Self> {
         let dir = data_dir.join(DIR);
-        fs::create_dir_all(&dir)?;
-        for entry in fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| *e == PARTIAL[1..]) {
-                fs::remove_file(&path)?;
+        let cleared = (|| {
+            fs::create_dir_all(&dir)?;
+            for entry in fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| *e == PARTIAL[1..]) {
+                    fs::remove_file(&path)?;
+                }
             }
+            Ok::<_, std::io::Error>(())
+        })();
+        cleared.map_err(|e| io_err("directory", &e))?;
+        let files = Self {
+            store,
+            dir,
+            used: Mutex::new(0),
+            max_total_bytes,
+        };
+        let used = files
+            .records_before(None)?
+            .iter()
+            .map(|f| f.info.size)
+            .sum();
+        *files.used.lock().expect("files usage lock poisoned") = used;
+        Ok(files)
+    }
+
+    /// Counts `size` more bytes kept, unless that passes the limit.
+    fn reserve(&self, size: u64) -> Result<(), FileError> {
+        let mut used = self.used.lock().expect("files usage lock poisoned");
+        if *used + size > self.max_total_bytes {
+            return Err(FileError::QuotaExceeded {
+                limit: self.max_total_bytes,
+            });
         }
-        Ok(Self { store, dir })
+        *used += size;
+        Ok(())
+    }
+
+    /// Counts `size` bytes fewer kept.
+    fn release(&self, size: u64) {
+        let mut used = self.used.lock().expect("files usage lock poisoned");
+        *used = used.saturating_sub(size);
     }
 
     fn path(&self, id: &str) -> PathBuf {
@@ -133,12 +176,57 @@ impl LocalFiles {
             .map_err(db_err)?
             .remove((channel, id))
             .map_err(db_err)?
-            .is_some();
+            .map(|record| decode(channel, id, record.value()))
+            .transpose()?;
         txn.commit().map_err(db_err)?;
+        let Some(file) = removed else {
+            return Ok(false);
+        };
+        self.release(file.info.size);
+        self.remove_bytes(id)?;
+        Ok(true)
+    }
+
+    fn remove_bytes(&self, id: &str) -> Result<()> {
         match fs::remove_file(self.path(id)) {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(io_err(id, &e)),
-            _ => Ok(removed),
+            _ => Ok(()),
         }
+    }
+
+    /// The records of every channel whose ids sort before `before` (all
+    /// of them without it).
+    fn records_before(&self, before: Option<&str>) -> Result<Vec<StoredFile>> {
+        let txn = self.store.read()?;
+        let table = txn.open_table(FILES).map_err(db_err)?;
+        let mut files = Vec::new();
+        for entry in table.iter().map_err(db_err)? {
+            let (key, record) = entry.map_err(db_err)?;
+            let (channel, id) = key.value();
+            if before.is_none_or(|before| id < before) {
+                files.push(decode(channel, id, record.value())?);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Removes the files whose ids sort before `before`; how many.
+    fn prune_files(&self, before: &str) -> Result<u64> {
+        let expired = self.records_before(Some(before))?;
+        let txn = self.store.write()?;
+        {
+            let mut table = txn.open_table(FILES).map_err(db_err)?;
+            for file in &expired {
+                let key = (file.channel.as_str(), file.info.id.as_str());
+                table.remove(key).map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)?;
+        for file in &expired {
+            self.release(file.info.size);
+            self.remove_bytes(&file.info.id)?;
+        }
+        Ok(expired.len() as u64)
     }
 }
 
@@ -168,9 +256,14 @@ impl FileStore for LocalFiles {
         bytes: Bytes,
     ) -> BoxFuture<'static, Result<(), FileError>> {
         Box::pin(async move {
-            blocking(move || self.put_file(&file, &bytes))
-                .await
-                .map_err(lost)
+            let size = bytes.len() as u64;
+            self.reserve(size)?;
+            let kept = Arc::clone(&self);
+            let stored = blocking(move || kept.put_file(&file, &bytes)).await;
+            if stored.is_err() {
+                self.release(size);
+            }
+            stored.map_err(lost)
         })
     }
 
@@ -222,6 +315,14 @@ impl FileStore for LocalFiles {
                 .map_err(lost)
         })
     }
+
+    fn prune(self: Arc<Self>, before: String) -> BoxFuture<'static, Result<u64, FileError>> {
+        Box::pin(async move {
+            blocking(move || self.prune_files(&before))
+                .await
+                .map_err(lost)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -248,7 +349,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let store = Arc::new(Store::open(&dir).unwrap());
-        let files = LocalFiles::open(store, &dir).unwrap();
+        let files = LocalFiles::open(store, &dir, u64::MAX).unwrap();
         for (channel, id) in [("a", "1"), ("a", "2"), ("ab", "0"), ("a", "3")] {
             files.put_file(&file(channel, id), b"abc").unwrap();
         }
@@ -265,6 +366,32 @@ mod tests {
         assert!(!files.delete_file("a", "2").unwrap());
         assert_eq!(ids(None, 10), ["1", "3"]);
         assert!(!dir.join(DIR).join("2").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_total_holds_and_pruning_frees_it() {
+        let dir = std::env::temp_dir().join(format!("edgefn-files-quota-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let files = Arc::new(LocalFiles::open(Arc::clone(&store), &dir, 5).unwrap());
+        let put = |channel: &str, id: &str| {
+            Arc::clone(&files).put(file(channel, id), Bytes::from_static(b"abc"))
+        };
+        put("a", "1").await.unwrap();
+        let refused = put("b", "2").await.unwrap_err();
+        assert!(
+            matches!(refused, FileError::QuotaExceeded { limit: 5 }),
+            "{refused}"
+        );
+        // Counted again from the records when opened again.
+        let reopened = Arc::new(LocalFiles::open(store, &dir, 5).unwrap());
+        assert_eq!(*reopened.used.lock().unwrap(), 3);
+        assert_eq!(files.prune_files("1").unwrap(), 0);
+        assert_eq!(files.prune_files("2").unwrap(), 1);
+        assert!(!dir.join(DIR).join("1").exists());
+        put("b", "2").await.unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 }
