@@ -66,7 +66,9 @@ fn error(e: FileError) -> Error {
     match e {
         FileError::Invalid(m) | FileError::Forbidden(m) => Error::Invalid(m),
         FileError::NotFound => Error::Invalid(e.to_string()),
-        FileError::TooLarge { .. } => Error::TooLarge(e.to_string()),
+        FileError::TooLarge { .. } | FileError::QuotaExceeded { .. } => {
+            Error::TooLarge(e.to_string())
+        }
         FileError::Unavailable(_) => Error::Unavailable(e.to_string()),
     }
 }
