@@ -161,15 +161,8 @@ async fn after_publish(
 async fn metric(client: &reqwest::Client, nodes: &[&Node], name: &str, label: &str) -> u64 {
     let mut sum = 0;
     for node in nodes {
-        let text = client
-            .get(format!("{}/metrics", node.base))
-            .send()
+        sum += support::metrics(client, node)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        sum += text
             .lines()
             .filter(|line| line.starts_with(name) && line.contains(label))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())

@@ -222,18 +222,18 @@ pub fn percentile(samples: &[Duration], p: f64) -> f64 {
     samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6
 }
 
+/// The node's `/metrics` text.
+pub async fn metrics(client: &reqwest::Client, node: &Node) -> String {
+    let response = client.get(format!("{}/metrics", node.base)).send().await;
+    response.unwrap().text().await.unwrap()
+}
+
 /// The node's before-publish invocation-time histogram: cumulative counts
 /// by upper bound in seconds, from its `/metrics`.
 pub async fn before_publish_histogram(client: &reqwest::Client, node: &Node) -> Vec<(f64, u64)> {
-    let text = client
-        .get(format!("{}/metrics", node.base))
-        .send()
+    metrics(client, node)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|line| {
             line.starts_with("edgefn_function_invocation_seconds_bucket")
                 && line.contains(r#"trigger="BeforePublish""#)
