@@ -3,6 +3,7 @@
 //!
 //! [`lent`] holds what the node lends the sandbox's capabilities.
 
+mod background;
 mod lent;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use anyhow::Context;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 
+use self::background::Background;
 use self::lent::{NodePublisher, NodeReader};
 use crate::access::Access;
 use crate::access::revocations::RevocationLog;
@@ -137,6 +139,8 @@ pub struct Node {
     /// WebSocket connections open (the HTTP server stops tracking them once
     /// they are upgraded), so shutdown can wait for their close frames.
     sockets: Arc<AtomicUsize>,
+    /// Its background loops.
+    background: Background,
 }
 
 /// Counts one open WebSocket while it lives.
@@ -297,27 +301,36 @@ impl Node {
             admin_key_generated,
             shutdown: watch::Sender::new(false),
             sockets: Arc::default(),
+            background: Background::default(),
         });
         let _ = publisher.node.set(Arc::downgrade(&node));
         let _ = reader.node.set(Arc::downgrade(&node));
-        tokio::spawn(purge_expired(Arc::downgrade(&node)));
-        tokio::spawn(prune_files(Arc::downgrade(&node), file_limits.retention_ms));
+        node.background.spawn(purge_expired(Arc::downgrade(&node)));
+        node.background
+            .spawn(prune_files(Arc::downgrade(&node), file_limits.retention_ms));
         if let Some(changes) = remote_deployments {
-            tokio::spawn(follow_deployments(Arc::downgrade(&node), changes));
+            node.background
+                .spawn(follow_deployments(Arc::downgrade(&node), changes));
         }
         if let Some(cluster) = &node.cluster {
             let changes = shared::watch(Arc::clone(cluster), shared::REVOKED);
-            tokio::spawn(follow_revocations(Arc::downgrade(&node), changes));
+            node.background
+                .spawn(follow_revocations(Arc::downgrade(&node), changes));
             let changes = shared::watch(Arc::clone(cluster), shared::GROUPS);
-            tokio::spawn(follow_groups(Arc::downgrade(&node), changes));
-            tokio::spawn(announce_status(Arc::downgrade(&node)));
+            node.background
+                .spawn(follow_groups(Arc::downgrade(&node), changes));
+            node.background
+                .spawn(announce_status(Arc::downgrade(&node)));
             let members = cluster_presence::watch(Arc::clone(cluster));
-            tokio::spawn(follow_presence(Arc::downgrade(&node), members));
+            node.background
+                .spawn(follow_presence(Arc::downgrade(&node), members));
         }
         if let (Some(cluster), Some(writes)) = (&node.cluster, presence_writes) {
-            tokio::spawn(write_presence(Arc::clone(cluster), writes));
+            node.background
+                .spawn(write_presence(Arc::clone(cluster), writes));
         }
-        tokio::spawn(publish_presence(Arc::downgrade(&node), presence_events));
+        node.background
+            .spawn(publish_presence(Arc::downgrade(&node), presence_events));
         Ok(node)
     }
 
@@ -358,6 +371,43 @@ impl Node {
         self.shutdown.send_replace(true);
     }
 
+    /// Stops the node once its HTTP server has stopped accepting and let its
+    /// requests finish, in this order, each step waiting at most `grace`:
+    /// 1. WebSocket connections close (they were told to at the signal);
+    /// 2. queued after-publish copies and after-presence events run (in a
+    ///    cluster the node takes no more from the work queues);
+    /// 3. the background loops stop (sweeps, followers of the cluster's
+    ///    shared state, presence events);
+    /// 4. in a cluster, the NATS connection drains, so the acknowledgements
+    ///    and writes already made reach the servers before the process ends.
+    ///
+    /// The store needs no flush: each of its commits is durable when it
+    /// returns.
+    pub async fn stop(&self, grace: Duration) {
+        tracing::info!("shutdown 1/4: waiting for WebSockets to close");
+        self.sockets_closed(grace).await;
+        tracing::info!("shutdown 2/4: draining after-publish and after-presence work");
+        let left = self.functions.drain(grace).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "after-publish copies still queued or running at shutdown were dropped"
+            );
+        }
+        tracing::info!("shutdown 3/4: stopping background loops");
+        let running = self.background.stop(grace).await;
+        if running > 0 {
+            tracing::warn!(running, "background loops still running at shutdown");
+        }
+        if let Some(cluster) = &self.cluster {
+            tracing::info!("shutdown 4/4: draining the NATS connection");
+            let drained = tokio::time::timeout(grace, cluster.client.drain()).await;
+            if !matches!(drained, Ok(Ok(()))) {
+                tracing::warn!("the NATS connection did not drain in time");
+            }
+        }
+    }
+
     /// Marks a WebSocket as open until the guard is dropped.
     pub fn hold_socket(&self) -> SocketGuard {
         self.sockets.fetch_add(1, Ordering::Relaxed);
@@ -365,7 +415,7 @@ impl Node {
     }
 
     /// Waits until every WebSocket has closed, for at most `grace`.
-    pub async fn sockets_closed(&self, grace: Duration) {
+    async fn sockets_closed(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         while self.sockets.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;

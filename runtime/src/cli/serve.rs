@@ -117,14 +117,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await?;
     let grace = std::time::Duration::from_secs(node.config.http.shutdown_grace_secs);
-    node.sockets_closed(grace).await;
-    let left = node.functions.drain(grace).await;
-    if left > 0 {
-        tracing::warn!(
-            left,
-            "after-publish copies still queued or running at shutdown were dropped"
-        );
-    }
+    node.stop(grace).await;
     tracing::info!("stopped");
     Ok(())
 }

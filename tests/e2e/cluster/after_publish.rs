@@ -5,7 +5,9 @@
 //! there. A redeploy moves the function's work queue to its new channels,
 //! and a removal deletes it. Fires reach after-publish functions once per
 //! cluster too, and never a history or a subscriber, nor push stored
-//! messages out of the log (a node that joins later has them all).
+//! messages out of the log (a node that joins later has them all). A node
+//! stopped with SIGTERM while copies flow goes through its shutdown steps
+//! in order, and every copy is still counted once.
 
 use std::collections::HashMap;
 
@@ -243,4 +245,70 @@ async fn fires_reach_after_publish_functions_once_and_nothing_else() {
             node.base()
         );
     }
+}
+
+#[tokio::test]
+async fn a_node_stopped_with_sigterm_leaves_each_copy_counted_once() {
+    let (_nats, mut nodes) = cluster("").await;
+    let spec = json!({"endpoint": true, "after_publish": ["stop.*"]});
+    nodes[0].deploy_ok("counter", "counter", &spec).await;
+    for node in &nodes {
+        eventually("the counter on every node", TIMEOUT, || async {
+            let answer = node.get("/v1/fn/counter/stop.x").await;
+            (answer.status == 200).then_some(())
+        })
+        .await;
+    }
+
+    // Node 0 stops while the others publish, so it holds copies (queued,
+    // running, or run and not yet acknowledged) when SIGTERM arrives.
+    let (first, rest) = nodes.split_at_mut(1);
+    let stopping = &mut first[0];
+    let publishers = rest.iter().enumerate().map(|(w, node)| async move {
+        let mut n = w as u64;
+        while n < MESSAGES {
+            node.publish("stop.x", &json!({"n": n})).await;
+            n += 2;
+        }
+    });
+    let (status, ()) = tokio::join!(stopping.terminate(), async {
+        futures::future::join_all(publishers).await;
+    });
+    let stderr = stopping.stderr();
+    assert!(status.success(), "exited with {status}; stderr:\n{stderr}");
+    // Copies drained before the loops stop, and the NATS connection (their
+    // acknowledgements) last.
+    let steps = [
+        "shutdown 1/4",
+        "shutdown 2/4",
+        "shutdown 3/4",
+        "shutdown 4/4",
+        "stopped",
+    ];
+    let positions: Vec<_> = steps
+        .iter()
+        .map(|step| {
+            stderr
+                .find(step)
+                .unwrap_or_else(|| panic!("no `{step}` in its stderr:\n{stderr}"))
+        })
+        .collect();
+    assert!(
+        positions.is_sorted(),
+        "shutdown steps out of order: {positions:?}\n{stderr}"
+    );
+
+    let reached = eventually("every copy of stop.x counted", TIMEOUT, || async {
+        let n = count(&nodes[1], "stop.x").await;
+        (n >= MESSAGES).then_some(n)
+    })
+    .await;
+    assert_eq!(reached, MESSAGES, "a copy was counted twice");
+    // Later messages through both live nodes are counted after anything a
+    // redelivery could still bring.
+    for node in &nodes[1..] {
+        node.publish("stop.y", &json!({"sentinel": true})).await;
+    }
+    wait_count(&nodes[2], "stop.y", 2).await;
+    assert_eq!(count(&nodes[2], "stop.x").await, MESSAGES);
 }
