@@ -178,7 +178,11 @@ impl Node {
             None => None,
         };
         let log = match &cluster {
-            Some(cluster) => Some(ClusterLog::open(Arc::clone(cluster)).await?),
+            Some(cluster) => Some(
+                cluster
+                    .opening(|| ClusterLog::open(Arc::clone(cluster)))
+                    .await?,
+            ),
             None => None,
         };
         let cluster_log = log.clone();
@@ -200,7 +204,11 @@ impl Node {
         let publisher = Arc::new(NodePublisher::default());
         let reader = Arc::new(NodeReader::default());
         let kv = match &cluster {
-            Some(cluster) => Arc::new(NatsKv::open(Arc::clone(cluster)).await?),
+            Some(cluster) => Arc::new(
+                cluster
+                    .opening(|| NatsKv::open(Arc::clone(cluster)))
+                    .await?,
+            ),
             None => Arc::clone(&store) as Kv,
         };
         let services = HostServices {
@@ -223,7 +231,9 @@ impl Node {
         let cluster_after = match (&cluster, &config.nats) {
             (Some(cluster), Some(nats)) => {
                 let ack_wait = Duration::from_secs(nats.after_publish_ack_wait_secs);
-                let queues = AfterPublishQueues::open(cluster, ack_wait).await?;
+                let queues = cluster
+                    .opening(|| AfterPublishQueues::open(cluster, ack_wait))
+                    .await?;
                 Some(queues as Arc<dyn SharedQueues>)
             }
             _ => None,
@@ -233,7 +243,7 @@ impl Node {
         let (records, secret_key, remote_deployments) = match &cluster {
             Some(cluster) => {
                 let deployments = Arc::new(NatsDeployments::new(Arc::clone(cluster)));
-                let key = deployments.secrets_key().await?;
+                let key = cluster.opening(|| deployments.secrets_key()).await?;
                 let changes = deployments.watch();
                 (deployments as Arc<dyn Records>, key, Some(changes))
             }
@@ -250,18 +260,30 @@ impl Node {
         .await?;
         let groups = Groups::load(Arc::clone(&store), cluster.clone())?;
         let action_store: Arc<dyn ActionStore> = match &cluster {
-            Some(cluster) => Arc::new(NatsActions::open(Arc::clone(cluster)).await?),
+            Some(cluster) => Arc::new(
+                cluster
+                    .opening(|| NatsActions::open(Arc::clone(cluster)))
+                    .await?,
+            ),
             None => Arc::clone(&store) as Arc<dyn ActionStore>,
         };
         let actions = Actions::new(action_store, ActionLimits::of(&config.pubnub));
         let object_store: Arc<dyn ObjectStore> = match &cluster {
-            Some(cluster) => Arc::new(NatsObjects::open(Arc::clone(cluster)).await?),
+            Some(cluster) => Arc::new(
+                cluster
+                    .opening(|| NatsObjects::open(Arc::clone(cluster)))
+                    .await?,
+            ),
             None => Arc::clone(&store) as Arc<dyn ObjectStore>,
         };
         let objects = Objects::new(object_store, ObjectLimits::of(&config.pubnub));
         let file_limits = FileLimits::of(&config.files);
         let file_store: Arc<dyn FileStore> = match &cluster {
-            Some(cluster) => Arc::new(NatsFiles::open(Arc::clone(cluster), file_limits).await?),
+            Some(cluster) => Arc::new(
+                cluster
+                    .opening(|| NatsFiles::open(Arc::clone(cluster), file_limits))
+                    .await?,
+            ),
             None => Arc::new(LocalFiles::open(
                 Arc::clone(&store),
                 dir,

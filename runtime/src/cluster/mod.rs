@@ -75,6 +75,8 @@ pub struct Cluster {
     /// What this node's sequencer applied of the log (once it follows it):
     /// the timetokens log entries got here.
     progress: OnceLock<Arc<Progress>>,
+    /// Until when starting up may wait for JetStream (see [`Cluster::opening`]).
+    ready_by: tokio::time::Instant,
 }
 
 /// Why a cluster call failed: NATS unreachable, or JetStream refused.
@@ -135,22 +137,41 @@ impl Cluster {
             log_stream: log::stream_config(config.replicas.max(1), config),
             reconnects,
             progress: OnceLock::new(),
+            ready_by: tokio::time::Instant::now()
+                + Duration::from_secs(config.connect_timeout_secs),
         };
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_secs(config.connect_timeout_secs);
+        cluster
+            .opening(|| cluster.create_jetstream_state())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot set up JetStream on {} (is it started with -js?)",
+                    config.url
+                )
+            })?;
+        Ok(cluster)
+    }
+
+    /// Runs `open` (which makes or opens streams and buckets) until it
+    /// succeeds or the startup deadline (`connect_timeout_secs` after the
+    /// node began to connect) passes: while a NATS cluster forms or elects
+    /// its JetStream leaders, such requests time out for a few seconds.
+    ///
+    /// # Errors
+    /// `open`'s last error, once the deadline has passed.
+    pub async fn opening<T, E, F>(&self, mut open: impl FnMut() -> F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
         loop {
-            match cluster.create_jetstream_state().await {
-                Ok(()) => return Ok(cluster),
-                Err(e) if tokio::time::Instant::now() < deadline => {
+            match open().await {
+                Ok(opened) => return Ok(opened),
+                Err(e) if tokio::time::Instant::now() < self.ready_by => {
                     tracing::warn!(error = %e, "NATS not ready yet; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                Err(e) => {
-                    return Err(e.context(format!(
-                        "cannot set up JetStream on {} (is it started with -js?)",
-                        config.url
-                    )));
-                }
+                Err(e) => return Err(e),
             }
         }
     }
