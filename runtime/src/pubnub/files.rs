@@ -43,9 +43,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::publish::{Target, handle};
+use super::publish::{GetPath, handle_get};
 use super::reply::{self, PnError, Shape};
-use super::request::{PnRequest, check_subscribe_key};
+use super::request::PnRequest;
 use crate::access::Permissions;
 use crate::bus::{Channel, MessageKind};
 use crate::clock::{unix_ms, unix_secs};
@@ -80,20 +80,6 @@ impl From<FileError> for PnError {
         };
         PnError::new(status, e.to_string(), Shape::Object).service("Files")
     }
-}
-
-/// Checks the key, the channel and the permission of a files request.
-fn authorize(
-    node: &Node,
-    request: &PnRequest,
-    (sub_key, channel): (&str, &str),
-    body: &[u8],
-    wanted: Permissions,
-) -> Result<Channel, PnError> {
-    check_subscribe_key(node, sub_key)?;
-    let channel = Channel::parse(channel)?;
-    request.authorize(node, body, wanted, &[channel.as_str()], &[], Shape::Object)?;
-    Ok(channel)
 }
 
 /// The node's address as the client reached it: `[http] public_url`, or
@@ -158,13 +144,8 @@ pub async fn generate_upload_url(
     request: PnRequest,
     body: Bytes,
 ) -> Result<Response, PnError> {
-    let channel = authorize(
-        &node,
-        &request,
-        (&sub_key, &channel),
-        &body,
-        Permissions::WRITE,
-    )?;
+    let channel =
+        request.authorize_channel(&node, (&sub_key, &channel), &body, Permissions::WRITE)?;
     let wanted: UploadRequest = serde_json::from_slice(&body).map_err(|e| {
         FileError::Invalid(format!(
             "expected a JSON body {{\"name\": \"<file name>\"}}: {e}"
@@ -290,24 +271,15 @@ pub async fn upload(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bod
     }
 }
 
-/// Path of publish-file: keys, signature slot, channel, callback, message.
-type PublishPath = (String, String, String, String, String, String);
-
-/// `GET /v1/files/publish-file/...`: publishes the file message.
+/// `GET /v1/files/publish-file/...` (the path of a GET publish): publishes
+/// the file message.
 pub async fn publish_file(
     State(node): State<Arc<Node>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    Path(path): Path<PublishPath>,
+    Path(path): Path<GetPath>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let (pub_key, sub_key, _, channel, _, message) = path;
-    let target = Target {
-        keys: (&pub_key, &sub_key),
-        channel: &channel,
-        client,
-        kind: MessageKind::File,
-    };
-    handle(&node, &request, target, &message, &[]).await
+    handle_get(&node, client, path, &request, MessageKind::File).await
 }
 
 /// `GET /v1/files/{sub}/channels/{ch}/files`.
@@ -316,13 +288,7 @@ pub async fn list(
     Path((sub_key, channel)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channel = authorize(
-        &node,
-        &request,
-        (&sub_key, &channel),
-        &[],
-        Permissions::READ,
-    )?;
+    let channel = request.authorize_channel(&node, (&sub_key, &channel), &[], Permissions::READ)?;
     let limit = match request.param("limit").filter(|l| !l.is_empty()) {
         None => MAX_PAGE,
         Some(limit) => limit
@@ -346,13 +312,7 @@ pub async fn file_url(
     headers: HeaderMap,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channel = authorize(
-        &node,
-        &request,
-        (&sub_key, &channel),
-        &[],
-        Permissions::READ,
-    )?;
+    let channel = request.authorize_channel(&node, (&sub_key, &channel), &[], Permissions::READ)?;
     let location = download_url(&node, Some(&headers), &channel, (&id, &name))?;
     let location = HeaderValue::from_str(&location).expect("an encoded URL is a header value");
     let mut response = reply::ok(json!({ "status": 307 }));
@@ -406,13 +366,8 @@ pub async fn delete(
     Path((sub_key, channel, id, name)): Path<(String, String, String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channel = authorize(
-        &node,
-        &request,
-        (&sub_key, &channel),
-        &[],
-        Permissions::DELETE,
-    )?;
+    let channel =
+        request.authorize_channel(&node, (&sub_key, &channel), &[], Permissions::DELETE)?;
     node.files.delete(channel, (&id, &name)).await?;
     Ok(reply::ok(json!({ "status": 200 })))
 }

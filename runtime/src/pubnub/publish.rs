@@ -35,7 +35,7 @@ pub async fn time() -> Response {
 }
 
 /// Path of the GET forms: keys, signature slot, channel, callback, message.
-type GetPath = (String, String, String, String, String, String);
+pub(super) type GetPath = (String, String, String, String, String, String);
 
 /// `GET /publish/...`.
 pub async fn publish_get(
@@ -44,15 +44,8 @@ pub async fn publish_get(
     Path(path): Path<GetPath>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let (pub_key, sub_key, _, channel, _, message) = path;
     let kind = publish_kind(&request);
-    let target = Target {
-        keys: (&pub_key, &sub_key),
-        channel: &channel,
-        client,
-        kind,
-    };
-    handle(&node, &request, target, &message, &[]).await
+    handle_get(&node, client, path, &request, kind).await
 }
 
 /// `POST /publish/...` with the message as body.
@@ -82,14 +75,25 @@ pub async fn signal(
     Path(path): Path<GetPath>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
+    handle_get(&node, client, path, &request, MessageKind::Signal).await
+}
+
+/// Publishes the message a GET form carries in its `path` as `kind`.
+pub(super) async fn handle_get(
+    node: &Arc<Node>,
+    client: SocketAddr,
+    path: GetPath,
+    request: &PnRequest,
+    kind: MessageKind,
+) -> Result<Response, PnError> {
     let (pub_key, sub_key, _, channel, _, message) = path;
     let target = Target {
         keys: (&pub_key, &sub_key),
         channel: &channel,
         client,
-        kind: MessageKind::Signal,
+        kind,
     };
-    handle(&node, &request, target, &message, &[]).await
+    handle(node, request, target, &message, &[]).await
 }
 
 /// Where a publish goes and who sends it.

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use super::reply::{PnError, Shape};
 use super::signature::{self, Signed};
 use crate::access::{AccessError, Permissions, Verified};
+use crate::bus::Channel;
 use crate::clock::unix_secs;
 use crate::node::Node;
 
@@ -108,6 +109,24 @@ impl PnRequest {
             Ok(verified)
         };
         check().map_err(|e| PnError::access(e, shape))
+    }
+
+    /// The one channel a request names, parsed, once its subscribe key and
+    /// its permission `wanted` on the channel are checked.
+    ///
+    /// # Errors
+    /// 400 for a wrong key or channel name, 403 naming what is missing.
+    pub fn authorize_channel(
+        &self,
+        node: &Node,
+        (sub_key, channel): (&str, &str),
+        body: &[u8],
+        wanted: Permissions,
+    ) -> Result<Channel, PnError> {
+        check_subscribe_key(node, sub_key)?;
+        let channel = Channel::parse(channel)?;
+        self.authorize(node, body, wanted, &[channel.as_str()], &[], Shape::Object)?;
+        Ok(channel)
     }
 
     /// Checks that the request may manage channel group `group`.

@@ -23,9 +23,9 @@ use serde_json::{Map, Value, json};
 
 use super::history::readable_channels;
 use super::reply::{self, PnError, Shape};
-use super::request::{PnRequest, check_subscribe_key};
+use super::request::PnRequest;
 use crate::access::Permissions;
-use crate::bus::{Channel, Deletion, HistoryQuery, Published, Timetoken};
+use crate::bus::{Deletion, HistoryQuery, Published, Timetoken};
 use crate::http::extract::Path;
 use crate::node::Node;
 
@@ -77,7 +77,8 @@ pub async fn delete_messages(
     Path((sub_key, channel)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channel = authorized_channel(&node, &sub_key, &channel, &request, Permissions::DELETE)?;
+    let channel =
+        request.authorize_channel(&node, (&sub_key, &channel), &[], Permissions::DELETE)?;
     let range = Deletion::between(optional(&request, "start")?, optional(&request, "end")?);
     if let Some(range) = range {
         node.bus.delete(channel, range).await.map_err(unavailable)?;
@@ -93,7 +94,7 @@ pub async fn history_v2(
     Path((sub_key, channel)): Path<(String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
-    let channel = authorized_channel(&node, &sub_key, &channel, &request, Permissions::READ)?;
+    let channel = request.authorize_channel(&node, (&sub_key, &channel), &[], Permissions::READ)?;
     let count = match request.param("count").filter(|c| !c.is_empty()) {
         None => MAX_COUNT,
         Some(text) => match text.parse::<usize>() {
@@ -175,28 +176,6 @@ fn timetoken(text: &str) -> Result<Timetoken, PnError> {
 
 fn bad_request(message: String) -> PnError {
     PnError::new(StatusCode::BAD_REQUEST, message, Shape::Object)
-}
-
-/// The one channel a request names, parsed, once the request's subscribe
-/// key and its token's `permission` on the channel are checked.
-fn authorized_channel(
-    node: &Node,
-    sub_key: &str,
-    name: &str,
-    request: &PnRequest,
-    permission: Permissions,
-) -> Result<Channel, PnError> {
-    check_subscribe_key(node, sub_key)?;
-    let channel = Channel::parse(name)?;
-    request.authorize(
-        node,
-        &[],
-        permission,
-        &[channel.as_str()],
-        &[],
-        Shape::Object,
-    )?;
-    Ok(channel)
 }
 
 fn unavailable(e: impl std::fmt::Display) -> PnError {
