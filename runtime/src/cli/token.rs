@@ -30,6 +30,17 @@ pub enum TokenCommand {
         /// PATTERN=read,...; repeatable.
         #[arg(long = "pattern", value_name = "REGEX=PERMISSIONS", value_parser = parse_grant)]
         patterns: Vec<(String, Permissions)>,
+        /// A channel group and its permissions, as NAME=read,manage; repeatable.
+        #[arg(long = "group", value_name = "NAME=PERMISSIONS", value_parser = parse_grant)]
+        groups: Vec<(String, Permissions)>,
+        /// A client id (App Context user) and its permissions, as
+        /// ID=get,update,delete; repeatable.
+        #[arg(long = "uuid", value_name = "ID=PERMISSIONS", value_parser = parse_grant)]
+        uuids: Vec<(String, Permissions)>,
+        /// A whole category of resources, as `channels=get` or `uuids=get`
+        /// (PubNub's token categories: `get` on every one); repeatable.
+        #[arg(long = "category", value_name = "CATEGORY=get", value_parser = parse_grant)]
+        categories: Vec<(String, Permissions)>,
         /// Data to carry in the token, as a JSON object.
         #[arg(long)]
         meta: Option<String>,
@@ -80,6 +91,9 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
             user,
             channels,
             patterns,
+            groups,
+            uuids,
+            categories,
             meta,
             admin,
         } => {
@@ -93,6 +107,9 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
                 "authorized_uuid": user,
                 "channels": channels.into_iter().collect::<BTreeMap<_, _>>(),
                 "channel_patterns": patterns.into_iter().collect::<BTreeMap<_, _>>(),
+                "groups": groups.into_iter().collect::<BTreeMap<_, _>>(),
+                "uuids": uuids.into_iter().collect::<BTreeMap<_, _>>(),
+                "categories": categories.into_iter().collect::<BTreeMap<_, _>>(),
                 "meta": meta,
             });
             let answer = client

@@ -104,6 +104,12 @@ async fn tokens_from_the_cli() {
             "cli.a=read,write",
             "--pattern",
             r"cli\.b\..*=read",
+            "--group",
+            "cli-group=read,manage",
+            "--uuid",
+            "dave=get,update",
+            "--category",
+            "channels=get",
             "--meta",
             r#"{"team": "ops"}"#,
         ])
@@ -123,6 +129,16 @@ async fn tokens_from_the_cli() {
         parsed["patterns"]["channels"],
         json!({r"cli\.b\..*": ["read"]})
     );
+    assert_eq!(
+        parsed["resources"]["groups"],
+        json!({"cli-group": ["read", "manage"]})
+    );
+    assert_eq!(
+        parsed["resources"]["uuids"],
+        json!({"dave": ["get", "update"]})
+    );
+    assert_eq!(parsed["categories"]["channels"], json!(["get"]));
+    assert_eq!(parsed["categories"]["uuids"], json!([]));
     assert_eq!(parsed["meta"], json!({"team": "ops"}));
     let issued = parsed["issued_at"].as_u64().unwrap();
     assert_eq!(parsed["expires_at"], issued + 300);
@@ -167,6 +183,14 @@ async fn tokens_from_the_cli() {
             "not a valid regular expression",
         ),
         (&["token", "grant", "--ttl", "5"], "at least one"),
+        (
+            &["token", "grant", "--category", "groups=get"],
+            "unknown category `groups`",
+        ),
+        (
+            &["token", "grant", "--category", "uuids=get,update"],
+            "may grant only `get`",
+        ),
         (&["token", "revoke", "garbage"], "malformed"),
         (&["token", "parse", "garbage"], "malformed"),
     ] {
