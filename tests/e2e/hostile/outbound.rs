@@ -1,7 +1,9 @@
 //! Outbound HTTP abuse: a flood past the per-invocation budget, a server
 //! that accepts and never answers, and destinations that are loopback,
-//! private, link-local or names resolving to them — refused unless the
-//! allow-list names that exact address.
+//! private, link-local, otherwise special-purpose (IANA), embedded in an
+//! IPv6 translation address, or names resolving to them — refused unless the
+//! allow-list names that exact address; and paths that only look as if they
+//! were under a rule's path.
 
 use std::time::{Duration, Instant};
 
@@ -185,6 +187,15 @@ async fn loopback_private_and_link_local_destinations_are_refused() {
         "http://169.254.169.254/latest/meta-data/".to_owned(),
         "http://[fe80::1]/".to_owned(),
         "http://[fd00::1]/".to_owned(),
+        // IANA special-purpose ranges, and IPv6 addresses that embed a
+        // loopback or private IPv4 address (NAT64, 6to4, IPv4-compatible).
+        format!("http://[64:ff9b::7f00:1]:{port}/"),
+        format!("http://[64:ff9b:1::7f00:1]:{port}/"),
+        format!("http://[2002:7f00:1::1]:{port}/"),
+        format!("http://[::127.0.0.1]:{port}/"),
+        "http://[2001::1]/".to_owned(),
+        "http://192.0.0.8/".to_owned(),
+        "http://198.18.0.1/".to_owned(),
     ];
     let denied = node.metric("edgefn_outbound_http_denied_total", &[]).await;
     while_good(&node, async {
@@ -254,4 +265,57 @@ async fn loopback_private_and_link_local_destinations_are_refused() {
         );
     }
     assert_eq!(recorder.all().len(), 1);
+}
+
+#[tokio::test]
+async fn a_path_rule_allows_only_paths_under_it() {
+    let node = Node::start().await;
+    node.deploy_good().await;
+    let recorder = Recorder::start().await;
+    node.deploy_hostile(
+        "v1-only",
+        "http",
+        json!({"endpoint": true, "allow_outbound": [recorder.url("/v1")]}),
+        json!({}),
+    )
+    .await;
+    let denied = node.metric("edgefn_outbound_http_denied_total", &[]).await;
+    let outside = [
+        "/v1evil",
+        "/v1/../admin",
+        "/v1/%2e%2e/admin",
+        "/v1/x/../../admin",
+        "/v1%2F..%2Fadmin",
+        "/v1/..%5Cadmin",
+    ];
+    while_good(&node, async {
+        for path in outside {
+            let got = report(&node, "v1-only", Some(&recorder.url(path))).await;
+            assert!(
+                got["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("denied by the host")),
+                "{path}: {got}"
+            );
+        }
+        let got = report(&node, "v1-only", Some(&recorder.url("/v1/items/./x"))).await;
+        assert_eq!(got["status"], 200, "{got}");
+    })
+    .await;
+    assert_eq!(recorder.next().await.path, "/v1/items/./x");
+    assert_eq!(
+        recorder.all().len(),
+        1,
+        "a path outside /v1 reached the server"
+    );
+    assert_eq!(
+        node.metric("edgefn_outbound_http_denied_total", &[]).await - denied,
+        outside.len() as f64
+    );
+    node.wait_for_log(
+        "v1-only",
+        &["/v1evil", "not on this function's allow-list"],
+        wait::TIMEOUT,
+    )
+    .await;
 }
