@@ -412,7 +412,10 @@ fn classify(
     }
     let message = match (error.downcast_ref::<Trap>(), limits.table_refused) {
         (Some(trap), Some(asked)) => {
-            format!("{trap} after a table grow to {asked} elements was refused")
+            format!(
+                "{trap} after a table grow to {asked} elements was refused (the limit is {} elements per table)",
+                super::limits::MAX_TABLE_ELEMENTS
+            )
         }
         (Some(trap), None) => format!("{trap} (see the function's log for its own output)"),
         (None, _) => format!("{error:#}"),

@@ -136,7 +136,7 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runner_error)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(runner_error)?;
         let state = InitState {
-            wasi: WasiCtx::builder().build(),
+            wasi: super::limits::wasi_builder().build(),
             http: WasiHttpCtx::new(),
             no_outbound: NoOutbound,
             table: ResourceTable::new(),

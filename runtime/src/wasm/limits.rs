@@ -1,11 +1,32 @@
 //! Per-instance resource limits, and a record of which one was hit so that a
 //! resulting trap can be reported as "exceeded its memory limit" rather than
-//! as a bare `unreachable`.
+//! as a bare `unreachable`; and the limits on what one WASI call may make the
+//! host allocate.
+//!
+//! Each limit here is the one a guest meets: the pooling allocator's slots
+//! are sized from the same numbers (`engine_config`), never smaller.
 
 use wasmtime::ResourceLimiter;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-/// Most table elements an instance may have (per table).
-pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// Most elements a table may have. The pool's table slots hold exactly this
+/// many (`PoolingAllocationConfig::table_elements`). Room for interpreters:
+/// CPython built with componentize-py starts with about 6,000.
+pub const MAX_TABLE_ELEMENTS: usize = 16_384;
+
+/// Most bytes one `wasi:random` `get-random-bytes` (or insecure) call may
+/// ask for; a larger request traps. The host allocates the bytes before
+/// copying them into the guest, so this keeps one call far below any
+/// function's memory limit (at least 1 MiB) instead of WASI's default 64 MiB.
+pub const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+
+/// A WASI context builder with this module's limits; every store the
+/// sandbox runs guest code in starts from it.
+pub fn wasi_builder() -> WasiCtxBuilder {
+    let mut builder = WasiCtx::builder();
+    builder.max_random_size(MAX_RANDOM_BYTES);
+    builder
+}
 
 /// The limits of one instance and what it tried to exceed.
 pub struct InstanceLimits {

@@ -254,6 +254,7 @@ pub fn engine_config(config: &WasmConfig) -> Config {
         .total_stacks(instances)
         .max_memories_per_component(4)
         .max_memory_size(config.max_memory_mb as usize * MIB)
+        .table_elements(limits::MAX_TABLE_ELEMENTS)
         .linear_memory_keep_resident(2 * MIB)
         .table_keep_resident(64 * 1024)
         .pagemap_scan(Enabled::Auto);

@@ -78,7 +78,7 @@ pub(super) fn new_store(
     depth: u8,
 ) -> Store<InvocationState> {
     let output = LogCapture::new(sandbox.config.max_log_bytes);
-    let wasi = WasiCtx::builder()
+    let wasi = super::limits::wasi_builder()
         .envs(&function.env)
         .stdout(output.clone())
         .stderr(output.stderr())

@@ -213,21 +213,62 @@ async fn table_growth_is_refused_by_the_host() {
             report["refused"], true,
             "table growth never refused: {report}"
         );
+        // The sandbox's own limit (16,384 elements per table) refuses it,
+        // not the instance pool's smaller default (20,000): the guest grows
+        // 1,000 elements at a time.
         let size = report["grew_to"].as_i64().unwrap();
         assert!(
-            (1..1 << 20).contains(&size),
+            (16_384 - 1_000..=16_384).contains(&size),
             "the table grew to {size} elements"
         );
 
         let (answer, _) = timed_publish(&node, "hostile.table").await;
         let message = names(&answer, 502, "function_error", "table-bp");
         assert!(
-            message.contains("trapped") && message.contains("table grow to"),
+            message.contains("trapped")
+                && message.contains("table grow to")
+                && message.contains("the limit is 16384 elements per table"),
             "the trap does not say a table grow was refused: {message}"
         );
     })
     .await;
     node.wait_for_invocations("table-bp", "BeforePublish", "Error", 1)
+        .await;
+}
+
+#[tokio::test]
+async fn a_random_bytes_request_past_the_limit_traps_without_a_host_allocation() {
+    // 32 MiB of randomness for a function with 16 MiB of memory: the
+    // host refuses the call itself (its limit is 64 KiB) rather than
+    // allocating 32 MiB and failing to copy it into the guest.
+    let node = Node::start().await;
+    node.deploy_good().await;
+    node.deploy_hostile(
+        "rand-big",
+        "random",
+        json!({"endpoint": true, "memory_mb": 16}),
+        json!({"bytes": "33554432"}),
+    )
+    .await;
+    node.deploy_hostile(
+        "rand-ok",
+        "random",
+        json!({"endpoint": true}),
+        json!({"bytes": "65536"}),
+    )
+    .await;
+    while_good(&node, async {
+        let (answer, _) = timed_call(&node, "rand-big").await;
+        let message = names(&answer, 502, "function_error", "rand-big");
+        assert!(
+            message.contains("requested len 33554432 exceeds limit 65536"),
+            "{message}"
+        );
+        let (answer, _) = timed_call(&node, "rand-ok").await;
+        assert_eq!(answer.ok()["report"]["random_bytes"], 65536);
+    })
+    .await;
+    node.wait_for_invocations("rand-big", "Endpoint", "Error", 1)
         .await;
 }
 

@@ -1,5 +1,5 @@
 //! A guest that grows its function table (`__indirect_function_table`) by
-//! 10,000 `ref.null` elements at a time until `table.grow` fails.
+//! 1,000 `ref.null` elements at a time until `table.grow` fails.
 //!
 //! - Endpoint: answers `{"grew_to": N, "refused": true}` (N = the table's
 //!   size when growth was refused), or `{"unsupported": "..."}` when built
@@ -37,11 +37,11 @@ fn grow_until_refused() -> Result<i64, &'static str> {
     {
         let mut size = 0i64;
         for _ in 0..100_000 {
-            let old = table_grow(10_000);
+            let old = table_grow(1_000);
             if old < 0 {
                 return Ok(size);
             }
-            size = i64::from(old) + 10_000;
+            size = i64::from(old) + 1_000;
         }
         Ok(-size)
     }

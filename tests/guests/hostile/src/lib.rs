@@ -19,6 +19,7 @@
 //! | `self-publish` | publishes `{"hop": N + 1}` to the channel of the message it got |
 //! | `stdout` | writes `mb` MiB (default 8) to stdout and as much to stderr |
 //! | `log-flood` | `count` lines through the log interface, each with 32 fields of 4 KiB |
+//! | `random` | one `wasi:random` `get-random-bytes` call for `bytes` bytes (default 32 MiB) |
 //! | `slow` | sleeps `ms` milliseconds (default 1000) |
 //! | `remember` | reports what an earlier invocation left in its memory: a static counter's count, and the non-zero bytes of a fresh `mb` MiB (default 3) zeroed allocation, which it then fills with `0xAB` |
 //!
@@ -40,6 +41,21 @@ use std::time::Duration;
 use edgefn_sdk::http::{OutgoingRequest, Request, Response};
 use edgefn_sdk::serde_json::{Value, json};
 use edgefn_sdk::{Decision, Message, after_publish, before_publish, bus, endpoint, interval, kv};
+
+/// `wasi:random`, called directly: the standard library asks it for a few
+/// bytes at a time only.
+mod random {
+    edgefn_sdk::__private::wit_bindgen::generate!({
+        inline: "
+            package hostile:random;
+            world random { import wasi:random/random@0.2.12; }
+        ",
+        path: "../../../wit",
+        world: "hostile:random/random",
+        runtime_path: "edgefn_sdk::__private::wit_bindgen::rt",
+        generate_all,
+    });
+}
 
 fn config_num(key: &str, default: u64) -> u64 {
     edgefn_sdk::config(key)
@@ -149,6 +165,10 @@ fn act(trigger: &str, channel: Option<&str>, payload: &Value, url: Option<String
                 edgefn_sdk::log::info(&message, &fields);
             }
             json!({"logged": count})
+        }
+        "random" => {
+            let bytes = random::wasi::random::random::get_random_bytes(config_num("bytes", 32 << 20));
+            json!({"random_bytes": bytes.len()})
         }
         "slow" => {
             std::thread::sleep(Duration::from_millis(config_num("ms", 1000)));
