@@ -1,7 +1,7 @@
 //! Durability: after `kill -9` (or a graceful SIGTERM) and a restart on the
 //! same data dir, deployments (with their versions and bindings), history and
-//! timetoken order are all still there, and compiled components are cached;
-//! so are acknowledged KV writes, token revocations and function secrets.
+//! timetoken order are all still there, and compiled components are cached
+//! (checked before use, recompiled when damaged, removed when unused); so are acknowledged KV writes, token revocations and function secrets.
 
 use edgefn_e2e::caps::{self, ok};
 use edgefn_e2e::check::seqs;
@@ -201,4 +201,82 @@ async fn kill_9_keeps_kv_writes_revocations_and_secrets() {
         .await
         .ok();
     assert_eq!(node.inspect(&kept).await["status"], "valid");
+}
+
+/// The compiled artifacts (`*.cwasm`) under `node`'s data dir, sorted.
+fn artifacts(node: &Node) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(node.data_dir().join("compiled"))
+        .expect("the compiled-component cache exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_corrupted_compiled_artifact_is_recompiled_and_unused_ones_are_removed() {
+    let mut node = Node::start().await;
+    node.deploy_ok("hello", "hello", &json!({"endpoint": true}))
+        .await;
+    node.deploy_ok(
+        "moderate",
+        "moderate",
+        &json!({"before_publish": ["chat.*"], "config": {"banned_words": "spam"}}),
+    )
+    .await;
+    assert_eq!(artifacts(&node).len(), 2, "one artifact per component");
+
+    // Damage one byte in the middle of each artifact while the node is down.
+    node.kill9().await;
+    for path in artifacts(&node) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    node.restart().await;
+    let log = node.stderr();
+    assert!(
+        log.contains("compiled artifact is unusable; recompiling")
+            && log.contains("its checksum does not match its contents"),
+        "the corrupted artifacts were not reported:\n{log}"
+    );
+    assert_eq!(node.get("/v1/fn/hello/x").await.ok()["path"], "/x");
+    node.post_message(Op::Publish, "chat.x", r#"{"text":"hi"}"#, &[])
+        .await
+        .ok();
+
+    // They were written again, whole: the next start loads them as they are.
+    // An artifact of no deployed component, or of another engine
+    // configuration, and a temporary file a crash left are removed then.
+    node.kill9().await;
+    let compiled = node.data_dir().join("compiled");
+    let kept = artifacts(&node);
+    let first = kept[0].file_name().unwrap().to_string_lossy().into_owned();
+    let (hash, _) = first.split_once('-').unwrap();
+    let strays = [
+        compiled.join(format!("{}-0123456789abcdef.cwasm", "ab".repeat(32))),
+        compiled.join(format!("{hash}-0123456789abcdef.cwasm")),
+        compiled.join(format!("{first}.tmp-1-0")),
+    ];
+    for stray in &strays {
+        std::fs::write(stray, b"stray").unwrap();
+    }
+    node.restart().await;
+    assert!(
+        !node.stderr().contains("recompiling"),
+        "an artifact written after a corruption did not load:\n{}",
+        node.stderr()
+    );
+    for stray in &strays {
+        assert!(!stray.exists(), "{} was not removed", stray.display());
+    }
+    assert_eq!(artifacts(&node), kept);
+
+    // Removing a function removes its artifact (before the answer).
+    node.admin(Method::DELETE, "/functions/moderate").await.ok();
+    let left = artifacts(&node);
+    assert!(left.len() == 1 && kept.contains(&left[0]), "{left:?}");
+    assert_eq!(node.get("/v1/fn/hello/y").await.ok()["path"], "/y");
 }

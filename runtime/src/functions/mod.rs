@@ -139,6 +139,7 @@ impl Functions {
                 }
             }
         }
+        functions.remove_unused_artifacts().await;
         Ok(functions)
     }
 
@@ -223,7 +224,20 @@ impl Functions {
             .put(deployment.clone(), bytes)
             .await?;
         self.install(deployment.clone(), loaded, secrets);
+        self.remove_unused_artifacts().await;
         Ok(deployment)
+    }
+
+    /// Removes the compiled artifacts no deployed function uses (a deploy
+    /// compiling outside the change lock may lose its fresh artifact to
+    /// this: it is compiled again at the next start).
+    async fn remove_unused_artifacts(&self) {
+        let in_use = self
+            .snapshot()
+            .iter()
+            .map(|f| f.deployment.component.clone())
+            .collect();
+        self.sandbox.remove_unused_artifacts(in_use).await;
     }
 
     /// Whether `current` was deployed with `spec` and `secrets`.
@@ -268,6 +282,7 @@ impl Functions {
         }
         Arc::clone(&self.records).remove(name.to_owned()).await?;
         self.registry.rcu(|registry| registry.without(name));
+        self.remove_unused_artifacts().await;
         if let Some(queues) = self.cluster_after.clone()
             && let Err(e) = queues.unbind(name.to_owned()).await
         {
@@ -285,6 +300,7 @@ impl Functions {
         let Some(record) = record else {
             if current.is_some() {
                 self.registry.rcu(|registry| registry.without(&name));
+                self.remove_unused_artifacts().await;
                 tracing::info!(function = name, "function removed (by another node)");
             }
             return;
@@ -299,11 +315,14 @@ impl Functions {
         }
         let version = record.version;
         match self.restore(record).await {
-            Ok(()) => tracing::info!(
-                function = name,
-                version,
-                "function deployed (by another node)"
-            ),
+            Ok(()) => {
+                tracing::info!(
+                    function = name,
+                    version,
+                    "function deployed (by another node)"
+                );
+                self.remove_unused_artifacts().await;
+            }
             Err(e) => {
                 tracing::error!(function = name, error = %e, "deployment from the cluster cannot be loaded")
             }

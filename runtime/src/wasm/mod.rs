@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -228,6 +228,20 @@ impl Sandbox {
         .await
         .map_err(|e| ComponentError::Invalid(format!("compilation task failed: {e}")))??;
         component::prepare(&self.linker, &component)
+    }
+
+    /// Removes the compiled artifacts of components not in `in_use` (the
+    /// content hashes of the deployed functions) and of other engine
+    /// configurations.
+    pub async fn remove_unused_artifacts(&self, in_use: HashSet<String>) {
+        let (engine, cache_dir) = (self.engine.clone(), self.cache_dir.clone());
+        let removed = tokio::task::spawn_blocking(move || {
+            component::remove_unused(&engine, &cache_dir, &in_use);
+        })
+        .await;
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "the compiled-artifact clean-up failed");
+        }
     }
 
     fn next_invocation(&self) -> u64 {
