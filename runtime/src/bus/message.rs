@@ -15,6 +15,30 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Largest signal payload accepted, in bytes of JSON text.
 pub const MAX_SIGNAL_BYTES: usize = 64;
 
+/// What a function's publisher id starts with (`fn:NAME`): reserved for
+/// functions, so subscribers can trust that a `fn:` publisher is one.
+pub const FUNCTION_ID_PREFIX: &str = "fn:";
+
+/// A client claimed an id in the functions' namespace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` starts with the reserved prefix `{FUNCTION_ID_PREFIX}`: ids starting with it belong to functions"
+)]
+pub struct ReservedId(pub String);
+
+/// Checks an id a client chose for itself (publisher, uuid): anything but
+/// the functions' prefix, in any letter case.
+///
+/// # Errors
+/// [`ReservedId`] when it starts with [`FUNCTION_ID_PREFIX`].
+pub fn check_client_id(id: &str) -> Result<(), ReservedId> {
+    let prefix = id.get(..FUNCTION_ID_PREFIX.len()).unwrap_or_default();
+    if prefix.eq_ignore_ascii_case(FUNCTION_ID_PREFIX) {
+        return Err(ReservedId(id.to_owned()));
+    }
+    Ok(())
+}
+
 /// How a message entered the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -338,6 +362,16 @@ mod tests {
 
     fn chan() -> Channel {
         Channel::parse("c").unwrap()
+    }
+
+    #[test]
+    fn function_ids_are_reserved() {
+        for id in ["fn:moderate", "FN:x", "Fn:", "fn:"] {
+            assert_eq!(check_client_id(id), Err(ReservedId(id.to_owned())), "{id}");
+        }
+        for id in ["alice", "fn", "f", "", "fnx:y", "my-fn:x", "é"] {
+            assert_eq!(check_client_id(id), Ok(()), "{id}");
+        }
     }
 
     #[test]

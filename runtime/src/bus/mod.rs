@@ -30,7 +30,8 @@ pub use self::channel::{Channel, NameError, Pattern, parse_pattern_list};
 pub use self::history::{Deletion, HistoryError, HistoryQuery, HistoryStore, LogPoint};
 pub use self::hub::{Closed, Hub, Subscription};
 pub use self::message::{
-    Delivery, Message, MessageError, MessageKind, MessageView, Published, WireForm,
+    Delivery, FUNCTION_ID_PREFIX, Message, MessageError, MessageKind, MessageView, Published,
+    ReservedId, WireForm, check_client_id,
 };
 pub use self::sequencer::{Sequencer, SequencerError};
 pub use self::timetoken::Timetoken;

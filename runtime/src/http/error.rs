@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::limits::Limited;
-use crate::bus::{HistoryError, MessageError, NameError, SequencerError};
+use crate::bus::{HistoryError, MessageError, NameError, ReservedId, SequencerError};
 use crate::functions::DeployError;
 use crate::functions::records::StorageError;
 use crate::node::PublishError;
@@ -138,6 +138,12 @@ impl IntoResponse for ApiError {
 impl From<NameError> for ApiError {
     fn from(e: NameError) -> Self {
         Self::bad_request("invalid_channel", e.to_string())
+    }
+}
+
+impl From<ReservedId> for ApiError {
+    fn from(e: ReservedId) -> Self {
+        Self::bad_request("reserved_id", e.to_string())
     }
 }
 

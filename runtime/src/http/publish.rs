@@ -3,7 +3,8 @@
 //!
 //! Optional: `meta` (a JSON object) as query parameter or `X-Edgefn-Meta`
 //! header; the publisher's id as `publisher` (or `uuid`) query parameter or
-//! `X-Edgefn-Publisher` header (defaults to the token's authorized user);
+//! `X-Edgefn-Publisher` header (defaults to the token's authorized user;
+//! `fn:…` is reserved for functions: 400 `reserved_id`);
 //! `store=0` to keep a publish out of history; `ttl=HOURS` to keep it there
 //! only that long (0: until trimmed). With access control on, a
 //! token granting `write` on the channel (`auth` query parameter or
@@ -25,7 +26,7 @@ use super::error::ApiError;
 use super::extract::{Path, Query};
 use super::header;
 use crate::access::Permissions;
-use crate::bus::{Channel, Message, MessageKind};
+use crate::bus::{Channel, Message, MessageKind, check_client_id};
 use crate::node::Node;
 
 /// Query parameters of the publish endpoints.
@@ -59,6 +60,7 @@ pub async fn publish(
         .publisher
         .or(params.uuid)
         .or_else(|| header(&headers, "x-edgefn-publisher"));
+    publisher.as_deref().map(check_client_id).transpose()?;
     let token = presented_token(&headers, params.auth);
     node.limits
         .check(client.ip(), token.as_deref())

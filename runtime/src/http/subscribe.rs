@@ -25,7 +25,8 @@
 //! With access control on, the token (`auth` query parameter or
 //! `Authorization: Bearer`) must grant `read` on every channel or pattern
 //! (a pattern's text, such as `chat.*`); `uuid` names the client when the
-//! token is bound to one.
+//! token is bound to one (`fn:…` is reserved for functions: 400
+//! `reserved_id`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -47,7 +48,8 @@ use super::extract::{Path, Query};
 use super::replay::{ReplayFilter, history_gap};
 use crate::access::Permissions;
 use crate::bus::{
-    Delivery, MessageKind, Pattern, Subscription, Timetoken, WireForm, parse_pattern_list,
+    Delivery, MessageKind, Pattern, Subscription, Timetoken, WireForm, check_client_id,
+    parse_pattern_list,
 };
 use crate::node::Node;
 
@@ -72,6 +74,7 @@ pub async fn subscribe(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let patterns = parse_patterns(&node, &channels)?;
+    params.uuid.as_deref().map(check_client_id).transpose()?;
     let since = params
         .since
         .or_else(|| super::header(&headers, "last-event-id"));

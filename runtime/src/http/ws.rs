@@ -34,6 +34,10 @@
 //! for subscribes and `write` for publishes. When it expires or is revoked
 //! the connection is closed with code 4003 (`token_expired` /
 //! `token_revoked`).
+//!
+//! Ids starting with `fn:` belong to functions: a `?uuid=fn:…` connect is
+//! refused with 400 `reserved_id`, a publish frame with such a
+//! `publisher` gets an error frame with that code.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -58,6 +62,7 @@ use super::replay::{ReplayFilter, history_gap};
 use crate::access::{AccessError, Permissions, Verified};
 use crate::bus::{
     Channel, Closed, Delivery, Message, MessageKind, Pattern, Subscription, WireForm,
+    check_client_id,
 };
 use crate::node::{Node, SocketGuard};
 
@@ -87,6 +92,7 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|e| ApiError::new(e.status(), "not_websocket", e.body_text()))?;
+    params.uuid.as_deref().map(check_client_id).transpose()?;
     let client = Client {
         address: address.ip(),
         token: presented_token(&headers, params.auth),
@@ -357,6 +363,11 @@ impl Connection {
             .limits
             .check(self.client.address, token)
             .map_err(ApiError::limited)?;
+        request
+            .publisher
+            .as_deref()
+            .map(check_client_id)
+            .transpose()?;
         let verified = self.authorize(Permissions::WRITE, &[channel.as_str()])?;
         let publisher = request
             .publisher

@@ -9,6 +9,8 @@
 //! - where now: `GET /v2/presence/sub-key/{sub}/uuid/{uuid}`;
 //! - state: `GET .../channel/{chs}/uuid/{uuid}/data?state=JSON` sets it,
 //!   `GET .../channel/{chs}/uuid/{uuid}` reads it.
+//!
+//! Client ids (`uuid`) starting with `fn:` belong to functions: 400.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use serde_json::{Map, Value, json};
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key, split_list};
 use crate::access::Permissions;
-use crate::bus::{Channel, Pattern};
+use crate::bus::{Channel, Pattern, check_client_id};
 use crate::http::extract::Path;
 use crate::node::Node;
 use crate::presence::{Members, TIMEOUT_RANGE};
@@ -239,6 +241,7 @@ pub async fn set_state(
     Path((sub_key, list, uuid)): Path<(String, String, String)>,
     request: PnRequest,
 ) -> Result<Response, PnError> {
+    check_client_id(&uuid)?;
     let named = channels(&node, &request, &sub_key, &list)?;
     let state = state(&request)?.ok_or_else(|| bad("`state` is required".into()))?;
     node.presence

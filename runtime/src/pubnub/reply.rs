@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::access::AccessError;
-use crate::bus::{MessageError, NameError};
+use crate::bus::{MessageError, NameError, ReservedId};
 use crate::http::error::publish_status;
 use crate::http::limits::Limited;
 use crate::node::PublishError;
@@ -157,6 +157,12 @@ impl From<NameError> for PnError {
             format!("Invalid Channel: {e}"),
             Shape::Object,
         )
+    }
+}
+
+impl From<ReservedId> for PnError {
+    fn from(e: ReservedId) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, e.to_string(), Shape::Object)
     }
 }
 

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use super::reply::{PnError, Shape};
 use super::signature::{self, Signed};
 use crate::access::{AccessError, Permissions, Verified};
-use crate::bus::Channel;
+use crate::bus::{Channel, check_client_id};
 use crate::clock::unix_secs;
 use crate::node::Node;
 
@@ -25,16 +25,24 @@ pub struct PnRequest {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PnRequest {
-    type Rejection = std::convert::Infallible;
+    type Rejection = PnError;
 
+    /// # Errors
+    /// 400 when the client's `uuid` is in the functions' namespace (`fn:…`),
+    /// on every PubNub route: publishers, presence members and subscribers
+    /// named `fn:` are functions.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        Ok(Self {
+        let request = Self {
             params: signature::decode_query(&query),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             query,
-        })
+        };
+        if let Some(uuid) = request.uuid() {
+            check_client_id(uuid).map_err(|e| PnError::from(e).shaped(request.error_shape()))?;
+        }
+        Ok(request)
     }
 }
 
@@ -53,6 +61,16 @@ impl PnRequest {
             .iter()
             .filter(move |(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The shape of this request's errors: arrays for the publish family.
+    fn error_shape(&self) -> Shape {
+        let publishing = ["/publish/", "/signal/", "/v1/files/publish-file/"];
+        if publishing.iter().any(|p| self.path.starts_with(p)) {
+            Shape::Array
+        } else {
+            Shape::Object
+        }
     }
 
     /// Whether the request's path starts with `prefix`.

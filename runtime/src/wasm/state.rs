@@ -25,6 +25,7 @@ use super::caps::secrets::SecretsCtx;
 use super::caps::tokens::TokensCtx;
 use super::limits::InstanceLimits;
 use super::{PreparedFunction, Sandbox};
+use crate::bus::FUNCTION_ID_PREFIX;
 
 /// The store data of one invocation.
 pub struct InvocationState {
@@ -92,7 +93,7 @@ pub(super) fn new_store(
     // group and file calls are all PubNub API calls: they share one
     // budget. The function acts as `fn:NAME`.
     let bus_budget = budget("bus", function.budgets.bus);
-    let identity = format!("fn:{}", function.name);
+    let identity = format!("{FUNCTION_ID_PREFIX}{}", function.name);
     let state = InvocationState {
         table: ResourceTable::new(),
         wasi,

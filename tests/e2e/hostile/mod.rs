@@ -15,13 +15,15 @@
 //!   and the shared after-publish pool;
 //! - [`clients`]: body/header/URL/frame limits, channels per subscription,
 //!   publish rate limits, the admin key;
-//! - [`connections`]: the connection cap, slowloris, slow readers.
+//! - [`connections`]: the connection cap, slowloris, slow readers;
+//! - [`identity`]: clients claiming a function's id (`fn:…`).
 
 mod clients;
 mod concurrency;
 mod connections;
 mod floods;
 mod guests;
+mod identity;
 mod outbound;
 
 use std::future::Future;
