@@ -3,7 +3,11 @@
 //! in `channel-group=g1,g2` beside the channels of its path, `,` when there
 //! are none, and acts on the groups' channels):
 //! - here now: `GET /v2/presence/sub-key/{sub}/channel/{chs}` (`disable_uuids`, `state`),
-//!   and for every channel `GET /v2/presence/sub-key/{sub}`;
+//!   and for every channel `GET /v2/presence/sub-key/{sub}` (global here
+//!   now): PubNub's permission table asks `read` on a channel for its here
+//!   now, so with access control on a token is answered only the channels
+//!   it may read, and their counts; the others are left out as if empty
+//!   (a valid token is still needed; a secret-key signature sees all);
 //! - `GET .../channel/{chs}/heartbeat?heartbeat=SECONDS&state=JSON`;
 //! - `GET .../channel/{chs}/leave`;
 //! - where now: `GET /v2/presence/sub-key/{sub}/uuid/{uuid}`;
@@ -141,12 +145,15 @@ pub async fn global_here_now(
     request: PnRequest,
 ) -> Result<Response, PnError> {
     check_subscribe_key(&node, &sub_key)?;
-    request.authorize(&node, &[], Permissions::READ, &[], &[], Shape::Object)?;
-    Ok(here_now_answer(
-        &request,
-        node.presence.here_now(None),
-        false,
-    ))
+    let verified = request.authorize(&node, &[], Permissions::READ, &[], &[], Shape::Object)?;
+    let mut occupants = node.presence.here_now(None);
+    // As here now for named channels needs `read` on each, a token sees
+    // only the channels it may read (the secret key, and no access
+    // control, see them all).
+    if let Some(verified) = verified {
+        occupants.retain(|(channel, _)| verified.allows(Permissions::READ, channel.as_str()));
+    }
+    Ok(here_now_answer(&request, occupants, false))
 }
 
 fn here_now_answer(

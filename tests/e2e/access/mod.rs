@@ -8,11 +8,13 @@
 //!
 //! - [`expiry`]: a token's lifetime ending (the one slow test: it waits out
 //!   a one-minute token, so it is named to start first);
+//! - [`here_now`]: global here now answers only the channels a token reads;
 //! - [`matrix`]: each kind of token on each surface;
 //! - [`revocation`]: revoking ends open subscriptions within a second; the
 //!   `edgefn token` commands.
 
 mod expiry;
+mod here_now;
 mod matrix;
 mod revocation;
 
