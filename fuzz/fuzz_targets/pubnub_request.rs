@@ -4,14 +4,16 @@
 #![no_main]
 
 use edgefn::pubnub::request::split_list;
-use edgefn::pubnub::signature::{Signed, decode_query, verify};
+use edgefn::pubnub::signature::{Signed, Versions, decode_query, verify};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
     let params = decode_query(text);
     let signature = params.iter().find(|(k, _)| k == "signature").map_or("v2.x", |(_, v)| v.as_str());
     let request = Signed { method: "GET", path: "/publish/pub/sub/0/ch/0/1", query: text, body: b"" };
-    let _ = verify(&request, signature, "secret", ("pub", "sub"), 1_000);
+    for versions in [Versions::V2, Versions::V1OrV2] {
+        let _ = verify(&request, signature, "secret", (("pub", "sub"), versions), 1_000);
+    }
     for name in split_list(text) {
         assert!(!name.is_empty() && !name.contains(','));
     }

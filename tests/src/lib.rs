@@ -10,6 +10,8 @@
 //! - [`api`]: the HTTP API (publish, history, admin) and its JSON answers;
 //! - [`auth`]: tokens and client ids as clients present them; granting,
 //!   revoking and forging tokens;
+//! - [`signing`]: PubNub requests signed with the secret key, v2 and
+//!   legacy v1;
 //! - [`caps`]: scripts for the `caps` test guest, which calls every host
 //!   capability from inside a real component;
 //! - [`sse`], [`ws`]: subscribers;
@@ -36,6 +38,7 @@ pub mod nats;
 pub mod node;
 pub mod paths;
 pub mod recorder;
+pub mod signing;
 pub mod sse;
 pub mod tcp_proxy;
 pub mod tempdir;

@@ -2,6 +2,8 @@
 //! `signature`, `timestamp`, ...), the keys in its path, and the
 //! authorization rule: a valid secret-key signature acts with full
 //! authority; otherwise the `auth` token must grant what the request needs.
+//! A v1 signature is taken only on reads sent as `GET` (see
+//! [`super::signature`]); elsewhere it is refused with 403 naming why.
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 
 use super::reply::{PnError, Shape};
-use super::signature::{self, Signed};
+use super::signature::{self, SignatureError, Signed, Versions};
 use crate::access::{AccessError, Permissions, Verified};
 use crate::bus::{Channel, check_client_id};
 use crate::clock::unix_secs;
@@ -108,8 +110,18 @@ impl PnRequest {
         groups: &[&str],
         shape: Shape,
     ) -> Result<Option<Arc<Verified>>, PnError> {
-        if !node.access.enabled() || self.signed(node, body) {
+        if !node.access.enabled() {
             return Ok(None);
+        }
+        if self.param("signature").is_some() {
+            match self.check_signature(node, body, self.versions(wanted)) {
+                Ok(()) => return Ok(None),
+                Err(SignatureError::V1Refused) => {
+                    return Err(refused(&SignatureError::V1Refused));
+                }
+                // Not the secret key's: the token decides.
+                Err(_) => {}
+            }
         }
         let token = self.param("auth").filter(|t| !t.is_empty());
         let check = || {
@@ -163,30 +175,48 @@ impl PnRequest {
         .map(drop)
     }
 
-    /// Whether the request is signed with the node's secret key.
-    pub fn signed(&self, node: &Node, body: &[u8]) -> bool {
-        self.param("signature").is_some() && self.check_signature(node, body).is_ok()
-    }
-
-    /// Like [`PnRequest::signed`], but saying why not.
+    /// Checks that the request is signed with the secret key, with v2 (as
+    /// grants and revokes must be).
     ///
     /// # Errors
     /// 403 naming what is wrong with the signature.
     pub fn require_signature(&self, node: &Node, body: &[u8]) -> Result<(), PnError> {
-        self.check_signature(node, body).map_err(|message| {
-            PnError::new(StatusCode::FORBIDDEN, message, Shape::Object).service("Access Manager")
-        })
+        if node.config.secret_key.is_none() {
+            return Err(refused(&AccessError::NoKey));
+        }
+        if self.param("signature").is_none() {
+            return Err(refused(&"this request must be signed with the secret key"));
+        }
+        self.check_signature(node, body, Versions::V2)
+            .map_err(|e| refused(&e))
     }
 
-    fn check_signature(&self, node: &Node, body: &[u8]) -> Result<(), String> {
-        let secret = node
-            .config
-            .secret_key
-            .as_ref()
-            .ok_or_else(|| AccessError::NoKey.to_string())?;
-        let signature = self
-            .param("signature")
-            .ok_or("this request must be signed with the secret key")?;
+    /// The signature schemes this request may use when it needs `wanted`:
+    /// v1 only for a read sent as `GET` (presence's heartbeat, leave and
+    /// state set are `GET`s that change state).
+    fn versions(&self, wanted: Permissions) -> Versions {
+        let reading = Permissions::READ.union(Permissions::GET).contains(wanted);
+        let presence_change = self.path.starts_with("/v2/presence/")
+            && ["/heartbeat", "/leave", "/data"]
+                .iter()
+                .any(|end| self.path.ends_with(end));
+        if self.method == "GET" && reading && !presence_change {
+            Versions::V1OrV2
+        } else {
+            Versions::V2
+        }
+    }
+
+    fn check_signature(
+        &self,
+        node: &Node,
+        body: &[u8],
+        versions: Versions,
+    ) -> Result<(), SignatureError> {
+        let (Some(secret), Some(signature)) = (&node.config.secret_key, self.param("signature"))
+        else {
+            return Err(SignatureError::Mismatch);
+        };
         let pubnub = &node.config.pubnub;
         let request = Signed {
             method: &self.method,
@@ -195,8 +225,13 @@ impl PnRequest {
             body,
         };
         let keys = (pubnub.publish_key.as_str(), pubnub.subscribe_key.as_str());
-        signature::verify(&request, signature, secret, keys, unix_secs()).map_err(|e| e.to_string())
+        signature::verify(&request, signature, secret, (keys, versions), unix_secs())
     }
+}
+
+/// A refused signature: 403 naming why, as Access Manager answers.
+fn refused(why: &dyn std::fmt::Display) -> PnError {
+    PnError::new(StatusCode::FORBIDDEN, why.to_string(), Shape::Object).service("Access Manager")
 }
 
 /// Splits `a,b,,c` into `[a, b, c]`.

@@ -1,9 +1,19 @@
 //! Request signatures made with the secret key, as PubNub's SDKs make them
 //! when configured with `secretKey`: HMAC-SHA256 over the method, publish
 //! key, path, sorted and re-encoded query (without `signature`) and body,
-//! as URL-safe base64 without padding, prefixed `v2.`. The Python SDK signs
-//! `POST /publish` with the older v1 scheme (subscribe key, publish key,
-//! path, query; padded, no prefix), which is accepted too.
+//! as URL-safe base64 without padding, prefixed `v2.`.
+//!
+//! The older v1 scheme (subscribe key, publish key, path, query; padded, no
+//! prefix), which PubNub still takes from legacy clients, covers neither the
+//! method nor the body: a captured v1 request could be replayed within the
+//! ±60 s window as another method on the same path (`GET` history as
+//! `DELETE`) or with another body. So the caller says whether v1 may
+//! stand ([`Versions`]): only for requests that read, sent as `GET` with no
+//! body, where v1 covers everything the request carries and its method is
+//! fixed. Grants and everything that changes state need v2; a v1 signature
+//! there is refused naming why ([`SignatureError::V1Refused`]). (The Python
+//! SDK signs `POST /publish` with v1: such a client publishes with `GET`,
+//! its default, instead.)
 //!
 //! A request with a valid signature and a `timestamp` within ±60 s acts with
 //! the secret key's authority: access tokens are not needed.
@@ -33,6 +43,22 @@ pub enum SignatureError {
     /// The signature does not match.
     #[error("the request signature does not match")]
     Mismatch,
+    /// A v1 signature where only v2 is taken.
+    #[error(
+        "a v1 signature (without the `v2.` prefix) covers neither the method nor the body: \
+         grants and requests that change state must be signed with v2"
+    )]
+    V1Refused,
+}
+
+/// Which signature schemes a request may be signed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versions {
+    /// v2 only: grants, and everything that changes state.
+    V2,
+    /// v1 or v2: a read sent as `GET`, whose path and query are all it
+    /// carries.
+    V1OrV2,
 }
 
 /// What is signed.
@@ -47,8 +73,8 @@ pub struct Signed<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks the request's `signature` against `secret`, given the node's keys
-/// and the current time.
+/// Checks the request's `signature` against `secret`, given the node's keys,
+/// the schemes it may use and the current time.
 ///
 /// # Errors
 /// [`SignatureError`] says why it does not hold.
@@ -56,10 +82,13 @@ pub fn verify(
     request: &Signed,
     signature: &str,
     secret: &str,
-    keys: (&str, &str),
+    (keys, versions): ((&str, &str), Versions),
     now: u64,
 ) -> Result<(), SignatureError> {
     let (publish_key, subscribe_key) = keys;
+    if versions == Versions::V2 && !signature.starts_with("v2.") {
+        return Err(SignatureError::V1Refused);
+    }
     let params = decode_query(request.query);
     let timestamp: u64 = params
         .iter()
@@ -142,6 +171,8 @@ fn canonical_query(params: &[(String, String)]) -> String {
 mod tests {
     use super::*;
 
+    const KEYS: (&str, &str) = ("pub", "sub");
+
     fn sign_v2(secret: &str, input: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(input.as_bytes());
@@ -165,15 +196,15 @@ mod tests {
             body: b"{\"ttl\":5}",
         };
         assert_eq!(
-            verify(&request, &signature, "sec", ("pub", "sub"), 1010),
+            verify(&request, &signature, "sec", (KEYS, Versions::V2), 1010),
             Ok(())
         );
         assert_eq!(
-            verify(&request, &signature, "other", ("pub", "sub"), 1010),
+            verify(&request, &signature, "other", (KEYS, Versions::V2), 1010),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify(&request, &signature, "sec", ("pub", "sub"), 1100),
+            verify(&request, &signature, "sec", (KEYS, Versions::V2), 1100),
             Err(SignatureError::Skewed)
         );
         let unstamped = Signed {
@@ -181,8 +212,41 @@ mod tests {
             ..request
         };
         assert_eq!(
-            verify(&unstamped, &signature, "sec", ("pub", "sub"), 1000),
+            verify(&unstamped, &signature, "sec", (KEYS, Versions::V2), 1000),
             Err(SignatureError::NoTimestamp)
+        );
+    }
+
+    #[test]
+    fn v1_signatures_only_where_allowed() {
+        let query = "uuid=u&timestamp=1000";
+        let input = "sub\npub\n/v3/history/sub-key/sub/channel/c\ntimestamp=1000&uuid=u";
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"sec").unwrap();
+        mac.update(input.as_bytes());
+        let v1 = URL_SAFE.encode(mac.finalize().into_bytes());
+        let read = Signed {
+            method: "GET",
+            path: "/v3/history/sub-key/sub/channel/c",
+            query,
+            body: b"",
+        };
+        assert_eq!(
+            verify(&read, &v1, "sec", (KEYS, Versions::V1OrV2), 1000),
+            Ok(())
+        );
+        // The same signature on the same path as a deletion: refused,
+        // whatever the method, as soon as v2 is required.
+        let delete = Signed {
+            method: "DELETE",
+            ..read
+        };
+        assert_eq!(
+            verify(&delete, &v1, "sec", (KEYS, Versions::V2), 1000),
+            Err(SignatureError::V1Refused)
+        );
+        assert_eq!(
+            verify(&read, "v1-looking", "sec", (KEYS, Versions::V2), 1000),
+            Err(SignatureError::V1Refused)
         );
     }
 

@@ -11,12 +11,15 @@
 //! - [`here_now`]: global here now answers only the channels a token reads;
 //! - [`matrix`]: each kind of token on each surface;
 //! - [`revocation`]: revoking ends open subscriptions within a second; the
-//!   `edgefn token` commands.
+//!   `edgefn token` commands;
+//! - [`signatures`]: secret-key signatures on the PubNub API, v1 only on
+//!   reads.
 
 mod expiry;
 mod here_now;
 mod matrix;
 mod revocation;
+mod signatures;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
