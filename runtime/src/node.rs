@@ -44,7 +44,7 @@ use crate::functions::records::{Records, SharedQueues};
 use crate::functions::registry::Registry;
 use crate::functions::secrets::{SecretBox, load_key};
 use crate::functions::{Functions, OnError};
-use crate::http::limits::PublishLimits;
+use crate::http::limits::{PRUNE_INTERVAL, PublishLimits};
 use crate::kv::Kv;
 use crate::metrics::Metrics;
 use crate::objects::{ObjectLimits, ObjectStore, Objects};
@@ -328,6 +328,7 @@ impl Node {
         let _ = publisher.node.set(Arc::downgrade(&node));
         let _ = reader.node.set(Arc::downgrade(&node));
         node.background.spawn(purge_expired(Arc::downgrade(&node)));
+        node.background.spawn(prune_limits(Arc::downgrade(&node)));
         node.background
             .spawn(prune_files(Arc::downgrade(&node), file_limits.retention_ms));
         if let Some(changes) = remote_deployments {
@@ -553,6 +554,16 @@ async fn purge_expired(node: Weak<Node>) {
         if let Err(e) = node.access.purge_expired().await {
             tracing::warn!(error = %e, "purging expired revocations failed");
         }
+    }
+}
+
+/// Forgets the publish-rate buckets that are full again, every
+/// [`PRUNE_INTERVAL`], for as long as the node lives.
+async fn prune_limits(node: Weak<Node>) {
+    let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let Some(node) = node.upgrade() else { return };
         node.limits.prune();
     }
 }

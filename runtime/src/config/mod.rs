@@ -451,11 +451,21 @@ pub struct HttpConfig {
     /// On shutdown, how long in-flight requests and hooks may take to finish,
     /// in seconds.
     pub shutdown_grace_secs: u64,
-    /// Publishes per second allowed per client address (0: no limit); past
-    /// it, 429 with `Retry-After`.
+    /// Publishes per second allowed per client address, for clients that
+    /// present no token that verifies (0: no limit). Past it, 429 with
+    /// `Retry-After` (also over WebSocket: an error frame
+    /// `rate_limited`); checked before the body is read. Default 1,000: a
+    /// real app's client publishes a few per second, but one address may
+    /// front many clients (a NAT, a server without tokens).
     pub publish_rate_per_address: u32,
-    /// Publishes per second allowed per access token (0: no limit).
+    /// Publishes per second allowed per client presenting a token that
+    /// verifies, counted per the token's authorized uuid (or per token when
+    /// it names none), whatever its address (0: no limit). Default 200.
     pub publish_rate_per_token: u32,
+    /// How many seconds' worth of publishes a client may send at once
+    /// before its rate applies (the bucket size; default 10, so 10,000 from
+    /// an address and 2,000 from a token's user in a burst).
+    pub publish_burst_secs: u32,
     /// The node's address as clients reach it (e.g.
     /// `https://edgefn.example.com`), for the URLs it hands out: file upload
     /// URLs and download links. Unset, they are made from the request's
@@ -478,8 +488,9 @@ impl Default for HttpConfig {
             body_timeout_secs: 30,
             write_timeout_secs: 30,
             shutdown_grace_secs: 10,
-            publish_rate_per_address: 0,
-            publish_rate_per_token: 0,
+            publish_rate_per_address: 1000,
+            publish_rate_per_token: 200,
+            publish_burst_secs: 10,
             public_url: None,
         }
     }

@@ -25,6 +25,7 @@ use super::auth::presented_token;
 use super::error::ApiError;
 use super::extract::{Path, Query};
 use super::header;
+use super::limits::Client;
 use crate::access::Permissions;
 use crate::bus::{Channel, Message, MessageKind, check_client_id};
 use crate::node::Node;
@@ -44,7 +45,7 @@ pub struct PublishParams {
 /// `/v1/signal/{channel}`: the router gives each route its kind.
 pub async fn publish(
     State(node): State<Arc<Node>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
     Extension(kind): Extension<MessageKind>,
     Path(channel): Path<String>,
     Query(params): Query<PublishParams>,
@@ -52,6 +53,12 @@ pub async fn publish(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let channel = Channel::parse(&channel)?;
+    let token = presented_token(&headers, params.auth);
+    // Before the body is read: a flood of large bodies costs nothing.
+    let client = Client::of(&node.access, token.as_deref(), address.ip());
+    node.limits
+        .check(&client)
+        .map_err(|limited| ApiError::limited(limited).closing())?;
     let body = super::read_body(body, node.config.http.max_publish_body).await?;
     let payload = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("invalid_json", "message is not UTF-8 text"))?;
@@ -61,10 +68,6 @@ pub async fn publish(
         .or(params.uuid)
         .or_else(|| header(&headers, "x-edgefn-publisher"));
     publisher.as_deref().map(check_client_id).transpose()?;
-    let token = presented_token(&headers, params.auth);
-    node.limits
-        .check(client.ip(), token.as_deref())
-        .map_err(ApiError::limited)?;
     let verified = node.access.authorize(
         token.as_deref(),
         publisher.as_deref(),

@@ -39,7 +39,7 @@
 //! refused with 400 `reserved_id`, a publish frame with such a
 //! `publisher` gets an error frame with that code.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -58,6 +58,7 @@ use serde_json::{Value, json};
 use super::auth::{TokenWatch, presented_token};
 use super::error::ApiError;
 use super::extract::Query;
+use super::limits;
 use super::replay::{ReplayFilter, history_gap};
 use crate::access::{AccessError, Permissions, Verified};
 use crate::bus::{
@@ -93,9 +94,10 @@ pub async fn upgrade(
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|e| ApiError::new(e.status(), "not_websocket", e.body_text()))?;
     params.uuid.as_deref().map(check_client_id).transpose()?;
+    let token = presented_token(&headers, params.auth);
     let client = Client {
-        address: address.ip(),
-        token: presented_token(&headers, params.auth),
+        limited_as: limits::Client::of(&node.access, token.as_deref(), address.ip()),
+        token,
         uuid: params.uuid,
     };
     let max = node.config.http.max_ws_frame;
@@ -124,7 +126,8 @@ pub struct ConnectParams {
 
 /// Who is on the other end: the token and client id given at connect.
 struct Client {
-    address: IpAddr,
+    /// Who its publishes count against.
+    limited_as: limits::Client,
     token: Option<String>,
     uuid: Option<String>,
 }
@@ -358,10 +361,9 @@ impl Connection {
             ));
         };
         let channel = Channel::parse(&channel)?;
-        let token = self.client.token.as_deref();
         self.node
             .limits
-            .check(self.client.address, token)
+            .check(&self.client.limited_as)
             .map_err(ApiError::limited)?;
         request
             .publisher

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -24,6 +24,8 @@ use super::request::{PnRequest, check_keys};
 use crate::access::Permissions;
 use crate::bus::{Channel, Message, MessageKind, Timetoken};
 use crate::http::extract::Path;
+use crate::http::limits::Client;
+use crate::http::read_body;
 use crate::node::Node;
 
 /// Longest `custom_message_type`, as PubNub allows.
@@ -54,15 +56,25 @@ pub async fn publish_post(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((pub_key, sub_key, _, channel, _)): Path<(String, String, String, String, String)>,
     request: PnRequest,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, PnError> {
+    // Before the body is read: a flood of large bodies costs nothing.
+    check_limit(&node, &request, client)?;
+    let body = read_body(body, node.config.http.max_publish_body)
+        .await
+        .map_err(|e| {
+            PnError::new(
+                e.status(),
+                e.body()["error"]["message"].as_str().unwrap_or_default(),
+                Shape::Array,
+            )
+        })?;
     let message = std::str::from_utf8(&body)
         .map_err(|_| PnError::new(StatusCode::BAD_REQUEST, "Invalid JSON", Shape::Array))?;
     let kind = publish_kind(&request);
     let target = Target {
         keys: (&pub_key, &sub_key),
         channel: &channel,
-        client,
         kind,
     };
     handle(&node, &request, target, message, &body).await
@@ -86,11 +98,11 @@ pub(super) async fn handle_get(
     request: &PnRequest,
     kind: MessageKind,
 ) -> Result<Response, PnError> {
+    check_limit(node, request, client)?;
     let (pub_key, sub_key, _, channel, _, message) = path;
     let target = Target {
         keys: (&pub_key, &sub_key),
         channel: &channel,
-        client,
         kind,
     };
     handle(node, request, target, &message, &[]).await
@@ -100,8 +112,16 @@ pub(super) async fn handle_get(
 pub(super) struct Target<'a> {
     pub(super) keys: (&'a str, &'a str),
     pub(super) channel: &'a str,
-    pub(super) client: SocketAddr,
     pub(super) kind: MessageKind,
+}
+
+/// Counts a publish against its client's rate limit (see
+/// [`crate::http::limits`]): the `auth` token's identity when it verifies,
+/// the address otherwise.
+fn check_limit(node: &Node, request: &PnRequest, address: SocketAddr) -> Result<(), PnError> {
+    let token = request.param("auth").filter(|t| !t.is_empty());
+    let client = Client::of(&node.access, token, address.ip());
+    node.limits.check(&client).map_err(PnError::limited)
 }
 
 /// Fire is a publish with `store=0&norep=true`.
@@ -126,14 +146,9 @@ pub(super) async fn handle(
     let Target {
         keys: (pub_key, sub_key),
         channel,
-        client,
         kind,
     } = target;
     check_keys(node, pub_key, sub_key)?;
-    let token = request.param("auth").filter(|t| !t.is_empty());
-    node.limits
-        .check(client.ip(), token)
-        .map_err(PnError::limited)?;
     let channel = Channel::parse(channel).map_err(|e| PnError::from(e).shaped(Shape::Array))?;
     let verified = request.authorize(
         node,

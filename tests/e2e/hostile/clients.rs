@@ -1,6 +1,7 @@
 //! Hostile clients: oversized bodies, heads, URLs and WebSocket frames;
 //! too many channels per subscription and per connection; publishing past
-//! the rate limits; the admin API without its key.
+//! the rate limits (per address, per verified token's user; checked before
+//! the body is read); the admin API without its key.
 
 use std::time::Duration;
 
@@ -218,10 +219,25 @@ fn assert_limited(answer: &Answer, by: &str) -> u64 {
 
 #[tokio::test]
 async fn publishes_past_the_address_limit_get_429_with_retry_after() {
-    let node = Node::start_with_config("[http]\npublish_rate_per_address = 5\n").await;
+    let node = Node::start_with_config(
+        "[http]\npublish_rate_per_address = 5\npublish_burst_secs = 1\nmax_publish_body = 1024\n",
+    )
+    .await;
     let (ok, refused) = publish_until_limited(&node, "rated", &Auth::none(), 50).await;
     assert!(ok >= 5, "refused after {ok} publishes: {}", refused.body);
     let retry = assert_limited(&refused, "address");
+    // The limit is checked before the body is read: a limited client's
+    // oversized body is answered 429, not read to find it 413.
+    let big = format!("\"{}\"", "x".repeat(2000));
+    let answer = node.post_message(Op::Publish, "rated", big, &[]).await;
+    assert_limited(&answer, "address");
+    assert_eq!(
+        answer
+            .headers
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
 
     // The other ways in count against the same address and are refused
     // the same way (the bucket refills meanwhile, so each goes on until
@@ -269,30 +285,50 @@ async fn publishes_past_the_address_limit_get_429_with_retry_after() {
 }
 
 #[tokio::test]
-async fn publishes_past_the_token_limit_get_429_and_other_tokens_go_on() {
-    let node = Node::start_with_config("[http]\npublish_rate_per_token = 3\n").await;
-    let first = Auth::bearer("client-token-a");
-    let (ok, refused) = publish_until_limited(&node, "tok", &first, 50).await;
+async fn verified_tokens_have_their_own_limits_and_made_up_ones_none() {
+    // An address gets one publish a second, a token's user three.
+    let config = "[http]\npublish_rate_per_address = 1\npublish_rate_per_token = 3\npublish_burst_secs = 1\n";
+    let options = NodeOptions {
+        secret_key: Some("limits-secret".into()),
+        ..NodeOptions::default()
+    };
+    let node = Node::start_configured(config, options).await;
+    let grant = |uuid: &str| json!({"ttl_minutes": 5, "authorized_uuid": uuid, "channels": {"tok": ["write"]}});
+    let alice_token = node.grant(&grant("alice")).await;
+    let alice = Auth::bearer(&alice_token).uuid("alice");
+    let bob = Auth::bearer(&node.grant(&grant("bob")).await).uuid("bob");
+    let (ok, refused) = publish_until_limited(&node, "tok", &alice, 50).await;
     assert!(ok >= 3, "refused after {ok}: {}", refused.body);
-    assert_limited(&refused, "token");
-    // Another token, and no token at all, are not held back by it.
-    let second = Auth::bearer("client-token-b");
-    for i in 0..3 {
-        node.post_message_as(
-            Op::Publish,
-            "tok",
-            json!({"b": i}).to_string(),
-            &[],
-            &second,
-        )
-        .await
-        .ok();
+    assert_limited(&refused, "user");
+
+    // Made-up tokens buy no bucket of their own: they count against the
+    // address, which soon refuses them (before access control says 403).
+    let mut limited = None;
+    for n in 0..20 {
+        let forged = Auth::bearer(&format!("made-up-token-{n}"));
+        let answer = node
+            .post_message_as(Op::Publish, "tok", "1", &[], &forged)
+            .await;
+        if answer.status == 429 {
+            limited = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 403, "{}", answer.body);
     }
-    for i in 0..10 {
-        node.publish("tok", &json!({"anon": i})).await;
+    assert_limited(
+        &limited.expect("20 made-up tokens and none limited"),
+        "address",
+    );
+
+    // Bob, from the same address, has his own allowance.
+    for i in 0..3 {
+        let answer = node
+            .post_message_as(Op::Publish, "tok", json!({"b": i}).to_string(), &[], &bob)
+            .await;
+        assert_eq!(answer.status, 200, "bob's publish {i}: {}", answer.body);
     }
     assert!(
-        !refused.body.to_string().contains("client-token-a"),
+        !refused.body.to_string().contains(&alice_token),
         "the token was echoed: {}",
         refused.body
     );
