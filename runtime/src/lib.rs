@@ -22,6 +22,7 @@
 //! - [`files`]: files shared on channels, local or clustered;
 //! - [`cli`]: the `edgefn` command line;
 //! - [`config`]: every limit, and the config file;
+//! - [`durable`]: files created whole and durably (the node's keys);
 //! - [`cluster`]: cluster mode over NATS;
 //! - [`metrics`]: Prometheus metrics.
 
@@ -34,6 +35,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod durable;
 pub mod files;
 pub mod functions;
 pub mod http;

@@ -731,18 +731,7 @@ fn load_or_generate_admin_key(dir: &Path) -> anyhow::Result<(String, bool)> {
     getrandom::fill(&mut bytes)
         .map_err(|e| anyhow::anyhow!("no randomness for the admin key: {e}"))?;
     let key = hex::encode(bytes);
-    write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::durable::create_private(&path, key.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok((key, true))
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }

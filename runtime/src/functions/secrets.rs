@@ -4,8 +4,6 @@
 //! function that owns them.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -31,13 +29,8 @@ pub fn load_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
             let mut key = vec![0u8; 32];
             getrandom::fill(&mut key)
                 .map_err(|e| anyhow::anyhow!("no randomness for {KEY_FILE}: {e}"))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)?;
-            file.write_all(&key)?;
-            file.sync_all()?;
+            crate::durable::create_private(&path, &key)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             key
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
