@@ -280,3 +280,50 @@ async fn a_corrupted_compiled_artifact_is_recompiled_and_unused_ones_are_removed
     assert!(left.len() == 1 && kept.contains(&left[0]), "{left:?}");
     assert_eq!(node.get("/v1/fn/hello/y").await.ok()["path"], "/y");
 }
+
+/// Signals and messages kept out of history (`store=0`) are never written
+/// to history, yet a node restarted with its clock an hour behind still
+/// hands out timetokens after theirs.
+#[tokio::test]
+async fn timetokens_stay_increasing_across_a_restart_with_the_clock_stepped_back() {
+    let mut node = Node::start().await;
+    let mut before = vec![node.publish("tt.kept", &json!({"n": 0})).await];
+    for n in 1..4 {
+        before.push(node.op_ok(Op::Signal, "tt.signal", &json!(n)).await);
+        let answer = node
+            .post_message(
+                Op::Publish,
+                "tt.unstored",
+                json!(n).to_string(),
+                &[("store", "0")],
+            )
+            .await;
+        before.push(answer.ok()["timetoken"].as_str().unwrap().to_owned());
+    }
+    let last = before.iter().max().unwrap().clone();
+
+    node.kill9().await;
+    node.restart_with(NodeOptions {
+        clock_offset: Some("-1h".to_owned()),
+        ..NodeOptions::default()
+    })
+    .await;
+    let now = node.get("/time/0").await.ok()[0].as_u64().unwrap();
+    assert!(
+        now < last.parse::<u64>().unwrap(),
+        "the restarted node's clock ({now}) is not behind {last}: libfaketime had no effect"
+    );
+
+    let signal = node.op_ok(Op::Signal, "tt.signal", &json!(9)).await;
+    let unstored = node
+        .post_message(Op::Publish, "tt.unstored", "9", &[("store", "0")])
+        .await;
+    let unstored = unstored.ok()["timetoken"].as_str().unwrap().to_owned();
+    let kept = node.publish("tt.kept", &json!({"n": 9})).await;
+    for (what, after) in [("signal", signal), ("store=0", unstored), ("stored", kept)] {
+        assert!(
+            after > last,
+            "a {what} message got {after} after the restart, not after {last}"
+        );
+    }
+}

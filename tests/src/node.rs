@@ -261,6 +261,12 @@ impl Node {
     /// Starts a new process on the same data dir with the same options (on
     /// a new port). Kill or stop the old one first.
     pub async fn restart(&mut self) {
+        self.restart_with(self.options.clone()).await;
+    }
+
+    /// [`Node::restart`] with other `options` (a clock offset, say).
+    pub async fn restart_with(&mut self, options: NodeOptions) {
+        self.options = options;
         let (process, base) = spawn(self.dir.path(), &self.options).await;
         self.process = process;
         self.base = base;

@@ -75,8 +75,9 @@ impl HistoryError {
 /// Durable history. Calls block (they may wait for a disk): the bus makes
 /// them off the async executor.
 pub trait HistoryStore: Send + Sync + 'static {
-    /// The last timetoken recorded, so a restarted node keeps handing out
-    /// larger ones even if the clock went back.
+    /// The last timetoken recorded (stored, or reserved by an append), so
+    /// a restarted node keeps handing out larger ones even if the clock
+    /// went back.
     ///
     /// # Errors
     /// When the storage cannot be read.
@@ -95,7 +96,10 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// [`super::Message::deleted_range`]) removes its range of its channel
     /// at its place in the batch. Messages stored with a `ttl_secs` expire
     /// that long after their timetoken: no read returns them after, and
-    /// appends prune them.
+    /// appends prune them. `reserved`, when given, is recorded as the
+    /// last timetoken (when larger than the batch's and the one recorded):
+    /// the ceiling up to which timetokens may be handed out to messages
+    /// kept out of history without another append.
     ///
     /// # Errors
     /// When it cannot be written; nothing is then.
@@ -111,6 +115,7 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// # Errors
     /// When the storage cannot be read or a record is corrupt.
     fn history(
+        reserved: Option<Timetoken>,
         &self,
         channel: &Channel,
         query: HistoryQuery,

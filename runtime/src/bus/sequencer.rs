@@ -56,6 +56,13 @@ const MAX_BATCH: usize = 512;
 /// [`Progress::timetoken_at`].
 const REMEMBERED: usize = 65_536;
 
+/// How far past a new message's timetoken the ceiling recorded with it
+/// goes (1 s, in 100 ns units): messages kept out of history (signals,
+/// `store=0`) get timetokens below a recorded ceiling, so a restart with
+/// the clock stepped back never repeats theirs, at the cost of one store
+/// write a second at most when nothing else is stored, and of timetokens
+/// up to this far ahead of the clock just after a restart.
+const RESERVE: u64 = 10_000_000;
 /// What to sequence.
 enum Job {
     /// A new message: it gets the next timetoken here.
@@ -244,6 +251,8 @@ impl Sequencer {
             chain: start.timetoken,
             failed: false,
         };
+            reserved: last,
+            recorded: last,
         tokio::spawn(task.run(rx));
         Self { jobs, progress }
     }
@@ -328,6 +337,11 @@ struct Task {
     /// an older position) is acknowledged without a second delivery.
     applied: u64,
     /// The timetoken that entry got: the chain's last link.
+    /// The ceiling new messages' timetokens may reach before another is
+    /// recorded: the last one recorded, or on its way to the store.
+    reserved: Timetoken,
+    /// The last ceiling the store recorded.
+    recorded: Timetoken,
     chain: Timetoken,
     /// Whether log entries failed to be stored since the last
     /// [`Job::Resume`]: later ones wait for the feed to start again.
@@ -349,6 +363,8 @@ struct Sequenced {
 
 /// A store write in progress.
 type Storing = (Sequenced, BoxFuture<'static, Result<(), HistoryError>>);
+    /// The timetoken ceiling to record with them (see [`RESERVE`]).
+    reserve: Option<Timetoken>,
 
 impl Task {
     /// Takes jobs as they come: each message gets its timetoken and is
@@ -408,6 +424,10 @@ impl Task {
                         timetoken: self.last,
                         message,
                     };
+                    if self.last > self.reserved {
+                        self.reserved = Timetoken(self.last.0.saturating_add(RESERVE));
+                        waiting.reserve = Some(self.reserved);
+                    }
                     (published, Reply::New(done))
                 }
                 Job::Ordered { position, done, .. } if position <= self.applied => {
@@ -449,8 +469,8 @@ impl Task {
 
     /// Starts writing the messages of `sequenced` that go into history
     /// (publishes asked to be stored: never signals nor fires) and the
-    /// deletions among them, and the last log entry of its links with its
-    /// timetoken, in one transaction.
+    /// deletions among them, the last log entry of its links with its
+    /// timetoken, and its timetoken ceiling, in one transaction.
     fn start_storing(&self, sequenced: Sequenced) -> Storing {
         let to_store: Vec<_> = sequenced
             .batch
@@ -471,10 +491,11 @@ impl Task {
         let store = Arc::clone(&self.history);
         let per_channel = self.history_per_channel;
         let write = async move {
-            if to_store.is_empty() && point.is_none() {
+            if to_store.is_empty() && point.is_none() && reserve.is_none() {
                 return Ok(());
             }
-            history::blocking(move || store.append(&to_store, per_channel, point)).await
+        let reserve = sequenced.reserve;
+            history::blocking(move || store.append(&to_store, per_channel, point, reserve)).await
         };
         (sequenced, Box::pin(write))
     }
@@ -494,6 +515,7 @@ impl Task {
                     self.progress
                         .advance(head, &written.links, self.applied_through(&written));
                 }
+                self.recorded = self.recorded.max(written.reserve.unwrap_or_default());
                 for (published, reply) in written.batch.into_iter().zip(written.replies) {
                     reply.send(Ok(published));
                 }
@@ -507,6 +529,7 @@ impl Task {
                 tracing::error!(error = %e, messages = written.batch.len() + later.batch.len(), "could not store messages");
                 let e = SequencerError::History(e);
                 for reply in written.replies.into_iter().chain(later.replies) {
+                self.reserved = self.recorded;
                     reply.send(Err(e.clone()));
                 }
             }
@@ -726,6 +749,26 @@ mod tests {
     fn the_chain_takes_a_proposal_only_past_the_previous_link() {
         assert_eq!(chained(Timetoken(10), Timetoken(20)), Timetoken(20));
         assert_eq!(chained(Timetoken(10), Timetoken(10)), Timetoken(11));
+    #[tokio::test]
+    async fn timetokens_kept_out_of_history_are_below_the_recorded_last_one() {
+        let dir = TempStore::new("ceiling");
+        let hub = hub();
+        let sequencer = start(&dir, &hub);
+        let channel = Channel::parse("c").unwrap();
+        let mut last = Timetoken(0);
+        for (n, kind) in [MessageKind::Signal, MessageKind::Fire, MessageKind::Signal]
+            .into_iter()
+            .enumerate()
+        {
+            let message = Message::new(channel.clone(), kind, &n.to_string(), None, None).unwrap();
+            let applied = sequencer.enqueue(message).await.unwrap();
+            last = applied.await.unwrap().unwrap().timetoken;
+        }
+        // What a restarted node starts after, whatever its clock says.
+        let recorded = dir.store.last_timetoken().unwrap();
+        assert!(recorded >= last, "recorded {recorded} < handed out {last}");
+    }
+
         assert_eq!(chained(Timetoken(10), Timetoken(3)), Timetoken(11));
         assert_eq!(chained(Timetoken(0), Timetoken(0)), Timetoken(1));
     }

@@ -85,6 +85,7 @@ impl HistoryStore for Store {
         batch: &[Arc<Published>],
         per_channel: usize,
         applied: Option<LogPoint>,
+        reserved: Option<Timetoken>,
     ) -> Result<(), HistoryError> {
         let txn = self.write()?;
         {
@@ -108,7 +109,7 @@ impl HistoryStore for Store {
             }
             writer.prune(Timetoken::now())?;
             let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
-            if let Some(last) = batch.iter().map(|p| p.timetoken).max() {
+            if let Some(last) = batch.iter().map(|p| p.timetoken).chain(reserved).max() {
                 let stored = counters
                     .get(LAST_TIMETOKEN)
                     .map_err(db_err)?
@@ -573,7 +574,7 @@ mod tests {
             published("c", now + 1, None),
             published("d", 2_000, Some(1)),
         ];
-        store.append(&batch, 10, None).unwrap();
+        store.append(&batch, 10, None, None).unwrap();
         assert_eq!(store.history_len().unwrap(), 2, "the expired two pruned");
         let c = Channel::parse("c").unwrap();
         assert_eq!(store.count_after(&c, Timetoken(0)).unwrap(), 2);
@@ -589,7 +590,7 @@ mod tests {
             timetoken: Timetoken(now + 2),
             message: deletion,
         });
-        store.append(&[deletion], 10, None).unwrap();
+        store.append(&[deletion], 10, None, None).unwrap();
         assert_eq!(store.history_len().unwrap(), 1);
         // The channel's count followed: its limit still trims at 2.
         store
@@ -609,6 +610,7 @@ mod tests {
             .unwrap()
             .iter()
             .map(|p| p.timetoken.0)
+                None,
             .collect();
         assert_eq!(left, [now + 3, now + 4]);
         drop(store);
