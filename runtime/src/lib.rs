@@ -22,6 +22,7 @@
 //! - [`files`]: files shared on channels, local or clustered;
 //! - [`cli`]: the `edgefn` command line;
 //! - [`config`]: every limit, and the config file;
+//! - [`bounds`]: limits on what the node keeps, and their refusals;
 //! - [`durable`]: files created whole and durably (the node's keys);
 //! - [`cluster`]: cluster mode over NATS;
 //! - [`metrics`]: Prometheus metrics.
@@ -30,6 +31,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod bounds;
 pub mod bus;
 pub mod cli;
 pub mod clock;

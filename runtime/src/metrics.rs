@@ -7,6 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::bounds::Limit;
 use crate::bus::MessageKind;
 
 /// Which trigger ran a function.
@@ -77,6 +78,13 @@ impl From<MessageKind> for KindLabels {
     }
 }
 
+/// Labels of [`Metrics::limit_refusals`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// The limit's name ([`Limit::name`]).
+    pub limit: &'static str,
+}
+
 /// Labels of [`Metrics::invocation_seconds`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TriggerLabels {
@@ -112,6 +120,9 @@ pub struct Metrics {
     pub files_quota_refusals: Counter,
     /// Expired files this node removed.
     pub files_expired: Counter,
+    /// What was refused because the node keeps as much as a limit allows
+    /// (see [`crate::bounds`]), by limit.
+    pub limit_refusals: Family<LimitLabels, Counter>,
 }
 
 impl Metrics {
@@ -134,6 +145,7 @@ impl Metrics {
         let outbound_denied = Counter::default();
         let files_quota_refusals = Counter::default();
         let files_expired = Counter::default();
+        let limit_refusals = Family::<LimitLabels, Counter>::default();
         registry.register(
             "messages_published",
             "Messages accepted onto the bus",
@@ -194,6 +206,11 @@ impl Metrics {
             "Expired files removed by this node",
             files_expired.clone(),
         );
+        registry.register(
+            "limit_refusals",
+            "Requests refused because the node keeps as much as a limit allows",
+            limit_refusals.clone(),
+        );
         Self {
             registry,
             published,
@@ -208,7 +225,17 @@ impl Metrics {
             outbound_denied,
             files_quota_refusals,
             files_expired,
+            limit_refusals,
         }
+    }
+
+    /// Counts one refusal by `limit`.
+    pub fn refused(&self, limit: Limit) {
+        self.limit_refusals
+            .get_or_create(&LimitLabels {
+                limit: limit.name(),
+            })
+            .inc();
     }
 
     /// Counts one invocation and its duration.

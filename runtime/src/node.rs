@@ -258,7 +258,8 @@ impl Node {
             cluster_after,
         )
         .await?;
-        let groups = Groups::load(Arc::clone(&store), cluster.clone())?;
+        let groups = Groups::load(Arc::clone(&store), cluster.clone())?
+            .limited(config.pubnub.max_channel_groups, Arc::clone(&metrics));
         let action_store: Arc<dyn ActionStore> = match &cluster {
             Some(cluster) => Arc::new(
                 cluster
@@ -301,6 +302,7 @@ impl Node {
                 (presence, events, None)
             }
         };
+        let presence = presence.limited(config.pubnub.max_presence_members, Arc::clone(&metrics));
         let limits = PublishLimits::new(&config.http);
         let node = Arc::new(Self {
             config,

@@ -19,18 +19,26 @@
 //! There a heartbeat is written only when it moves a member's expiry by
 //! more than a tenth of its timeout (at most 10 s), and a member whose
 //! heartbeats stopped is timed out by the one node that deletes its entry.
+//!
+//! The table keeps at most `[pubnub] max_presence_members` members (one
+//! per channel and uuid): a heartbeat or state change that would add more
+//! is refused whole ([`LimitReached`]) until members leave or time out.
+//! Members written by other nodes of a cluster are always applied.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::bounds::{Limit, LimitReached};
 use crate::bus::Channel;
 use crate::bus::channel::PRESENCE_SUFFIX;
 use crate::clock::{unix_ms, unix_secs};
+use crate::metrics::Metrics;
 
 /// Events waiting to be published; beyond this they are dropped (counted in
 /// the log) rather than block heartbeats.
@@ -117,6 +125,12 @@ pub enum MemberWrite {
 /// The node's presence table.
 pub struct Presence {
     channels: Mutex<HashMap<Channel, BTreeMap<String, Member>>>,
+    /// How many members `channels` holds in all (changed only with its
+    /// lock held).
+    members: AtomicUsize,
+    /// The most members it may hold, and where refusals are counted.
+    max_members: usize,
+    metrics: Arc<Metrics>,
     events: mpsc::Sender<PresenceEvent>,
     /// In a cluster: where member changes go to be written out.
     writes: Option<mpsc::Sender<MemberWrite>>,
@@ -128,6 +142,9 @@ impl Presence {
         let (events, feed) = mpsc::channel(EVENT_QUEUE);
         let presence = Self {
             channels: Mutex::default(),
+            members: AtomicUsize::new(0),
+            max_members: usize::MAX,
+            metrics: Arc::default(),
             events,
             writes: None,
         };
@@ -147,6 +164,14 @@ impl Presence {
         (presence, events, feed)
     }
 
+    /// The table holding at most `max_members` members, its refusals
+    /// counted in `metrics`.
+    pub fn limited(mut self, max_members: usize, metrics: Arc<Metrics>) -> Self {
+        self.max_members = max_members;
+        self.metrics = metrics;
+        self
+    }
+
     /// How much later than its recorded expiry a heartbeat must move a
     /// member's before it is written out: alone, any; in a cluster, a
     /// tenth of the timeout, at most 10 s (a busy subscriber heartbeats
@@ -160,16 +185,34 @@ impl Presence {
 
     /// `uuid` is present on `channels` for `timeout` more; `state`, when
     /// given, replaces its state there. Emits `join` for channels it was not on.
+    ///
+    /// # Errors
+    /// [`LimitReached`] when the joins would take the table past its most
+    /// members; nothing changes then.
     pub fn heartbeat(
         &self,
         uuid: &str,
         channels: &[Channel],
         timeout: Duration,
         state: Option<&Map<String, Value>>,
-    ) {
+    ) -> Result<(), LimitReached> {
         let expires_ms = unix_ms() + timeout.as_millis() as u64;
         let refresh_after = self.refresh_after(timeout);
         let mut table = self.channels.lock().expect("presence lock poisoned");
+        let joins: HashSet<&Channel> = channels
+            .iter()
+            .filter(|c| !c.is_presence())
+            .filter(|c| !table.get(*c).is_some_and(|m| m.contains_key(uuid)))
+            .collect();
+        let members = self.members.load(Ordering::Relaxed);
+        if members.saturating_add(joins.len()) > self.max_members {
+            self.metrics.refused(Limit::PresenceMembers);
+            return Err(LimitReached {
+                limit: Limit::PresenceMembers,
+                max: self.max_members,
+            });
+        }
+        self.members.fetch_add(joins.len(), Ordering::Relaxed);
         for channel in channels.iter().filter(|c| !c.is_presence()) {
             let members = table.entry(channel.clone()).or_default();
             let joined = !members.contains_key(uuid);
@@ -195,13 +238,14 @@ impl Presence {
                 self.emit(channel, PresenceAction::Join, uuid, occupancy, state);
             }
         }
+        Ok(())
     }
 
     /// `uuid` leaves `channels`; emits `leave` where it was present.
     pub fn leave(&self, uuid: &str, channels: &[Channel]) {
         let mut table = self.channels.lock().expect("presence lock poisoned");
         for channel in channels {
-            if let Some(occupancy) = remove(&mut table, channel, uuid) {
+            if let Some(occupancy) = self.remove(&mut table, channel, uuid) {
                 self.write(MemberWrite::Delete(channel.clone(), uuid.to_owned()));
                 self.emit(channel, PresenceAction::Leave, uuid, occupancy, None);
             }
@@ -210,14 +254,17 @@ impl Presence {
 
     /// Sets `uuid`'s state on `channels` (it becomes present there if it
     /// was not); emits `state-change`.
+    ///
+    /// # Errors
+    /// As [`Self::heartbeat`].
     pub fn set_state(
         &self,
         uuid: &str,
         channels: &[Channel],
         timeout: Duration,
         state: &Map<String, Value>,
-    ) {
-        self.heartbeat(uuid, channels, timeout, Some(state));
+    ) -> Result<(), LimitReached> {
+        self.heartbeat(uuid, channels, timeout, Some(state))?;
         let table = self.channels.lock().expect("presence lock poisoned");
         for channel in channels {
             let occupancy = table.get(channel).map_or(0, BTreeMap::len);
@@ -229,6 +276,7 @@ impl Presence {
                 Some(state),
             );
         }
+        Ok(())
     }
 
     /// `uuid`'s state on each of `channels` where it has one.
@@ -312,7 +360,7 @@ impl Presence {
     /// it after this node claimed its timeout).
     pub fn timed_out(&self, channel: &Channel, uuid: &str) {
         let mut table = self.channels.lock().expect("presence lock poisoned");
-        remove(&mut table, channel, uuid);
+        self.remove(&mut table, channel, uuid);
         let occupancy = table.get(channel).map_or(0, BTreeMap::len);
         self.emit(channel, PresenceAction::Timeout, uuid, occupancy, None);
     }
@@ -324,15 +372,33 @@ impl Presence {
         let mut table = self.channels.lock().expect("presence lock poisoned");
         match member {
             Some(member) => {
-                table
-                    .entry(channel.clone())
-                    .or_default()
-                    .insert(uuid.to_owned(), member);
+                let members = table.entry(channel.clone()).or_default();
+                if members.insert(uuid.to_owned(), member).is_none() {
+                    self.members.fetch_add(1, Ordering::Relaxed);
+                }
             }
             None => {
-                remove(&mut table, channel, uuid);
+                self.remove(&mut table, channel, uuid);
             }
         }
+    }
+
+    /// Removes `uuid` from `channel` in `table` (this table, locked);
+    /// returns the channel's occupancy after, if it was there.
+    fn remove(
+        &self,
+        table: &mut HashMap<Channel, BTreeMap<String, Member>>,
+        channel: &Channel,
+        uuid: &str,
+    ) -> Option<usize> {
+        let members = table.get_mut(channel)?;
+        members.remove(uuid)?;
+        self.members.fetch_sub(1, Ordering::Relaxed);
+        let occupancy = members.len();
+        if occupancy == 0 {
+            table.remove(channel);
+        }
+        Some(occupancy)
     }
 
     fn write(&self, change: MemberWrite) {
@@ -365,22 +431,6 @@ impl Presence {
     }
 }
 
-/// Removes `uuid` from `channel` in `table`; returns the channel's
-/// occupancy after, if it was there.
-fn remove(
-    table: &mut HashMap<Channel, BTreeMap<String, Member>>,
-    channel: &Channel,
-    uuid: &str,
-) -> Option<usize> {
-    let members = table.get_mut(channel)?;
-    members.remove(uuid)?;
-    let occupancy = members.len();
-    if occupancy == 0 {
-        table.remove(channel);
-    }
-    Some(occupancy)
-}
-
 /// The channel `channel`'s presence events go to.
 pub fn events_channel(channel: &Channel) -> Option<Channel> {
     Channel::parse(&format!("{channel}{PRESENCE_SUFFIX}")).ok()
@@ -398,9 +448,13 @@ mod tests {
     async fn joins_leaves_and_timeouts() {
         let (presence, mut feed) = Presence::new();
         let long = Duration::from_secs(60);
-        presence.heartbeat("a", &[ch("room"), ch("room-pnpres")], long, None);
-        presence.heartbeat("a", &[ch("room")], long, None);
-        presence.heartbeat("b", &[ch("room")], Duration::from_millis(100), None);
+        presence
+            .heartbeat("a", &[ch("room"), ch("room-pnpres")], long, None)
+            .unwrap();
+        presence.heartbeat("a", &[ch("room")], long, None).unwrap();
+        presence
+            .heartbeat("b", &[ch("room")], Duration::from_millis(100), None)
+            .unwrap();
         let join = feed.recv().await.unwrap();
         assert_eq!(join.payload()["action"], "join");
         assert_eq!(join.payload()["occupancy"], 1);
@@ -430,9 +484,11 @@ mod tests {
     async fn state_changes_carry_the_state_and_the_occupancy() {
         let (presence, mut feed) = Presence::new();
         let long = Duration::from_secs(60);
-        presence.heartbeat("a", &[ch("room")], long, None);
+        presence.heartbeat("a", &[ch("room")], long, None).unwrap();
         let state = Map::from_iter([("mood".to_owned(), json!("busy"))]);
-        presence.set_state("b", &[ch("room")], long, &state);
+        presence
+            .set_state("b", &[ch("room")], long, &state)
+            .unwrap();
         assert_eq!(feed.recv().await.unwrap().action, PresenceAction::Join);
         // b was not present: its state set makes it join, with the state.
         let join = feed.recv().await.unwrap();
@@ -460,7 +516,9 @@ mod tests {
     async fn in_a_cluster_changes_are_written_out_and_timeouts_claimed() {
         let (presence, mut events, mut writes) = Presence::shared();
         let timeout = Duration::from_secs(60);
-        presence.heartbeat("a", &[ch("room")], timeout, None);
+        presence
+            .heartbeat("a", &[ch("room")], timeout, None)
+            .unwrap();
         let Ok(MemberWrite::Put(channel, uuid, member)) = writes.try_recv() else {
             panic!("a join is written out");
         };
@@ -468,10 +526,14 @@ mod tests {
         assert_eq!(events.recv().await.unwrap().payload()["action"], "join");
         // A heartbeat that moves the expiry by less than a tenth of the
         // timeout is not written; a state change is.
-        presence.heartbeat("a", &[ch("room")], timeout, None);
+        presence
+            .heartbeat("a", &[ch("room")], timeout, None)
+            .unwrap();
         assert!(writes.try_recv().is_err());
         let state = Map::from_iter([("k".to_owned(), json!(1))]);
-        presence.heartbeat("a", &[ch("room")], timeout, Some(&state));
+        presence
+            .heartbeat("a", &[ch("room")], timeout, Some(&state))
+            .unwrap();
         assert!(matches!(writes.try_recv(), Ok(MemberWrite::Put(..))));
 
         // Another node's member: in the table, no event of this node's.
@@ -498,6 +560,36 @@ mod tests {
         assert_eq!(
             writes.try_recv().ok(),
             Some(MemberWrite::Delete(ch("room"), "a".to_owned()))
+        );
+    }
+
+    #[tokio::test]
+    async fn joins_past_the_most_members_are_refused_whole_and_counted() {
+        let (presence, _feed) = Presence::new();
+        let metrics = Arc::new(Metrics::new());
+        let presence = presence.limited(3, Arc::clone(&metrics));
+        let long = Duration::from_secs(60);
+        presence
+            .heartbeat("a", &[ch("x"), ch("y")], long, None)
+            .unwrap();
+        let refused = presence.heartbeat("b", &[ch("x"), ch("y")], long, None);
+        assert_eq!(refused.unwrap_err().limit, Limit::PresenceMembers);
+        assert!(
+            presence.where_now("b").is_empty(),
+            "a refused heartbeat joined"
+        );
+        // Members already there heartbeat as before; one more fits.
+        presence
+            .heartbeat("a", &[ch("x"), ch("y")], long, None)
+            .unwrap();
+        presence.heartbeat("b", &[ch("x")], long, None).unwrap();
+        // A leave makes room again.
+        presence.leave("a", &[ch("y")]);
+        presence.heartbeat("c", &[ch("y")], long, None).unwrap();
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"edgefn_limit_refusals_total{limit="presence_members"} 1"#)
         );
     }
 }

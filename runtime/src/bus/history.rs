@@ -83,6 +83,13 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// When the storage cannot be read.
     fn last_timetoken(&self) -> Result<Timetoken, HistoryError>;
 
+    /// How many channels have history, and whether `channel` is one of
+    /// them.
+    ///
+    /// # Errors
+    /// When the storage cannot be read.
+    fn channels_with_history(&self, channel: &Channel) -> Result<(u64, bool), HistoryError>;
+
     /// The last shared-log entry recorded as applied, with its timetoken.
     ///
     /// # Errors
@@ -108,6 +115,7 @@ pub trait HistoryStore: Send + Sync + 'static {
         batch: &[Arc<Published>],
         per_channel: usize,
         applied: Option<LogPoint>,
+        reserved: Option<Timetoken>,
     ) -> Result<(), HistoryError>;
 
     /// Part of one channel's history (not expired), oldest first.
@@ -115,7 +123,6 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// # Errors
     /// When the storage cannot be read or a record is corrupt.
     fn history(
-        reserved: Option<Timetoken>,
         &self,
         channel: &Channel,
         query: HistoryQuery,

@@ -35,6 +35,7 @@ pub use self::message::{
 };
 pub use self::sequencer::{Sequencer, SequencerError};
 pub use self::timetoken::Timetoken;
+use crate::bounds::{Limit, LimitReached};
 use crate::config::BusConfig;
 use crate::metrics::Metrics;
 
@@ -45,6 +46,7 @@ pub struct Bus {
     history: Arc<dyn HistoryStore>,
     broker: Arc<dyn Broker>,
     config: BusConfig,
+    metrics: Arc<Metrics>,
 }
 
 impl Bus {
@@ -60,7 +62,7 @@ impl Bus {
         metrics: Arc<Metrics>,
     ) -> Result<Self, HistoryError> {
         let recent = recent::Recent::new(config.recent_messages, config.recent_bytes);
-        let hub = Hub::new(config.subscriber_queue, recent, metrics);
+        let hub = Hub::new(config.subscriber_queue, recent, Arc::clone(&metrics));
         let last = history.last_timetoken()?;
         let sequencer = Sequencer::start(
             Arc::clone(&history),
@@ -76,6 +78,7 @@ impl Bus {
             history,
             broker,
             config,
+            metrics,
         })
     }
 
@@ -95,9 +98,34 @@ impl Bus {
     /// to await.
     ///
     /// # Errors
-    /// [`SequencerError`] when the node cannot take it now.
+    /// [`SequencerError`] when the node cannot take it now;
+    /// [`SequencerError::Limit`] when it is to be stored on a channel with
+    /// no history and the node keeps as many channels with history as
+    /// `[bus] max_history_channels` allows.
     pub async fn submit(&self, message: Message) -> Result<Commit, SequencerError> {
+        if message.store && message.kind.is_stored() {
+            self.check_history_room(&message.channel).await?;
+        }
         self.broker.submit(message).await
+    }
+
+    /// Refuses a first stored message on `channel` when the node keeps as
+    /// many channels with history as it may. (Publishes in flight together
+    /// may pass it by a few.)
+    async fn check_history_room(&self, channel: &Channel) -> Result<(), SequencerError> {
+        let max = self.config.max_history_channels;
+        let (history, name) = (Arc::clone(&self.history), channel.clone());
+        let (channels, kept) = history::blocking(move || history.channels_with_history(&name))
+            .await
+            .map_err(SequencerError::History)?;
+        if kept || channels < max as u64 {
+            return Ok(());
+        }
+        self.metrics.refused(Limit::HistoryChannels);
+        Err(SequencerError::Limit(LimitReached {
+            limit: Limit::HistoryChannels,
+            max,
+        }))
     }
 
     /// The timetoken of the last message this node applied (stored and

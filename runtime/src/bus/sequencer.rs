@@ -49,13 +49,13 @@ use super::history::{self, HistoryError, HistoryStore, LogPoint};
 use super::hub::Hub;
 use super::message::{Message, MessageKind, Published};
 use super::timetoken::Timetoken;
+use crate::bounds::LimitReached;
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Log entries whose timetokens are remembered, newest, for
 /// [`Progress::timetoken_at`].
 const REMEMBERED: usize = 65_536;
-
 /// How far past a new message's timetoken the ceiling recorded with it
 /// goes (1 s, in 100 ns units): messages kept out of history (signals,
 /// `store=0`) get timetokens below a recorded ceiling, so a restart with
@@ -63,6 +63,7 @@ const REMEMBERED: usize = 65_536;
 /// write a second at most when nothing else is stored, and of timetokens
 /// up to this far ahead of the clock just after a restart.
 const RESERVE: u64 = 10_000_000;
+
 /// What to sequence.
 enum Job {
     /// A new message: it gets the next timetoken here.
@@ -111,6 +112,9 @@ pub enum SequencerError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
+    /// The message was refused: the node keeps as much as a limit allows.
+    #[error(transparent)]
+    Limit(LimitReached),
     /// The broker could not take the message now (as a shared log whose
     /// servers cannot be reached).
     #[error("{0}")]
@@ -247,12 +251,12 @@ impl Sequencer {
             history_per_channel,
             progress: Arc::clone(&progress),
             last,
+            reserved: last,
+            recorded: last,
             applied: start.position,
             chain: start.timetoken,
             failed: false,
         };
-            reserved: last,
-            recorded: last,
         tokio::spawn(task.run(rx));
         Self { jobs, progress }
     }
@@ -333,15 +337,15 @@ struct Task {
     progress: Arc<Progress>,
     /// The last timetoken given to a new message.
     last: Timetoken,
-    /// The last log entry applied: one seen again (a follower resuming from
-    /// an older position) is acknowledged without a second delivery.
-    applied: u64,
-    /// The timetoken that entry got: the chain's last link.
     /// The ceiling new messages' timetokens may reach before another is
     /// recorded: the last one recorded, or on its way to the store.
     reserved: Timetoken,
     /// The last ceiling the store recorded.
     recorded: Timetoken,
+    /// The last log entry applied: one seen again (a follower resuming from
+    /// an older position) is acknowledged without a second delivery.
+    applied: u64,
+    /// The timetoken that entry got: the chain's last link.
     chain: Timetoken,
     /// Whether log entries failed to be stored since the last
     /// [`Job::Resume`]: later ones wait for the feed to start again.
@@ -359,12 +363,12 @@ struct Sequenced {
     /// The chain before the first of them: where to go back to when they
     /// cannot be stored.
     before: Option<(u64, Timetoken)>,
+    /// The timetoken ceiling to record with them (see [`RESERVE`]).
+    reserve: Option<Timetoken>,
 }
 
 /// A store write in progress.
 type Storing = (Sequenced, BoxFuture<'static, Result<(), HistoryError>>);
-    /// The timetoken ceiling to record with them (see [`RESERVE`]).
-    reserve: Option<Timetoken>,
 
 impl Task {
     /// Takes jobs as they come: each message gets its timetoken and is
@@ -420,14 +424,14 @@ impl Task {
                 }
                 Job::New { message, done } => {
                     self.last = Timetoken::next_after(self.last);
-                    let published = Published {
-                        timetoken: self.last,
-                        message,
-                    };
                     if self.last > self.reserved {
                         self.reserved = Timetoken(self.last.0.saturating_add(RESERVE));
                         waiting.reserve = Some(self.reserved);
                     }
+                    let published = Published {
+                        timetoken: self.last,
+                        message,
+                    };
                     (published, Reply::New(done))
                 }
                 Job::Ordered { position, done, .. } if position <= self.applied => {
@@ -490,11 +494,11 @@ impl Task {
             });
         let store = Arc::clone(&self.history);
         let per_channel = self.history_per_channel;
+        let reserve = sequenced.reserve;
         let write = async move {
             if to_store.is_empty() && point.is_none() && reserve.is_none() {
                 return Ok(());
             }
-        let reserve = sequenced.reserve;
             history::blocking(move || store.append(&to_store, per_channel, point, reserve)).await
         };
         (sequenced, Box::pin(write))
@@ -511,11 +515,11 @@ impl Task {
     ) {
         match stored {
             Ok(()) => {
+                self.recorded = self.recorded.max(written.reserve.unwrap_or_default());
                 if let Some(head) = written.batch.last().map(|p| p.timetoken) {
                     self.progress
                         .advance(head, &written.links, self.applied_through(&written));
                 }
-                self.recorded = self.recorded.max(written.reserve.unwrap_or_default());
                 for (published, reply) in written.batch.into_iter().zip(written.replies) {
                     reply.send(Ok(published));
                 }
@@ -525,11 +529,11 @@ impl Task {
                 if let Some(before) = written.before {
                     (self.applied, self.chain) = before;
                 }
+                self.reserved = self.recorded;
                 self.failed |= !written.links.is_empty() || !later.links.is_empty();
                 tracing::error!(error = %e, messages = written.batch.len() + later.batch.len(), "could not store messages");
                 let e = SequencerError::History(e);
                 for reply in written.replies.into_iter().chain(later.replies) {
-                self.reserved = self.recorded;
                     reply.send(Err(e.clone()));
                 }
             }
@@ -745,10 +749,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_chain_takes_a_proposal_only_past_the_previous_link() {
-        assert_eq!(chained(Timetoken(10), Timetoken(20)), Timetoken(20));
-        assert_eq!(chained(Timetoken(10), Timetoken(10)), Timetoken(11));
     #[tokio::test]
     async fn timetokens_kept_out_of_history_are_below_the_recorded_last_one() {
         let dir = TempStore::new("ceiling");
@@ -769,6 +769,10 @@ mod tests {
         assert!(recorded >= last, "recorded {recorded} < handed out {last}");
     }
 
+    #[test]
+    fn the_chain_takes_a_proposal_only_past_the_previous_link() {
+        assert_eq!(chained(Timetoken(10), Timetoken(20)), Timetoken(20));
+        assert_eq!(chained(Timetoken(10), Timetoken(10)), Timetoken(11));
         assert_eq!(chained(Timetoken(10), Timetoken(3)), Timetoken(11));
         assert_eq!(chained(Timetoken(0), Timetoken(0)), Timetoken(1));
     }

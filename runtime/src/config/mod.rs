@@ -168,6 +168,21 @@ pub struct PubNubConfig {
     pub max_subscribed_channels: usize,
     /// Presence timeout when a client names none, in seconds (PubNub: 300).
     pub presence_timeout_secs: u64,
+    /// Most presence members this node keeps, counting one per channel and
+    /// uuid (a client picks its uuid and keeps it present for up to an
+    /// hour per heartbeat). A heartbeat or set-state that would add more
+    /// gets 400 naming this limit (payload `{"limit": "presence_members"}`)
+    /// and changes nothing; a subscribe poll past it still gets its
+    /// messages but does not make its uuid present. Refusals are counted in
+    /// `edgefn_limit_refusals_total{limit="presence_members"}`; members
+    /// that leave or time out make room.
+    pub max_presence_members: usize,
+    /// Most channel groups (PubNub's channel registration). Adding
+    /// channels to a new group past it gets 400 naming this limit (payload
+    /// `{"limit": "channel_groups"}`), counted in
+    /// `edgefn_limit_refusals_total{limit="channel_groups"}`; existing
+    /// groups may still change, and deleting one makes room.
+    pub max_channel_groups: usize,
     /// Most message actions on one message (PubNub: 25,000). Adding another
     /// gets 400 naming this limit.
     pub max_actions_per_message: usize,
@@ -210,6 +225,8 @@ impl Default for PubNubConfig {
             subscribe_batch: 100,
             max_subscribed_channels: 20_000,
             presence_timeout_secs: 300,
+            max_presence_members: 100_000,
+            max_channel_groups: 10_000,
             max_actions_per_message: 100,
             max_actions_per_channel: 1000,
             max_action_value_bytes: 512,
@@ -279,6 +296,18 @@ pub struct BusConfig {
     /// Messages kept per channel in history; older ones are dropped. Also
     /// caps `limit` on history reads.
     pub history_per_channel: usize,
+    /// Most channels with history on this node. A message to be stored on
+    /// a channel with none, past it, is refused rather than an old
+    /// channel's history evicted (so a client publishing to many new
+    /// channels cannot erase everyone's history): the publisher gets 400
+    /// naming this limit (native API: code `limit_reached`; PubNub API:
+    /// `[0, "limit reached: ..."]`), nothing is delivered, and it is
+    /// counted in `edgefn_limit_refusals_total{limit="history_channels"}`.
+    /// Channels that have history still take messages, signals and
+    /// `store=0` publishes are never refused, and a channel whose history
+    /// was deleted or expired makes room. Publishes in flight together may
+    /// pass it by a few.
+    pub max_history_channels: usize,
     /// Messages queued per subscriber. A subscriber whose queue is full is
     /// disconnected as slow (SSE: an `error` event with code `slow_consumer`;
     /// WebSocket: close code 4008) and may resume with `since`.
@@ -300,6 +329,7 @@ impl Default for BusConfig {
     fn default() -> Self {
         Self {
             history_per_channel: 1000,
+            max_history_channels: 100_000,
             subscriber_queue: 1024,
             replay_limit: 1000,
             publish_queue: 10_000,

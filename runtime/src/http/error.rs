@@ -184,6 +184,7 @@ pub fn publish_status(e: &PublishError) -> StatusCode {
         PublishError::Hook(InvokeError::Deadline { .. }) => StatusCode::GATEWAY_TIMEOUT,
         PublishError::Hook(InvokeError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         PublishError::Hook(_) | PublishError::HookOutput { .. } => StatusCode::BAD_GATEWAY,
+        PublishError::Bus(SequencerError::Limit(_)) => StatusCode::BAD_REQUEST,
         PublishError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -206,11 +207,16 @@ impl From<PublishError> for ApiError {
 
 impl From<SequencerError> for ApiError {
     fn from(e: SequencerError) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        )
+        match e {
+            SequencerError::Limit(limit) => Self::bad_request("limit_reached", limit.to_string())
+                .with("limit", limit.limit.name())
+                .with("max", limit.max),
+            e => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
+        }
     }
 }
 

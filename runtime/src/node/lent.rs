@@ -97,8 +97,9 @@ impl PresenceTable for NodeReader {
         // As the PubNub API's set-state without a `heartbeat` parameter.
         let secs = node.config.pubnub.presence_timeout_secs;
         let timeout = Duration::from_secs(secs.clamp(TIMEOUT_RANGE.0, TIMEOUT_RANGE.1));
-        node.presence.set_state(uuid, channels, timeout, state);
-        Ok(())
+        node.presence
+            .set_state(uuid, channels, timeout, state)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -324,7 +325,9 @@ impl ChannelGroups for NodeReader {
                 .change(&group, add, &remove)
                 .await
                 .map_err(|e| match e {
-                    GroupError::Full => GroupRefusal::Invalid(e.to_string()),
+                    GroupError::Full | GroupError::TooMany(_) => {
+                        GroupRefusal::Invalid(e.to_string())
+                    }
                     GroupError::Unavailable(e) => GroupRefusal::Unavailable(e),
                 })
         })

@@ -9,6 +9,7 @@
 //! - `GET .../channel-group` lists the groups.
 //!
 //! With access control on, changing or listing a group needs `manage` on it.
+//! A node keeps at most `[pubnub] max_channel_groups` groups.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -21,10 +22,12 @@ use serde_json::json;
 use super::reply::{self, PnError, Shape};
 use super::request::{PnRequest, check_subscribe_key};
 use crate::access::Permissions;
+use crate::bounds::{Limit, LimitReached};
 use crate::bus::Channel;
 use crate::bus::channel::PRESENCE_SUFFIX;
 use crate::cluster::{Cluster, shared};
 use crate::http::extract::Path;
+use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::store::{self, Store, StoreError};
 
@@ -37,6 +40,9 @@ pub enum GroupError {
     /// It would hold more than [`MAX_CHANNELS_PER_GROUP`] channels.
     #[error("a channel group holds at most {MAX_CHANNELS_PER_GROUP} channels")]
     Full,
+    /// It is a new group and there are as many as the node keeps.
+    #[error(transparent)]
+    TooMany(LimitReached),
     /// The store failed (nothing changed).
     #[error("{0}")]
     Unavailable(String),
@@ -50,6 +56,9 @@ pub struct Groups {
     groups: RwLock<BTreeMap<String, BTreeSet<Channel>>>,
     /// Serialises changes so the store and memory stay in step.
     changes: tokio::sync::Mutex<()>,
+    /// The most groups, and where refusals are counted.
+    max_groups: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl Groups {
@@ -76,7 +85,17 @@ impl Groups {
             cluster,
             groups: RwLock::new(groups),
             changes: tokio::sync::Mutex::new(()),
+            max_groups: usize::MAX,
+            metrics: Arc::default(),
         })
+    }
+
+    /// These groups, at most `max_groups` of them, refusals counted in
+    /// `metrics`.
+    pub fn limited(mut self, max_groups: usize, metrics: Arc<Metrics>) -> Self {
+        self.max_groups = max_groups;
+        self.metrics = metrics;
+        self
     }
 
     /// The channels of `group` (none when it does not exist).
@@ -114,8 +133,10 @@ impl Groups {
     /// Adds `add` to and removes `remove` from `group`, durably.
     ///
     /// # Errors
-    /// [`GroupError::Full`] past the limit, [`GroupError::Unavailable`]
-    /// when the store fails (nothing changes then).
+    /// [`GroupError::Full`] past the channels of a group,
+    /// [`GroupError::TooMany`] for a new group past the most groups,
+    /// [`GroupError::Unavailable`] when the store fails (nothing changes
+    /// then).
     pub async fn change(
         &self,
         group: &str,
@@ -128,6 +149,17 @@ impl Groups {
         channels.retain(|c| !remove.contains(c));
         if channels.len() > MAX_CHANNELS_PER_GROUP {
             return Err(GroupError::Full);
+        }
+        let at_most = {
+            let groups = self.groups.read().expect("groups lock poisoned");
+            !groups.contains_key(group) && groups.len() >= self.max_groups
+        };
+        if at_most && !channels.is_empty() {
+            self.metrics.refused(Limit::ChannelGroups);
+            return Err(GroupError::TooMany(LimitReached {
+                limit: Limit::ChannelGroups,
+                max: self.max_groups,
+            }));
         }
         self.save(group, channels)
             .await
@@ -235,6 +267,7 @@ pub async fn group(
         .await
         .map_err(|e| match e {
             GroupError::Full => bad(e.to_string()),
+            GroupError::TooMany(e) => PnError::limit(e, Shape::Object),
             GroupError::Unavailable(e) => storage(e),
         })?;
     Ok(ok_answer())

@@ -204,12 +204,14 @@ pub async fn heartbeat(
 ) -> Result<Response, PnError> {
     let named = channels(&node, &request, &sub_key, &list)?;
     let state = state(&request)?;
-    node.presence.heartbeat(
-        uuid(&request)?,
-        &named.channels,
-        timeout(&node, &request),
-        state.as_ref(),
-    );
+    node.presence
+        .heartbeat(
+            uuid(&request)?,
+            &named.channels,
+            timeout(&node, &request),
+            state.as_ref(),
+        )
+        .map_err(|e| PnError::limit(e, Shape::Object))?;
     Ok(ok(json!({})))
 }
 
@@ -252,7 +254,8 @@ pub async fn set_state(
     let named = channels(&node, &request, &sub_key, &list)?;
     let state = state(&request)?.ok_or_else(|| bad("`state` is required".into()))?;
     node.presence
-        .set_state(&uuid, &named.channels, timeout(&node, &request), &state);
+        .set_state(&uuid, &named.channels, timeout(&node, &request), &state)
+        .map_err(|e| PnError::limit(e, Shape::Object))?;
     Ok(ok(json!({ "payload": state })))
 }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::access::AccessError;
+use crate::bounds::{Limit, LimitReached};
 use crate::bus::{MessageError, NameError, ReservedId};
 use crate::http::error::publish_status;
 use crate::http::limits::Limited;
@@ -103,6 +104,19 @@ impl PnError {
         );
         error.0.retry_after = Some(seconds);
         error
+    }
+
+    /// 400: the node keeps as much as a limit allows; the payload names it
+    /// (`{"limit": "presence_members", "max": N}`).
+    pub fn limit(e: LimitReached, shape: Shape) -> Self {
+        let service = match e.limit {
+            Limit::PresenceMembers => "Presence",
+            Limit::ChannelGroups => "channel-registry",
+            Limit::HistoryChannels => "Balancer",
+        };
+        Self::new(StatusCode::BAD_REQUEST, e.to_string(), shape)
+            .service(service)
+            .payload(json!({ "limit": e.limit.name(), "max": e.max }))
     }
 
     /// A refused access check, for resource `channel` when one is named.

@@ -63,13 +63,18 @@ pub async fn subscribe(
         let state = presence::state(&request)?;
         // Present on the channels named and those of the groups (presence
         // channels among them are left out by the presence table).
+        // A poll past the presence table's limit still gets its messages:
+        // only its presence is refused (counted, and logged).
         let present: Vec<Channel> = poll.patterns().iter().filter_map(exact_channel).collect();
-        node.presence.heartbeat(
+        let heartbeat = node.presence.heartbeat(
             uuid,
             &present,
             presence::timeout(&node, &request),
             state.as_ref(),
         );
+        if let Err(e) = heartbeat {
+            tracing::debug!(uuid, error = %e, "subscriber not made present");
+        }
     }
     let cursor = match request
         .param("tt")

@@ -130,6 +130,14 @@ impl HistoryStore for Store {
         Ok(txn.commit().map_err(db_err)?)
     }
 
+    fn channels_with_history(&self, channel: &Channel) -> Result<(u64, bool), HistoryError> {
+        let txn = self.read()?;
+        let counts = txn.open_table(HISTORY_COUNTS).map_err(db_err)?;
+        let kept = counts.get(channel.as_str()).map_err(db_err)?;
+        let kept = kept.is_some_and(|count| count.value() > 0);
+        Ok((counts.len().map_err(db_err)?, kept))
+    }
+
     fn count_after(&self, channel: &Channel, after: Timetoken) -> Result<u64, HistoryError> {
         let txn = self.read()?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
@@ -390,8 +398,12 @@ impl Writer<'_> {
             .map_err(db_err)?
             .is_some()
         {
-            let count = self.count(channel)?.saturating_sub(1);
-            self.counts.insert(channel, count).map_err(db_err)?;
+            // A channel left with no history stops counting against
+            // `[bus] max_history_channels`.
+            match self.count(channel)?.saturating_sub(1) {
+                0 => self.counts.remove(channel).map_err(db_err)?,
+                count => self.counts.insert(channel, count).map_err(db_err)?,
+            };
         }
         Ok(())
     }
@@ -598,6 +610,7 @@ mod tests {
                 &[published("c", now + 3, None), published("c", now + 4, None)],
                 2,
                 None,
+                None,
             )
             .unwrap();
         let query = HistoryQuery {
@@ -610,7 +623,6 @@ mod tests {
             .unwrap()
             .iter()
             .map(|p| p.timetoken.0)
-                None,
             .collect();
         assert_eq!(left, [now + 3, now + 4]);
         drop(store);

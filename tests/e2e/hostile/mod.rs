@@ -17,6 +17,8 @@
 //!   publish rate limits, the admin key;
 //! - [`connections`]: the connection cap, slowloris, slow readers;
 //! - [`identity`]: clients claiming a function's id (`fn:…`).
+//! - [`limits`]: presence members, channel groups and channels with
+//!   history past their limits.
 
 mod clients;
 mod concurrency;
@@ -24,6 +26,7 @@ mod connections;
 mod floods;
 mod guests;
 mod identity;
+mod limits;
 mod outbound;
 
 use std::future::Future;
