@@ -26,10 +26,11 @@
 //! Members written by other nodes of a cluster are always applied.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -198,7 +199,7 @@ impl Presence {
     ) -> Result<(), LimitReached> {
         let expires_ms = unix_ms() + timeout.as_millis() as u64;
         let refresh_after = self.refresh_after(timeout);
-        let mut table = self.channels.lock().expect("presence lock poisoned");
+        let mut table = self.channels.lock();
         let joins: HashSet<&Channel> = channels
             .iter()
             .filter(|c| !c.is_presence())
@@ -243,7 +244,7 @@ impl Presence {
 
     /// `uuid` leaves `channels`; emits `leave` where it was present.
     pub fn leave(&self, uuid: &str, channels: &[Channel]) {
-        let mut table = self.channels.lock().expect("presence lock poisoned");
+        let mut table = self.channels.lock();
         for channel in channels {
             if let Some(occupancy) = self.remove(&mut table, channel, uuid) {
                 self.write(MemberWrite::Delete(channel.clone(), uuid.to_owned()));
@@ -265,7 +266,7 @@ impl Presence {
         state: &Map<String, Value>,
     ) -> Result<(), LimitReached> {
         self.heartbeat(uuid, channels, timeout, Some(state))?;
-        let table = self.channels.lock().expect("presence lock poisoned");
+        let table = self.channels.lock();
         for channel in channels {
             let occupancy = table.get(channel).map_or(0, BTreeMap::len);
             self.emit(
@@ -282,7 +283,7 @@ impl Presence {
     /// `uuid`'s state on each of `channels` where it has one.
     pub fn state(&self, uuid: &str, channels: &[Channel]) -> Vec<(Channel, Map<String, Value>)> {
         let now = unix_ms();
-        let table = self.channels.lock().expect("presence lock poisoned");
+        let table = self.channels.lock();
         channels
             .iter()
             .filter_map(|c| {
@@ -296,7 +297,7 @@ impl Presence {
     /// with their state.
     pub fn here_now(&self, channels: Option<&[Channel]>) -> Vec<(Channel, Members)> {
         let now = unix_ms();
-        let table = self.channels.lock().expect("presence lock poisoned");
+        let table = self.channels.lock();
         let members = |members: &BTreeMap<String, Member>| {
             members
                 .iter()
@@ -320,7 +321,7 @@ impl Presence {
     /// The channels `uuid` is present on.
     pub fn where_now(&self, uuid: &str) -> Vec<Channel> {
         let now = unix_ms();
-        let table = self.channels.lock().expect("presence lock poisoned");
+        let table = self.channels.lock();
         table
             .iter()
             .filter(|(_, m)| m.get(uuid).is_some_and(|m| m.expires_ms > now))
@@ -335,7 +336,7 @@ impl Presence {
     pub fn expire(&self) -> Vec<(Channel, String)> {
         let now = unix_ms();
         let expired: Vec<(Channel, String)> = {
-            let table = self.channels.lock().expect("presence lock poisoned");
+            let table = self.channels.lock();
             table
                 .iter()
                 .flat_map(|(channel, members)| {
@@ -359,7 +360,7 @@ impl Presence {
     /// `timeout` event (also when, in a cluster, the watch already removed
     /// it after this node claimed its timeout).
     pub fn timed_out(&self, channel: &Channel, uuid: &str) {
-        let mut table = self.channels.lock().expect("presence lock poisoned");
+        let mut table = self.channels.lock();
         self.remove(&mut table, channel, uuid);
         let occupancy = table.get(channel).map_or(0, BTreeMap::len);
         self.emit(channel, PresenceAction::Timeout, uuid, occupancy, None);
@@ -369,7 +370,7 @@ impl Presence {
     /// table: `member` for `uuid` on `channel`, or its removal (`None`).
     /// Its event was published by the node that made it.
     pub fn apply_remote(&self, channel: &Channel, uuid: &str, member: Option<Member>) {
-        let mut table = self.channels.lock().expect("presence lock poisoned");
+        let mut table = self.channels.lock();
         match member {
             Some(member) => {
                 let members = table.entry(channel.clone()).or_default();

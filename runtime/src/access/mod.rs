@@ -23,8 +23,9 @@ pub mod revocations;
 pub mod token;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
+use parking_lot::{Mutex, RwLock};
 use regex::Regex;
 use tokio::sync::broadcast;
 
@@ -259,7 +260,6 @@ impl Access {
         let new = self
             .revoked
             .write()
-            .expect("revocations lock poisoned")
             .insert(Arc::clone(&id), expires)
             .is_none();
         if new {
@@ -272,7 +272,7 @@ impl Access {
     /// # Errors
     /// [`AccessError::Revoked`].
     pub fn verify_id(&self, verified: &Verified) -> Result<(), AccessError> {
-        let revoked = self.revoked.read().expect("revocations lock poisoned");
+        let revoked = self.revoked.read();
         if revoked.contains_key(&verified.id) {
             return Err(AccessError::Revoked);
         }
@@ -341,7 +341,7 @@ impl Access {
     pub async fn purge_expired(&self) -> Result<(), AccessError> {
         let now = unix_secs();
         let expired: Vec<Arc<[u8]>> = {
-            let revoked = self.revoked.read().expect("revocations lock poisoned");
+            let revoked = self.revoked.read();
             revoked
                 .iter()
                 .filter(|(_, exp)| **exp <= now)
@@ -349,16 +349,13 @@ impl Access {
                 .collect()
         };
         Arc::clone(&self.log).purge(now, expired).await?;
-        self.revoked
-            .write()
-            .expect("revocations lock poisoned")
-            .retain(|_, exp| *exp > now);
+        self.revoked.write().retain(|_, exp| *exp > now);
         Ok(())
     }
 
     fn verify_signature(&self, text: &str) -> Result<Arc<Verified>, AccessError> {
         let key = self.key.as_deref().ok_or(AccessError::NoKey)?;
-        if let Some(hit) = self.cache.lock().expect("token cache poisoned").get(text) {
+        if let Some(hit) = self.cache.lock().get(text) {
             return Ok(Arc::clone(hit));
         }
         let decoded = Token::decode(text)?;
@@ -375,7 +372,7 @@ impl Access {
             group_patterns,
             uuid_patterns,
         });
-        let mut cache = self.cache.lock().expect("token cache poisoned");
+        let mut cache = self.cache.lock();
         if cache.len() >= CACHE_SIZE {
             cache.clear();
         }

@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 
+use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
 use super::channel::{Channel, Pattern};
@@ -125,11 +126,7 @@ impl Hub {
             entry,
             patterns: Vec::new(),
         };
-        self.state
-            .write()
-            .expect("hub lock poisoned")
-            .subscribers
-            .insert(id, subscriber);
+        self.state.write().subscribers.insert(id, subscriber);
         self.metrics.subscribers.inc();
         Subscription {
             id,
@@ -152,7 +149,7 @@ impl Hub {
         let stamp = self.next_stamp.fetch_add(1, Ordering::Relaxed);
         let mut fan_out = FanOut::default();
         {
-            let state = self.state.read().expect("hub lock poisoned");
+            let state = self.state.read();
             if let Some(entries) = state.exact.get(channel) {
                 fan_out.offer(entries, &exact, stamp, &self.metrics);
             }
@@ -172,7 +169,7 @@ impl Hub {
         }
         self.metrics.deliveries.inc_by(fan_out.delivered);
         if !fan_out.cut_off.is_empty() {
-            let mut state = self.state.write().expect("hub lock poisoned");
+            let mut state = self.state.write();
             for id in fan_out.cut_off {
                 state.remove_subscriber(id);
             }
@@ -198,11 +195,7 @@ impl Hub {
 
     /// How many subscribers are connected to this node.
     pub fn subscriber_count(&self) -> usize {
-        self.state
-            .read()
-            .expect("hub lock poisoned")
-            .subscribers
-            .len()
+        self.state.read().subscribers.len()
     }
 }
 
@@ -314,7 +307,7 @@ impl Subscription {
         let Some(hub) = self.hub.upgrade() else {
             return false;
         };
-        let mut state = hub.state.write().expect("hub lock poisoned");
+        let mut state = hub.state.write();
         patterns.iter().all(|pattern| state.add(self.id, pattern))
     }
 
@@ -323,7 +316,7 @@ impl Subscription {
         let Some(hub) = self.hub.upgrade() else {
             return;
         };
-        let mut state = hub.state.write().expect("hub lock poisoned");
+        let mut state = hub.state.write();
         for pattern in patterns {
             state.remove(self.id, pattern);
         }
@@ -334,7 +327,7 @@ impl Subscription {
         let Some(hub) = self.hub.upgrade() else {
             return Vec::new();
         };
-        let state = hub.state.read().expect("hub lock poisoned");
+        let state = hub.state.read();
         state
             .subscribers
             .get(&self.id)
@@ -375,10 +368,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(hub) = self.hub.upgrade() {
-            hub.state
-                .write()
-                .expect("hub lock poisoned")
-                .remove_subscriber(self.id);
+            hub.state.write().remove_subscriber(self.id);
             hub.metrics.subscribers.dec();
         }
     }
@@ -509,7 +499,7 @@ mod tests {
         assert!(sub.try_recv().is_none());
         drop(sub);
         assert_eq!(hub.subscriber_count(), 0);
-        let state = hub.state.read().unwrap();
+        let state = hub.state.read();
         assert!(
             state.exact.is_empty() && state.prefix.is_empty(),
             "no entries left behind"

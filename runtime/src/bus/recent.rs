@@ -10,12 +10,13 @@
 //! appenders' clocks (see [`super::sequencer`]).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::channel::{Channel, Pattern};
 use super::history::Deletion;
 use super::message::Delivery;
 use super::timetoken::Timetoken;
+use parking_lot::Mutex;
 
 /// The window.
 pub struct Recent {
@@ -46,7 +47,7 @@ impl Recent {
 
     /// Adds a delivered message (they arrive in timetoken order).
     pub fn push(&self, delivery: &Arc<Delivery>) {
-        let mut window = self.inner.lock().expect("recent window poisoned");
+        let mut window = self.inner.lock();
         window.bytes += delivery.published.message.size();
         window.messages.push_back(Arc::clone(delivery));
         while window.messages.len() > self.max_messages || window.bytes > self.max_bytes {
@@ -61,7 +62,7 @@ impl Recent {
     /// Drops the messages of `channel` that `range` deleted from history, so
     /// that no catch-up or replay returns them again.
     pub fn forget(&self, channel: &Channel, range: Deletion) {
-        let mut window = self.inner.lock().expect("recent window poisoned");
+        let mut window = self.inner.lock();
         let mut freed = 0;
         window.messages.retain(|d| {
             let published = &d.published;
@@ -86,7 +87,7 @@ impl Recent {
         cursor: Timetoken,
         limit: usize,
     ) -> (Vec<Arc<Delivery>>, bool) {
-        let window = self.inner.lock().expect("recent window poisoned");
+        let window = self.inner.lock();
         let complete = cursor >= window.evicted_upto;
         let start = window
             .messages

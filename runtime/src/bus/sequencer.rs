@@ -38,11 +38,12 @@
 //! node's copy of old history, never in the order.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::history::{self, HistoryError, HistoryStore, LogPoint};
@@ -192,7 +193,7 @@ impl Progress {
     }
 
     fn remembered(&self, position: u64) -> Option<Timetoken> {
-        let recent = self.recent.lock().expect("progress lock poisoned");
+        let recent = self.recent.lock();
         let i = recent.binary_search_by_key(&position, |&(p, _)| p).ok()?;
         Some(recent[i].1)
     }
@@ -205,7 +206,7 @@ impl Progress {
             return;
         }
         {
-            let mut recent = self.recent.lock().expect("progress lock poisoned");
+            let mut recent = self.recent.lock();
             recent.extend(links.iter().copied());
             let excess = recent.len().saturating_sub(REMEMBERED);
             recent.drain(..excess);

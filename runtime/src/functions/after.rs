@@ -15,10 +15,11 @@
 //! queued here in a cluster too, by the one node that produced each
 //! ([`AfterPublish::enqueue_presence`]).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore, oneshot};
 
 use super::lanes::{LaneLimits, Lanes};
@@ -61,9 +62,7 @@ struct Queue {
 
 impl Queue {
     fn lanes(&self) -> MutexGuard<'_, Lanes<Arc<str>, Job>> {
-        self.lanes
-            .lock()
-            .expect("after-publish lanes lock poisoned")
+        self.lanes.lock()
     }
 }
 

@@ -20,11 +20,12 @@ pub mod secrets;
 pub mod spec;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use self::after::AfterPublish;
@@ -360,11 +361,7 @@ impl Functions {
 
     /// The log of the function called `name`, if it was ever deployed here.
     pub fn logs(&self, name: &str) -> Option<Arc<FunctionLogs>> {
-        self.logs
-            .lock()
-            .expect("logs lock poisoned")
-            .get(name)
-            .cloned()
+        self.logs.lock().get(name).cloned()
     }
 
     /// What function `name`'s after-publish queue holds cluster-wide (in a
@@ -391,7 +388,6 @@ impl Functions {
         let logs = Arc::clone(
             self.logs
                 .lock()
-                .expect("logs lock poisoned")
                 .entry(spec.name.clone())
                 .or_insert_with(|| {
                     let lines = self.sandbox.config().log_lines_per_function;

@@ -24,11 +24,12 @@
 //! and on the channel named by the uuid (see [`events`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use futures::{StreamExt, TryStreamExt, stream};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -470,13 +471,13 @@ impl Objects {
                 }
                 membership.updated.clone_from(&updated);
                 membership.etag = membership.tag();
-                *written.lock().expect("result lock") = Some(membership.clone());
+                *written.lock() = Some(membership.clone());
                 Ok(Write::Put(Box::new(membership)))
             });
             Arc::clone(&self.store)
                 .edit_membership(uuid, channel, edit)
                 .await?;
-            let membership = result.lock().expect("result lock").take();
+            let membership = result.lock().take();
             changed.push(Changed::Set(membership.ok_or_else(|| {
                 ObjectError::Unavailable("the store made no change".into())
             })?));
@@ -491,13 +492,13 @@ impl Objects {
                     current.as_ref().map(|m| m.etag.as_str()),
                     if_match.as_deref(),
                 )?;
-                *seen.lock().expect("result lock") = current;
+                *seen.lock() = current;
                 Ok(Write::Delete)
             });
             Arc::clone(&self.store)
                 .edit_membership(uuid, channel, edit)
                 .await?;
-            if let Some(membership) = result.lock().expect("result lock").take() {
+            if let Some(membership) = result.lock().take() {
                 changed.push(Changed::Removed(membership));
             }
         }

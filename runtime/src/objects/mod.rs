@@ -495,7 +495,7 @@ impl Objects {
             ));
         }
         let updated = iso_time(now_ms);
-        let (id_owned, result) = (id.to_owned(), Arc::new(std::sync::Mutex::new(None)));
+        let (id_owned, result) = (id.to_owned(), Arc::new(parking_lot::Mutex::new(None)));
         let written = Arc::clone(&result);
         let edit: Edit = Box::new(move |current: Option<Object>| {
             check_etag(
@@ -521,13 +521,13 @@ impl Objects {
             }
             object.updated.clone_from(&updated);
             object.etag = object.tag();
-            *written.lock().expect("result lock") = Some(object.clone());
+            *written.lock() = Some(object.clone());
             Ok(Write::Put(Box::new(object)))
         });
         Arc::clone(&self.store)
             .edit(kind, id.to_owned(), edit)
             .await?;
-        let object = result.lock().expect("result lock").take();
+        let object = result.lock().take();
         object.ok_or_else(|| ObjectError::Unavailable("the store made no change".into()))
     }
 

@@ -12,11 +12,12 @@
 //! A node keeps at most `[pubnub] max_channel_groups` groups.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
+use parking_lot::RwLock;
 use serde_json::json;
 
 use super::reply::{self, PnError, Shape};
@@ -100,7 +101,7 @@ impl Groups {
 
     /// The channels of `group` (none when it does not exist).
     pub fn channels(&self, group: &str) -> Vec<Channel> {
-        let groups = self.groups.read().expect("groups lock poisoned");
+        let groups = self.groups.read();
         groups
             .get(group)
             .map(|c| c.iter().cloned().collect())
@@ -122,12 +123,7 @@ impl Groups {
 
     /// The groups' names.
     pub fn names(&self) -> Vec<String> {
-        self.groups
-            .read()
-            .expect("groups lock poisoned")
-            .keys()
-            .cloned()
-            .collect()
+        self.groups.read().keys().cloned().collect()
     }
 
     /// Adds `add` to and removes `remove` from `group`, durably.
@@ -151,7 +147,7 @@ impl Groups {
             return Err(GroupError::Full);
         }
         let at_most = {
-            let groups = self.groups.read().expect("groups lock poisoned");
+            let groups = self.groups.read();
             !groups.contains_key(group) && groups.len() >= self.max_groups
         };
         if at_most && !channels.is_empty() {
@@ -205,7 +201,7 @@ impl Groups {
             .iter()
             .filter_map(|c| Channel::parse(c).ok())
             .collect();
-        let mut groups = self.groups.write().expect("groups lock poisoned");
+        let mut groups = self.groups.write();
         if channels.is_empty() {
             groups.remove(group);
         } else {

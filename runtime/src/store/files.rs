@@ -13,10 +13,11 @@ use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use parking_lot::Mutex;
 use redb::{ReadableTable, TableDefinition};
 
 use super::{Result, Store, StoreError, blocking, db_err};
@@ -70,13 +71,13 @@ impl LocalFiles {
             .iter()
             .map(|f| f.info.size)
             .sum();
-        *files.used.lock().expect("files usage lock poisoned") = used;
+        *files.used.lock() = used;
         Ok(files)
     }
 
     /// Counts `size` more bytes kept, unless that passes the limit.
     fn reserve(&self, size: u64) -> Result<(), FileError> {
-        let mut used = self.used.lock().expect("files usage lock poisoned");
+        let mut used = self.used.lock();
         if *used + size > self.max_total_bytes {
             return Err(FileError::QuotaExceeded {
                 limit: self.max_total_bytes,
@@ -88,7 +89,7 @@ impl LocalFiles {
 
     /// Counts `size` bytes fewer kept.
     fn release(&self, size: u64) {
-        let mut used = self.used.lock().expect("files usage lock poisoned");
+        let mut used = self.used.lock();
         *used = used.saturating_sub(size);
     }
 
@@ -387,7 +388,7 @@ mod tests {
         );
         // Counted again from the records when opened again.
         let reopened = Arc::new(LocalFiles::open(store, &dir, 5).unwrap());
-        assert_eq!(*reopened.used.lock().unwrap(), 3);
+        assert_eq!(*reopened.used.lock(), 3);
         assert_eq!(files.prune_files("1").unwrap(), 0);
         assert_eq!(files.prune_files("2").unwrap(), 1);
         assert!(!dir.join(DIR).join("1").exists());

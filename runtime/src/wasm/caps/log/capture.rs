@@ -1,9 +1,10 @@
 //! Capturing a guest's stdout and stderr during one invocation, within a
 //! byte budget that lines of the `log` interface draw on too.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
@@ -60,7 +61,7 @@ impl LogCapture {
 
     /// Moves what was captured into `logs` as lines of `invocation`.
     pub fn drain_into(&self, logs: &FunctionLogs, invocation: u64) {
-        let mut captured = self.inner.lock().expect("capture lock poisoned");
+        let mut captured = self.inner.lock();
         for (source, bytes) in [
             (LogSource::Stdout, std::mem::take(&mut captured.stdout)),
             (LogSource::Stderr, std::mem::take(&mut captured.stderr)),
@@ -85,7 +86,7 @@ impl LogCapture {
     /// Takes `bytes` from the budget for a `log` interface line; false (and
     /// counted as dropped) when they do not fit.
     pub fn charge(&self, bytes: usize) -> bool {
-        let mut captured = self.inner.lock().expect("capture lock poisoned");
+        let mut captured = self.inner.lock();
         if bytes > captured.room() {
             captured.dropped += bytes;
             return false;
@@ -95,7 +96,7 @@ impl LogCapture {
     }
 
     fn write(&self, bytes: &[u8]) {
-        let mut captured = self.inner.lock().expect("capture lock poisoned");
+        let mut captured = self.inner.lock();
         let kept = bytes.len().min(captured.room());
         captured.dropped += bytes.len() - kept;
         let buffer = match self.source {

@@ -17,8 +17,9 @@ pub mod capture;
 pub mod host;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -132,7 +133,7 @@ impl FunctionLogs {
                 tracing::error!(target: "edgefn::guest", function, invocation, ?fields, "{text}")
             }
         }
-        let mut guard = self.lines.lock().expect("log lock poisoned");
+        let mut guard = self.lines.lock();
         let (lines, last) = &mut *guard;
         *last += 1;
         line.seq = *last;
@@ -151,7 +152,7 @@ impl FunctionLogs {
     /// The last `limit` lines and a feed of the lines recorded after them:
     /// nothing lost, nothing twice.
     pub fn follow(&self, limit: usize) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
-        let guard = self.lines.lock().expect("log lock poisoned");
+        let guard = self.lines.lock();
         let lines = &guard.0;
         let tail = lines
             .iter()
