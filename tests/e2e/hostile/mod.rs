@@ -16,7 +16,7 @@
 //! - [`clients`]: body/header/URL/frame limits, channels per subscription,
 //!   publish rate limits, the admin key;
 //! - [`connections`]: the connection cap, slowloris, slow readers;
-//! - [`identity`]: clients claiming a function's id (`fn:…`).
+//! - [`identity`]: clients claiming a function's id (`fn:…`);
 //! - [`limits`]: presence members, channel groups and channels with
 //!   history past their limits.
 
