@@ -140,7 +140,10 @@ impl Functions {
                 }
             }
         }
-        functions.remove_unused_artifacts().await;
+        // At start-up only artifacts of another engine configuration go:
+        // those of components used before the restart are likely to be
+        // deployed again (a rollback), and the next change removes them.
+        functions.sandbox.remove_unused_artifacts(None).await;
         Ok(functions)
     }
 
@@ -211,6 +214,7 @@ impl Functions {
         if let Some(current) = current.as_ref().filter(|c| unchanged(c)) {
             return Ok(current.clone());
         }
+        let replaced = current.as_ref().map(|c| c.component.clone());
         let version = current.map_or(1, |c| c.version + 1);
         let deployment = Deployment {
             spec,
@@ -225,20 +229,23 @@ impl Functions {
             .put(deployment.clone(), bytes)
             .await?;
         self.install(deployment.clone(), loaded, secrets);
-        self.remove_unused_artifacts().await;
+        self.remove_unused_artifacts(replaced).await;
         Ok(deployment)
     }
 
-    /// Removes the compiled artifacts no deployed function uses (a deploy
-    /// compiling outside the change lock may lose its fresh artifact to
-    /// this: it is compiled again at the next start).
-    async fn remove_unused_artifacts(&self) {
+    /// Removes the compiled artifacts no deployed function uses, except
+    /// `replaced` (the component a redeploy just replaced, kept so that
+    /// switching back and forth between two builds does not compile each
+    /// time). A deploy compiling outside the change lock may lose its fresh
+    /// artifact to this: it is compiled again at the next start.
+    async fn remove_unused_artifacts(&self, replaced: Option<String>) {
         let in_use = self
             .snapshot()
             .iter()
             .map(|f| f.deployment.component.clone())
+            .chain(replaced)
             .collect();
-        self.sandbox.remove_unused_artifacts(in_use).await;
+        self.sandbox.remove_unused_artifacts(Some(in_use)).await;
     }
 
     /// Whether `current` was deployed with `spec` and `secrets`.
@@ -283,7 +290,7 @@ impl Functions {
         }
         Arc::clone(&self.records).remove(name.to_owned()).await?;
         self.registry.rcu(|registry| registry.without(name));
-        self.remove_unused_artifacts().await;
+        self.remove_unused_artifacts(None).await;
         if let Some(queues) = self.cluster_after.clone()
             && let Err(e) = queues.unbind(name.to_owned()).await
         {
@@ -301,7 +308,7 @@ impl Functions {
         let Some(record) = record else {
             if current.is_some() {
                 self.registry.rcu(|registry| registry.without(&name));
-                self.remove_unused_artifacts().await;
+                self.remove_unused_artifacts(None).await;
                 tracing::info!(function = name, "function removed (by another node)");
             }
             return;
@@ -315,6 +322,7 @@ impl Functions {
             return;
         }
         let version = record.version;
+        let replaced = current.map(|c| c.component);
         match self.restore(record).await {
             Ok(()) => {
                 tracing::info!(
@@ -322,7 +330,7 @@ impl Functions {
                     version,
                     "function deployed (by another node)"
                 );
-                self.remove_unused_artifacts().await;
+                self.remove_unused_artifacts(replaced).await;
             }
             Err(e) => {
                 tracing::error!(function = name, error = %e, "deployment from the cluster cannot be loaded")

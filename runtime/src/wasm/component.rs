@@ -142,14 +142,14 @@ pub fn compile(
     Ok(component)
 }
 
-/// Removes from `cache_dir` every artifact of a component not in `in_use`
-/// or of another engine configuration, and temporary files that other
-/// processes left behind. Blocking: call it off the async executor.
-pub fn remove_unused(engine: &Engine, cache_dir: &Path, in_use: &HashSet<String>) {
-    let keep: HashSet<String> = in_use
-        .iter()
-        .map(|hash| artifact_name(engine, hash))
-        .collect();
+/// Removes from `cache_dir` every artifact of another engine
+/// configuration, temporary files that other processes left behind and,
+/// when `in_use` is given, every artifact of a component not in it.
+/// Blocking: call it off the async executor.
+pub fn remove_unused(engine: &Engine, cache_dir: &Path, in_use: Option<&HashSet<String>>) {
+    let this_engine = artifact_name(engine, "");
+    let keep: Option<HashSet<String>> =
+        in_use.map(|hashes| hashes.iter().map(|h| artifact_name(engine, h)).collect());
     let own_temp = format!(".tmp-{}-", std::process::id());
     let entries = match std::fs::read_dir(cache_dir) {
         Ok(entries) => entries,
@@ -163,7 +163,9 @@ pub fn remove_unused(engine: &Engine, cache_dir: &Path, in_use: &HashSet<String>
         let stale = if name.contains(".tmp-") {
             !name.contains(&own_temp)
         } else {
-            name.ends_with(ARTIFACT_EXTENSION) && !keep.contains(&name)
+            name.ends_with(ARTIFACT_EXTENSION)
+                && (!name.ends_with(&this_engine)
+                    || keep.as_ref().is_some_and(|keep| !keep.contains(&name)))
         };
         if !stale {
             continue;
@@ -342,7 +344,13 @@ mod tests {
         ] {
             std::fs::write(dir.join(name), b"x").unwrap();
         }
-        remove_unused(&engine, &dir, &HashSet::from(["aa".to_owned()]));
+        remove_unused(&engine, &dir, None);
+        assert_eq!(
+            names_in(&dir).len(),
+            4,
+            "only another engine's and a temporary were removed"
+        );
+        remove_unused(&engine, &dir, Some(&HashSet::from(["aa".to_owned()])));
         let mut expected = vec![used, own_temporary, "notes.txt".to_owned()];
         expected.sort();
         assert_eq!(names_in(&dir), expected);

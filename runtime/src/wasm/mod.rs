@@ -230,13 +230,13 @@ impl Sandbox {
         component::prepare(&self.linker, &component)
     }
 
-    /// Removes the compiled artifacts of components not in `in_use` (the
-    /// content hashes of the deployed functions) and of other engine
-    /// configurations.
-    pub async fn remove_unused_artifacts(&self, in_use: HashSet<String>) {
+    /// Removes the compiled artifacts of other engine configurations and,
+    /// when `in_use` is given (the content hashes of the deployed
+    /// functions), of components not in it.
+    pub async fn remove_unused_artifacts(&self, in_use: Option<HashSet<String>>) {
         let (engine, cache_dir) = (self.engine.clone(), self.cache_dir.clone());
         let removed = tokio::task::spawn_blocking(move || {
-            component::remove_unused(&engine, &cache_dir, &in_use);
+            component::remove_unused(&engine, &cache_dir, in_use.as_ref());
         })
         .await;
         if let Err(e) = removed {
