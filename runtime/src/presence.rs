@@ -593,4 +593,20 @@ mod tests {
                 .contains(r#"edgefn_limit_refusals_total{limit="presence_members"} 1"#)
         );
     }
+
+    #[test]
+    fn a_panic_while_the_table_is_locked_breaks_nothing_after() {
+        let (presence, _feed) = Presence::new();
+        let presence = Arc::new(presence);
+        let holder = Arc::clone(&presence);
+        let panicked = std::thread::spawn(move || {
+            let _table = holder.channels.lock();
+            panic!("a panic while holding the presence lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        let long = Duration::from_secs(60);
+        presence.heartbeat("a", &[ch("room")], long, None).unwrap();
+        assert_eq!(presence.where_now("a"), [ch("room")]);
+    }
 }
