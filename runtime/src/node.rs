@@ -36,13 +36,13 @@ use crate::cluster::nodes::{self, NodeStatus};
 use crate::cluster::objects::NatsObjects;
 use crate::cluster::presence::{self as cluster_presence, Claim};
 use crate::cluster::{Cluster, shared};
-use crate::config::NodeConfig;
+use crate::config::{NatsConfig, NodeConfig};
 use crate::files::policy::Signer;
 use crate::files::{FileLimits, FileStore, Files};
 use crate::functions::Deployment;
 use crate::functions::records::{Records, SharedQueues};
 use crate::functions::registry::Registry;
-use crate::functions::secrets::{SecretBox, load_key};
+use crate::functions::secrets::{SecretBox, load_key, read_key_file};
 use crate::functions::{Functions, OnError};
 use crate::http::limits::{PRUNE_INTERVAL, PublishLimits};
 use crate::kv::Kv;
@@ -170,6 +170,12 @@ impl Node {
                 .with_context(|| format!("cannot open the store in {}", dir.display()))?,
         );
         let metrics = Arc::new(Metrics::new());
+        // The secret key (the cluster's, given to every node, or the data
+        // dir's alone) seals function secrets and signs file URLs.
+        let secret_key = match &config.nats {
+            Some(nats) => cluster_secrets_key(nats)?,
+            None => load_key(dir)?,
+        };
         let cluster = match &config.nats {
             Some(nats) => {
                 let id = node_id(&config);
@@ -238,16 +244,14 @@ impl Node {
             }
             _ => None,
         };
-        // The secret key (the cluster's, or the data dir's alone) seals
-        // function secrets and signs file URLs.
-        let (records, secret_key, remote_deployments) = match &cluster {
+        let (records, remote_deployments) = match &cluster {
             Some(cluster) => {
                 let deployments = Arc::new(NatsDeployments::new(Arc::clone(cluster)));
-                let key = cluster.opening(|| deployments.secrets_key()).await?;
+                deployments.warn_of_old_secrets_key().await;
                 let changes = deployments.watch();
-                (deployments as Arc<dyn Records>, key, Some(changes))
+                (deployments as Arc<dyn Records>, Some(changes))
             }
-            None => (Arc::clone(&store) as Arc<dyn Records>, load_key(dir)?, None),
+            None => (Arc::clone(&store) as Arc<dyn Records>, None),
         };
         let secrets = SecretBox::with_key(&secret_key);
         let functions = Functions::start(
@@ -714,6 +718,27 @@ async fn time_out_members(node: &Node) {
             }
         }
     }
+}
+
+/// The key a cluster node seals function secrets with: every node reads
+/// the same file; it is never kept in NATS.
+///
+/// # Errors
+/// When no key file is configured (saying how to make one), or it does not
+/// hold a key.
+fn cluster_secrets_key(nats: &NatsConfig) -> anyhow::Result<[u8; 32]> {
+    let Some(path) = &nats.secrets_key_file else {
+        anyhow::bail!(
+            "a cluster node needs the cluster's secrets key (it seals function secrets and signs \
+             file URLs, and is never kept in NATS): make one with \
+             `openssl rand -base64 32 > secrets.key`, give the same file to every node, and name it \
+             with `secrets_key_file` in the config's [nats] section, --secrets-key-file, or \
+             EDGEFN_SECRETS_KEY_FILE. A cluster that kept its key in NATS: \
+             `nats kv get edgefn_deployments _secrets_key --raw > secrets.key`, then \
+             `nats kv del edgefn_deployments _secrets_key`"
+        );
+    };
+    read_key_file(path)
 }
 
 /// A name for this node in the cluster: its listen address and a random

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
@@ -266,11 +266,36 @@ pub async fn start_nodes(configs: &[String]) -> Vec<Node> {
 }
 
 /// The TOML of a node joined to NATS at `url` (one or more servers,
-/// comma-separated): `top`, then the `[nats]` section, which more keys
-/// may follow.
+/// comma-separated): `top`, then the `[nats]` section, with the test
+/// cluster's secrets key file ([`secrets_key_file`]), which more keys may
+/// follow.
 pub fn node_config(top: &str, url: &str) -> String {
-    format!("{top}\n[nats]\nurl = \"{url}\"\n")
+    let key = secrets_key_file();
+    format!(
+        "{top}\n[nats]\nurl = \"{url}\"\nsecrets_key_file = \"{}\"\n",
+        key.display()
+    )
 }
+
+/// The secrets key every test cluster's nodes share (a fixed test key,
+/// written once per test process under `target/`, atomically, so that
+/// concurrent test processes never read half a file).
+pub fn secrets_key_file() -> PathBuf {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = crate::paths::repo_root().join("target/e2e-cluster-secrets.key");
+        let partial = path.with_extension(format!("{}.partial", std::process::id()));
+        std::fs::write(&partial, TEST_SECRETS_KEY)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", partial.display()));
+        std::fs::rename(&partial, &path)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    })
+    .clone()
+}
+
+/// The test clusters' secrets key, base64 (32 bytes).
+pub const TEST_SECRETS_KEY: &str = "ZWRnZWZuLXRlc3QtY2x1c3Rlci1zZWNyZXRzLWtleSE=";
 
 /// Waits until `GET /healthz` on `node` answers 200 (in a cluster: while
 /// it is connected to NATS).

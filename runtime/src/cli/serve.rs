@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// in order of preference. Without it the node runs alone.
     #[arg(long, env = "EDGEFN_NATS")]
     pub nats: Option<String>,
+    /// In a cluster, the file holding the key every node seals function
+    /// secrets with (32 bytes, raw or base64; the same on every node).
+    #[arg(long, env = "EDGEFN_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// Runs a node.
@@ -85,6 +89,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             url,
             ..config.nats.unwrap_or_else(|| NatsConfig::new(""))
         });
+    }
+    if let (Some(nats), Some(file)) = (&mut config.nats, args.secrets_key_file) {
+        nats.secrets_key_file = Some(file);
     }
     if let Some(key) = args.publish_key {
         config.pubnub.publish_key = key;

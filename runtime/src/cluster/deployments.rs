@@ -32,9 +32,9 @@ pub const COMPONENTS: &str = "edgefn_components";
 pub const RUNS: &str = "edgefn_runs";
 /// How long a claimed run is remembered.
 pub const RUNS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-/// Where the shared secrets key lives in [`BUCKET`] (not a function name:
-/// those start with a letter or digit).
-const SECRETS_KEY: &str = "_secrets_key";
+/// Where older versions kept the shared secrets key in [`BUCKET`] (not a
+/// function name: those start with a letter or digit).
+const OLD_SECRETS_KEY: &str = "_secrets_key";
 
 /// The cluster's deployment records and components.
 pub struct NatsDeployments {
@@ -98,21 +98,20 @@ impl NatsDeployments {
         Ok(bytes)
     }
 
-    /// The key every node seals function secrets with, created by the first
-    /// node that asks (kept under a name no function can have).
-    ///
-    /// # Errors
-    /// [`Unavailable`] when the cluster cannot answer.
-    pub async fn secrets_key(&self) -> Result<[u8; 32], Unavailable> {
-        let bucket = self.cluster.kv(BUCKET).await?;
-        let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(Unavailable::from)?;
-        // Whoever creates it first wins; everyone then reads the same key.
-        let _ = bucket.create(SECRETS_KEY, fresh.to_vec().into()).await;
-        let stored = bucket.get(SECRETS_KEY).await.map_err(Unavailable::from)?;
-        stored
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_ref()).ok())
-            .ok_or_else(|| Unavailable("the cluster's secrets key is missing or damaged".into()))
+    /// Warns while the secrets key older versions kept in NATS is still
+    /// there (it opens every sealed secret; nodes now read the key from
+    /// their configuration, see `NatsConfig::secrets_key_file`).
+    pub async fn warn_of_old_secrets_key(&self) {
+        let Ok(bucket) = self.cluster.kv(BUCKET).await else {
+            return;
+        };
+        if let Ok(Some(_)) = bucket.get(OLD_SECRETS_KEY).await {
+            tracing::warn!(
+                "NATS still holds the cluster's secrets key in plain text ({BUCKET}, key \
+                 {OLD_SECRETS_KEY}); once every node has it in its secrets_key_file, delete it: \
+                 `nats kv del {BUCKET} {OLD_SECRETS_KEY}`"
+            );
+        }
     }
 
     /// Claims period `period` (Unix seconds divided by the function's
@@ -140,7 +139,7 @@ impl NatsDeployments {
         let (records, received) = mpsc::channel(64);
         tokio::spawn(async move {
             while let Some((name, value)) = changes.recv().await {
-                if name == SECRETS_KEY {
+                if name == OLD_SECRETS_KEY {
                     continue;
                 }
                 let record = match value.map(|bytes| serde_json::from_slice::<Deployment>(&bytes)) {

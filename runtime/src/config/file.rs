@@ -85,6 +85,9 @@ impl ConfigFile {
             .with_context(|| format!("config file {} is invalid", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         file.data_dir = file.data_dir.map(|d| base.join(d));
+        if let Some(nats) = &mut file.nats {
+            nats.secrets_key_file = nats.secrets_key_file.as_ref().map(|k| base.join(k));
+        }
         for function in &mut file.functions {
             function.component = base.join(&function.component);
         }

@@ -78,6 +78,20 @@ pub struct NatsConfig {
     /// go first.
     #[serde(default = "a_gibibyte")]
     pub log_max_bytes: u64,
+    /// The file holding the key every node seals function secrets with
+    /// and signs file URLs with (relative to the config file;
+    /// `--secrets-key-file` or `EDGEFN_SECRETS_KEY_FILE` wins): 32 bytes,
+    /// raw or base64 (`openssl rand -base64 32 > secrets.key`), the same
+    /// file on every node. Required in a cluster: the key is never kept in
+    /// NATS, so whoever can read NATS still cannot open the secrets. A node
+    /// without it refuses to start, saying so. Clusters of older versions
+    /// kept it in NATS (`edgefn_deployments`, key `_secrets_key`): copy it
+    /// out once (`nats kv get edgefn_deployments _secrets_key --raw >
+    /// secrets.key`), give the file to every node, then delete the key
+    /// from NATS (`nats kv del edgefn_deployments _secrets_key`); nodes warn
+    /// while it is still there.
+    #[serde(default)]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 impl NatsConfig {
@@ -125,6 +139,7 @@ impl NatsConfig {
             after_publish_ack_wait_secs: thirty(),
             log_max_age_secs: a_day(),
             log_max_bytes: a_gibibyte(),
+            secrets_key_file: None,
         }
     }
 }

@@ -122,6 +122,28 @@ impl SecretBox {
     }
 }
 
+/// The key in `path`, a file given by the operator (a cluster's shared
+/// key): 32 bytes, raw or base64 text.
+///
+/// # Errors
+/// When the file cannot be read or does not hold such a key.
+pub fn read_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the secrets key {}", path.display()))?;
+    // 32 bytes are the key itself; anything else must be its base64.
+    let key = match bytes.len() {
+        32 => Some(bytes),
+        _ => STANDARD.decode(String::from_utf8_lossy(&bytes).trim()).ok(),
+    };
+    key.and_then(|key| <[u8; 32]>::try_from(key).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} does not hold a 32-byte key (raw, or base64: `openssl rand -base64 32`)",
+                path.display()
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +164,22 @@ mod tests {
         // The value is bound to its name.
         let moved = BTreeMap::from([("OTHER".to_owned(), sealed["API_KEY"].clone())]);
         assert!(SecretBox::open(&dir).unwrap().unseal_all(&moved).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn key_files_hold_raw_or_base64_keys() {
+        let dir = std::env::temp_dir().join(format!("edgefn-keyfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secrets.key");
+        let key = [7u8; 32];
+        std::fs::write(&path, key).unwrap();
+        assert_eq!(read_key_file(&path).unwrap(), key);
+        std::fs::write(&path, format!("{}\n", STANDARD.encode(key))).unwrap();
+        assert_eq!(read_key_file(&path).unwrap(), key);
+        std::fs::write(&path, STANDARD.encode([7u8; 16])).unwrap();
+        let short = read_key_file(&path).unwrap_err().to_string();
+        assert!(short.contains("32-byte key"), "{short}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -32,6 +32,8 @@
 //! - [`clock_skew`]: nodes whose clocks differ by 2 s lose nothing to
 //!   subscribers that resume from a cursor (long-poll `tt`, SSE `since`);
 //! - [`takeover`]: a killed node's after-publish copies run on the others;
+//! - [`secrets`]: the secrets key comes from each node's configuration,
+//!   never from NATS, and a node without it refuses to start;
 //! - [`startup`]: a node started while NATS is down answers 503 `starting`,
 //!   then joins;
 //! - [`load`]: the writers the fault tests use.
@@ -53,6 +55,7 @@ mod outage_resume;
 mod partition;
 mod presence;
 mod revocation;
+mod secrets;
 mod startup;
 mod takeover;
 
