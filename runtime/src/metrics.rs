@@ -109,7 +109,9 @@ pub struct Metrics {
     pub invocations: Family<InvocationLabels, Counter>,
     /// Invocation time by trigger, in seconds.
     pub invocation_seconds: Family<TriggerLabels, Histogram>,
-    /// After-publish copies dropped because the queue was full.
+    /// After-publish copies dropped: the node's queue was full, or (in a
+    /// cluster) a copy was delivered the most times without being
+    /// acknowledged (its nodes died or handed it back).
     pub after_publish_dropped: Counter,
     /// After-presence events dropped because the queue was full.
     pub after_presence_dropped: Counter,
@@ -183,7 +185,7 @@ impl Metrics {
         );
         registry.register(
             "after_publish_dropped",
-            "After-publish copies dropped because the queue was full",
+            "After-publish copies dropped: the queue was full, or (cluster) a copy reached its most deliveries",
             after_publish_dropped.clone(),
         );
         registry.register(

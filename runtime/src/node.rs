@@ -238,7 +238,13 @@ impl Node {
             (Some(cluster), Some(nats)) => {
                 let ack_wait = Duration::from_secs(nats.after_publish_ack_wait_secs);
                 let queues = cluster
-                    .opening(|| AfterPublishQueues::open(cluster, ack_wait))
+                    .opening(|| {
+                        AfterPublishQueues::open(
+                            cluster,
+                            ack_wait,
+                            metrics.after_publish_dropped.clone(),
+                        )
+                    })
                     .await?;
                 Some(queues as Arc<dyn SharedQueues>)
             }

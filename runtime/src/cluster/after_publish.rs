@@ -20,6 +20,16 @@
 //! The consumer is made (delivering what is published from then on) or
 //! updated by the node that deploys the function, before the deployment is
 //! recorded, and deleted by the node that removes it.
+//!
+//! A copy is delivered at most [`MAX_DELIVER`] times: a copy whose node
+//! died or handed it back that often is dropped by JetStream, which says
+//! so in an advisory; one node (a queue group) counts each in
+//! `edgefn_after_publish_dropped_total` and logs it. A function too busy to
+//! start a copy (at its `max_concurrency`) does not use up a delivery: the
+//! node keeps the copy, tells JetStream it is still working on it
+//! (pushing back its acknowledgement deadline), and queues it again after
+//! an exponential backoff with jitter, until it runs or the node stops or
+//! loses the function.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +38,10 @@ use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::stream::{self, ConsumerErrorKind};
 use async_nats::jetstream::{self, AckKind};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
 
 use super::log::{FIRES, STREAM, SUBJECTS, read_entry};
 use super::subject::{self, covered};
@@ -52,6 +64,15 @@ const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// Longest a copy waits for this node to apply its entry (to learn the
 /// timetoken it got).
 const STAMP_WAIT: Duration = Duration::from_secs(1);
+/// The first and the longest pause before a copy its function was too busy
+/// to start is queued again (the longest also under a quarter of the
+/// consumer's `ack_wait`).
+const BUSY_PAUSES: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
+/// JetStream's advisories of copies dropped after [`MAX_DELIVER`]
+/// deliveries, for every after-publish consumer of the log.
+const MAX_DELIVERIES: &str = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.EDGEFN_MESSAGES.*";
+/// The queue group that counts each advisory once, cluster-wide.
+const DROP_COUNTERS: &str = "edgefn_after_publish_drops";
 
 /// The cluster's after-publish work queues.
 pub struct AfterPublishQueues {
@@ -62,19 +83,27 @@ pub struct AfterPublishQueues {
 }
 
 impl AfterPublishQueues {
-    /// The queues on `cluster`'s log.
+    /// The queues on `cluster`'s log; copies JetStream drops after
+    /// [`MAX_DELIVER`] deliveries are counted in `dropped` (on one node).
     ///
     /// # Errors
     /// When JetStream cannot be reached.
     pub async fn open(
         cluster: &Arc<Cluster>,
         ack_wait: Duration,
+        dropped: Counter,
     ) -> Result<Arc<Self>, Unavailable> {
         let stream = cluster
             .js
             .get_stream(STREAM)
             .await
             .map_err(Unavailable::from)?;
+        let advisories = cluster
+            .client
+            .queue_subscribe(MAX_DELIVERIES, DROP_COUNTERS.into())
+            .await
+            .map_err(Unavailable::from)?;
+        tokio::spawn(count_drops(advisories, dropped));
         Ok(Arc::new(Self {
             cluster: Arc::clone(cluster),
             stream,
@@ -206,7 +235,15 @@ impl SharedQueues for AfterPublishQueues {
                     Err(e) => Err(e.to_string()),
                 };
                 let ended = match consumer {
-                    Ok(consumer) => take(&consumer, &self.cluster, &after, &current, &live).await,
+                    Ok(consumer) => {
+                        let longest = BUSY_PAUSES.1.min(self.ack_wait.max(timeout * 2) / 4);
+                        let taking = Taking {
+                            cluster: &self.cluster,
+                            after: &after,
+                            longest_busy_pause: longest,
+                        };
+                        take(&consumer, &taking, &current, &live).await
+                    }
                     Err(e) => Err(e),
                 };
                 if let Err(e) = ended {
@@ -236,20 +273,34 @@ fn consumer_name(name: &str) -> String {
     format!("after_{name}")
 }
 
+/// What [`take`] runs copies with.
+#[derive(Clone, Copy)]
+struct Taking<'a> {
+    cluster: &'a Cluster,
+    after: &'a Arc<AfterPublish>,
+    /// The longest pause before a busy copy is queued again: under a
+    /// quarter of the consumer's `ack_wait`, so the copy stays this node's.
+    longest_busy_pause: Duration,
+}
+
 /// Takes copies while `current()` holds, as many at a time as the
 /// function's lane can start soon, and runs each with the deployment
 /// `live()` gives then (a redeploy meanwhile leaves nothing to redeliver).
-/// Each copy is acknowledged once it has run; handed back at once when
-/// this node could not queue it or the function is gone, and a little
-/// later when the function was too busy to start it or this node has not
-/// yet installed the deployment the queue was made for.
+/// Each copy is acknowledged once it has run ([`run_taken`]); handed back
+/// at once when this node could not queue it or the function is gone, and
+/// a little later when this node has not yet installed the deployment the
+/// queue was made for.
 async fn take(
     consumer: &PullConsumer,
-    cluster: &Cluster,
-    after: &AfterPublish,
+    taking: &Taking<'_>,
     current: &impl Fn() -> bool,
     live: &impl Fn() -> Option<Arc<Function>>,
 ) -> Result<(), String> {
+    let Taking {
+        cluster,
+        after,
+        longest_busy_pause,
+    } = *taking;
     while let Some(function) = live().filter(|_| current()) {
         let room = after.room(&function).await;
         let mut copies = consumer
@@ -302,18 +353,64 @@ async fn take(
                 continue;
             }
             patient &= stamp(&copy, &mut published, cluster, patient).await;
-            let ran = after.enqueue_taken(&function, published);
+            let after = Arc::clone(after);
             tokio::spawn(async move {
-                let kind = match ran.await {
-                    Ok(true) => AckKind::Ack,
-                    Ok(false) => AckKind::Nak(Some(RETRY_AFTER)),
-                    Err(_) => AckKind::Nak(None),
-                };
+                let published = Arc::new(published);
+                let kind = run_taken(&after, &function, published, &copy, longest_busy_pause).await;
                 answer(&copy, kind).await;
             });
         }
     }
     Ok(())
+}
+
+/// Runs `copy` (holding `published`) through `after`, and says how to
+/// answer it: acknowledged once it ran, handed back when this node could
+/// not queue it (it is full or stopping). While the function is too busy
+/// to start it, the copy stays taken here (JetStream told it is in
+/// progress, which uses up none of its deliveries) and is queued again
+/// after a growing, jittered pause.
+async fn run_taken(
+    after: &AfterPublish,
+    function: &Arc<Function>,
+    published: Arc<Published>,
+    copy: &jetstream::Message,
+    longest: Duration,
+) -> AckKind {
+    let mut pauses = ExponentialBuilder::default()
+        .with_min_delay(BUSY_PAUSES.0.min(longest))
+        .with_max_delay(longest)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    loop {
+        match after.enqueue_taken(function, Arc::clone(&published)).await {
+            Ok(true) => return AckKind::Ack,
+            Ok(false) => {
+                answer(copy, AckKind::Progress).await;
+                tokio::time::sleep(pauses.next().unwrap_or(longest)).await;
+            }
+            Err(_) => return AckKind::Nak(None),
+        }
+    }
+}
+
+/// Counts (in `dropped`) and logs each copy JetStream dropped after
+/// [`MAX_DELIVER`] deliveries, as its advisories say.
+async fn count_drops(mut advisories: async_nats::Subscriber, dropped: Counter) {
+    while let Some(advisory) = advisories.next().await {
+        let what: serde_json::Value = serde_json::from_slice(&advisory.payload).unwrap_or_default();
+        let consumer = what["consumer"].as_str().unwrap_or_default();
+        let Some(function) = consumer.strip_prefix("after_") else {
+            continue;
+        };
+        dropped.inc();
+        tracing::warn!(
+            function,
+            sequence = %what["stream_seq"],
+            "after-publish copy dropped: delivered {MAX_DELIVER} times without being acknowledged"
+        );
+    }
 }
 
 /// Gives `published` (read from `copy`) the timetoken its entry got here,

@@ -158,7 +158,7 @@ impl AfterPublish {
     pub fn enqueue_taken(
         &self,
         function: &Arc<Function>,
-        published: Published,
+        published: Arc<Published>,
     ) -> oneshot::Receiver<bool> {
         let (ran, told) = oneshot::channel();
         if self.queue.closed.load(Ordering::Relaxed) {
@@ -166,7 +166,7 @@ impl AfterPublish {
         }
         let job = Job {
             function: Arc::clone(function),
-            work: Work::Publish(Arc::new(published)),
+            work: Work::Publish(published),
             ran: Some(ran),
         };
         self.push(job);

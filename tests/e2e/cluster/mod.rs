@@ -13,6 +13,7 @@
 //!   each fire;
 //! - [`after_presence`]: an after-presence hook runs once per presence
 //!   change, whichever node made it;
+//! - [`busy`]: a busy function's after-publish copies all run, once;
 //! - [`deploys`]: deploy, redeploy and remove seen on every node;
 //! - [`fn_reads`]: a JavaScript function reads the cluster's presence and
 //!   history through any node;
@@ -40,6 +41,7 @@
 
 mod after_presence;
 mod after_publish;
+mod busy;
 mod clock_skew;
 mod deploys;
 mod fn_changes;
