@@ -90,8 +90,8 @@ fn check_version(path: &std::path::Path) {
 pub struct NatsServer {
     dir: TempDir,
     port: u16,
-    /// Its cluster arguments (none when alone).
-    cluster: Vec<String>,
+    /// Its further arguments: cluster ones (none when alone), a config file.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -117,6 +117,22 @@ impl NatsServer {
             }
         }
         panic!("nats-server found its ports taken {PORT_ATTEMPTS} times in a row");
+    }
+
+    /// Starts a server (as [`NatsServer::start`]) that also reads the
+    /// nats-server config file `config` (accounts, users, permissions).
+    pub async fn start_with_config(config: &str) -> NatsServer {
+        for _ in 0..PORT_ATTEMPTS {
+            let mut server = Self::unstarted(1).pop().expect("one server");
+            let file = server.dir.path().join("nats.conf");
+            std::fs::write(&file, config)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+            server.args = vec!["-c".to_owned(), file.display().to_string()];
+            if server.spawn().await.is_ok() {
+                return server;
+            }
+        }
+        panic!("nats-server found its port taken {PORT_ATTEMPTS} times in a row");
     }
 
     /// `n` servers with fresh store dirs and ports, not yet running.
@@ -149,7 +165,7 @@ impl NatsServer {
                 NatsServer {
                     dir: TempDir::new(),
                     port: client_ports[i],
-                    cluster,
+                    args: cluster,
                     child: None,
                 }
             })
@@ -209,7 +225,7 @@ impl NatsServer {
             .arg(&store)
             .arg("-l")
             .arg(self.dir.path().join("nats.log"))
-            .args(&self.cluster)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

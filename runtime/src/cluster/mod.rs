@@ -102,7 +102,15 @@ impl Cluster {
         let name = node_id.clone();
         let reconnects = Arc::new(tokio::sync::watch::Sender::new(0u64));
         let counter = Arc::clone(&reconnects);
-        let client = async_nats::ConnectOptions::new()
+        // The client ignores credentials in server URLs: they are given
+        // here.
+        let options = match config.credentials()? {
+            Some((user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user, password)
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = options
             .name(format!("edgefn {name}"))
             .retry_on_initial_connect()
             .retain_servers_order()

@@ -50,7 +50,10 @@ pub struct NatsConfig {
     /// The NATS server, e.g. `nats://127.0.0.1:4222`, or servers of a NATS
     /// cluster, comma-separated, tried in that order (the node also learns
     /// the cluster's other servers from the one it reaches); needs
-    /// JetStream (`nats-server -js`).
+    /// JetStream (`nats-server -js`). The node's NATS user goes in the URL,
+    /// `nats://USER:PASSWORD@HOST:4222` (percent-encoded; the first URL
+    /// that has one names it for every server); the README's cluster
+    /// section lists the permissions that user needs.
     pub url: String,
     /// Copies JetStream keeps of each stream and bucket (1 for one NATS
     /// server; 3 for a three-server NATS cluster).
@@ -95,6 +98,23 @@ pub struct NatsConfig {
 }
 
 impl NatsConfig {
+    /// The user and password the first of [`Self::url`]'s servers that
+    /// has them names (percent-decoded).
+    ///
+    /// # Errors
+    /// As [`Self::servers`].
+    pub fn credentials(&self) -> anyhow::Result<Option<(String, String)>> {
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        Ok(self.servers()?.iter().find_map(|server| {
+            let user = server.username()?;
+            Some((decode(user), decode(server.password().unwrap_or_default())))
+        }))
+    }
+
     /// The servers of [`Self::url`], in order.
     ///
     /// # Errors
@@ -538,5 +558,21 @@ impl Default for HttpConfig {
             publish_burst_secs: 10,
             public_url: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nats_credentials_come_from_the_first_url_that_has_them() {
+        let config = NatsConfig::new("nats://h1:4222, nats://a%40b:p%3Aw@h2:4222");
+        let credentials = config.credentials().unwrap();
+        assert_eq!(credentials, Some(("a@b".to_owned(), "p:w".to_owned())));
+        assert_eq!(
+            NatsConfig::new("nats://h1:4222").credentials().unwrap(),
+            None
+        );
     }
 }

@@ -22,6 +22,8 @@
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
 //! - [`revocation`]: a token revoked on one node refused on the others;
+//! - [`permissions`]: nodes run with the NATS permissions the README
+//!   lists; a client user cannot write the log nor read the secrets;
 //! - [`presence`]: here-now and `-pnpres` events across nodes, and
 //!   timeouts of a killed node's members;
 //! - [`nats_outage`]: NATS killed and restarted under load;
@@ -55,6 +57,7 @@ mod node_kill;
 mod order;
 mod outage_resume;
 mod partition;
+mod permissions;
 mod presence;
 mod revocation;
 mod secrets;
