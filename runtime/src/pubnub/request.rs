@@ -192,15 +192,18 @@ impl PnRequest {
     }
 
     /// The signature schemes this request may use when it needs `wanted`:
-    /// v1 only for a read sent as `GET` (presence's heartbeat, leave and
-    /// state set are `GET`s that change state).
+    /// v1 for a read sent as `GET` (presence's heartbeat, leave and state
+    /// set are `GET`s that change state), and for a publish sent as `POST`,
+    /// the one write PubNub takes v1 for: its own Python SDK signs
+    /// `POST /publish` that way.
     fn versions(&self, wanted: Permissions) -> Versions {
         let reading = Permissions::READ.union(Permissions::GET).contains(wanted);
         let presence_change = self.path.starts_with("/v2/presence/")
             && ["/heartbeat", "/leave", "/data"]
                 .iter()
                 .any(|end| self.path.ends_with(end));
-        if self.method == "GET" && reading && !presence_change {
+        let post_publish = self.method == "POST" && self.path.starts_with("/publish/");
+        if (self.method == "GET" && reading && !presence_change) || post_publish {
             Versions::V1OrV2
         } else {
             Versions::V2

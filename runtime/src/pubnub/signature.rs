@@ -8,12 +8,12 @@
 //! method nor the body: a captured v1 request could be replayed within the
 //! ±60 s window as another method on the same path (`GET` history as
 //! `DELETE`) or with another body. So the caller says whether v1 may
-//! stand ([`Versions`]): only for requests that read, sent as `GET` with no
+//! stand ([`Versions`]): for requests that read, sent as `GET` with no
 //! body, where v1 covers everything the request carries and its method is
-//! fixed. Grants and everything that changes state need v2; a v1 signature
-//! there is refused naming why ([`SignatureError::V1Refused`]). (The Python
-//! SDK signs `POST /publish` with v1: such a client publishes with `GET`,
-//! its default, instead.)
+//! fixed; and, as on PubNub, for `POST /publish`, which PubNub's own Python
+//! SDK signs with v1 (the body is not covered there, as on PubNub). Grants
+//! and everything else that changes state need v2; a v1 signature there is
+//! refused naming why ([`SignatureError::V1Refused`]).
 //!
 //! A request with a valid signature and a `timestamp` within ±60 s acts with
 //! the secret key's authority: access tokens are not needed.

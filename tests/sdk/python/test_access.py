@@ -64,6 +64,21 @@ def test_publish_refused_without_token_allowed_with_it(server, clients, unique):
     publish.sync()
 
 
+def test_secret_key_publishes_by_get_and_by_post(server, clients, unique):
+    # The SDK signs GET publishes with v2 and POST ones with v1, as PubNub
+    # takes them; the node must take both.
+    channel = f"room-{unique}"
+    reader = clients("reader")
+    reader.set_token(grant(server, channel, "reader"))
+    inbox = subscribe(reader, [channel])
+
+    server.publish().channel(channel).message("by get").sync()
+    server.publish().channel(channel).message({"by": "post"}).use_post(True).sync()
+
+    assert inbox.next("message").message == "by get"
+    assert inbox.next("message").message == {"by": "post"}
+
+
 def test_subscribe_refused_without_token_allowed_with_it(server, clients, unique):
     channel = f"room-{unique}"
     without, alice = clients("alice"), clients("alice")
