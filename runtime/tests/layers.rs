@@ -68,6 +68,22 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     ("clock", &["bus", "functions", "wasm", "access", "actions"]),
+    // What the node keeps bounded, and durable key files: below everything.
+    ("bounds", BELOW_EVERYTHING),
+    ("durable", BELOW_EVERYTHING),
+];
+
+/// Every domain module: what a leaf module may not import.
+const BELOW_EVERYTHING: &[&str] = &[
+    "bus",
+    "functions",
+    "wasm",
+    "access",
+    "actions",
+    "objects",
+    "presence",
+    "kv",
+    "files",
 ];
 
 #[test]
