@@ -965,12 +965,8 @@ async fn idle_memory(knobs: &Knobs) {
 
 /// K idle subscribers over `transport` on a fresh node.
 async fn idle(transport: Transport, k: usize) {
-    let config =
-        std::env::temp_dir().join(format!("edgefn-bench-fanout-{}.toml", std::process::id()));
     let max = k as u64 + SPARE_FILES;
-    std::fs::write(&config, format!("[http]\nmax_connections = {max}\n")).unwrap();
-    let node = Node::start(&["--config", config.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&config);
+    let node = Node::start_with(&format!("max_connections = {max}\n"), &[]);
     let servers = Servers {
         nats: None,
         node: address(&node),

@@ -31,9 +31,21 @@ pub struct Node {
     _data: PathBuf,
 }
 
+/// The `[http]` settings every benchmarked node runs with: no publish rate
+/// limits, since the benchmarks publish flat out from one address, which
+/// is what the default per-address limit is there to stop.
+const HTTP_SETTINGS: &str = "publish_rate_per_address = 0\npublish_rate_per_token = 0\n";
+
 impl Node {
     /// Starts a node with `extra` arguments (`--nats URL`, say).
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with("", extra)
+    }
+
+    /// Starts a node whose config file's `[http]` table also holds `http`
+    /// (lines of TOML), with `extra` arguments. A node joining NATS gets
+    /// the benchmark's shared secrets key ([`secrets_key_file`]).
+    pub fn start_with(http: &str, extra: &[&str]) -> Self {
         let bin = std::env::var("EDGEFN_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo().join("target/release/edgefn"));
@@ -41,17 +53,21 @@ impl Node {
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let data = std::env::temp_dir().join(format!("edgefn-bench-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
-        let mut child = Command::new(&bin)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-key",
-                "bench",
-                "--data-dir",
-            ])
+        std::fs::create_dir_all(&data).expect("a data directory");
+        let config = data.join("bench.toml");
+        std::fs::write(&config, format!("[http]\n{HTTP_SETTINGS}{http}")).unwrap();
+        let mut command = Command::new(&bin);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--admin-key", "bench"])
+            .arg("--data-dir")
             .arg(&data)
-            .args(extra)
+            .arg("--config")
+            .arg(&config)
+            .args(extra);
+        if extra.contains(&"--nats") {
+            command.arg("--secrets-key-file").arg(secrets_key_file());
+        }
+        let mut child = command
             .env("EDGEFN_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -72,6 +88,25 @@ impl Node {
             _data: data,
         }
     }
+}
+
+/// The secrets key every node of a benchmarked cluster shares (a cluster
+/// node needs one): 32 random bytes, written once per benchmark process.
+fn secrets_key_file() -> PathBuf {
+    static KEY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("edgefn-bench-secrets-{}.key", std::process::id()));
+        let mut key = [0u8; 32];
+        std::io::Read::read_exact(
+            &mut std::fs::File::open("/dev/urandom").expect("/dev/urandom"),
+            &mut key,
+        )
+        .expect("32 random bytes");
+        std::fs::write(&path, key).expect("the secrets key file");
+        path
+    })
+    .clone()
 }
 
 impl Node {
