@@ -30,6 +30,11 @@ async fn probe_once(authority: &str) -> Option<Probe> {
     let mut stream = match TcpStream::connect(authority).await {
         Ok(stream) => stream,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Some(Probe::Refused),
+        // The listener closed with this connection still in its backlog:
+        // the kernel resets it, which a client sees at once (not a hang).
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            return Some(Probe::ClosedUnanswered);
+        }
         Err(e) => panic!("connecting to {authority}: {e}"),
     };
     let request = "GET /healthz HTTP/1.1\r\nhost: edgefn\r\nconnection: close\r\n\r\n";
