@@ -203,6 +203,16 @@ async fn kill_9_keeps_kv_writes_revocations_and_secrets() {
     assert_eq!(node.inspect(&kept).await["status"], "valid");
 }
 
+/// Sets `path`'s modification time (an artifact's last use) `hours` back.
+fn last_used_hours_ago(path: &std::path::Path, hours: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(hours * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(then))
+        .unwrap();
+}
+
 /// The compiled artifacts (`*.cwasm`) under `node`'s data dir, sorted.
 fn artifacts(node: &Node) -> Vec<std::path::PathBuf> {
     let mut found: Vec<_> = std::fs::read_dir(node.data_dir().join("compiled"))
@@ -248,8 +258,10 @@ async fn a_corrupted_compiled_artifact_is_recompiled_and_unused_ones_are_removed
         .ok();
 
     // They were written again, whole: the next start loads them as they are.
-    // An artifact of no deployed component, or of another engine
-    // configuration, and a temporary file a crash left are removed then.
+    // An artifact of no deployed component unused for over an hour (the
+    // grace that spares a function removed and deployed again a compile),
+    // one of another engine configuration, and a temporary file a crash
+    // left are removed then.
     node.kill9().await;
     let compiled = node.data_dir().join("compiled");
     let kept = artifacts(&node);
@@ -262,7 +274,14 @@ async fn a_corrupted_compiled_artifact_is_recompiled_and_unused_ones_are_removed
     ];
     for stray in &strays {
         std::fs::write(stray, b"stray").unwrap();
+        last_used_hours_ago(stray, 2);
     }
+    let recent = compiled.join(format!(
+        "{}-{}",
+        "cd".repeat(32),
+        first.split_once('-').unwrap().1
+    ));
+    std::fs::write(&recent, b"used a minute ago").unwrap();
     node.restart().await;
     assert!(
         !node.stderr().contains("recompiling"),
@@ -272,9 +291,18 @@ async fn a_corrupted_compiled_artifact_is_recompiled_and_unused_ones_are_removed
     for stray in &strays {
         assert!(!stray.exists(), "{} was not removed", stray.display());
     }
+    assert!(
+        recent.exists(),
+        "an artifact used within the hour was removed"
+    );
+    std::fs::remove_file(&recent).unwrap();
     assert_eq!(artifacts(&node), kept);
 
-    // Removing a function removes its artifact (before the answer).
+    // Removing a function removes its artifact (before the answer) once it
+    // has not been used for the grace period.
+    for artifact in &kept {
+        last_used_hours_ago(artifact, 2);
+    }
     node.admin(Method::DELETE, "/functions/moderate").await.ok();
     let left = artifacts(&node);
     assert!(left.len() == 1 && kept.contains(&left[0]), "{left:?}");

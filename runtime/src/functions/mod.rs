@@ -214,7 +214,6 @@ impl Functions {
         if let Some(current) = current.as_ref().filter(|c| unchanged(c)) {
             return Ok(current.clone());
         }
-        let replaced = current.as_ref().map(|c| c.component.clone());
         let version = current.map_or(1, |c| c.version + 1);
         let deployment = Deployment {
             spec,
@@ -229,21 +228,19 @@ impl Functions {
             .put(deployment.clone(), bytes)
             .await?;
         self.install(deployment.clone(), loaded, secrets);
-        self.remove_unused_artifacts(replaced).await;
+        self.remove_unused_artifacts().await;
         Ok(deployment)
     }
 
-    /// Removes the compiled artifacts no deployed function uses, except
-    /// `replaced` (the component a redeploy just replaced, kept so that
-    /// switching back and forth between two builds does not compile each
-    /// time). A deploy compiling outside the change lock may lose its fresh
-    /// artifact to this: it is compiled again at the next start.
-    async fn remove_unused_artifacts(&self, replaced: Option<String>) {
+    /// Removes the compiled artifacts no deployed function uses and none
+    /// has used for an hour (`wasm::component::UNUSED_ARTIFACT_GRACE`: a
+    /// function removed and deployed again, or switched between two
+    /// builds, does not compile each time).
+    async fn remove_unused_artifacts(&self) {
         let in_use = self
             .snapshot()
             .iter()
             .map(|f| f.deployment.component.clone())
-            .chain(replaced)
             .collect();
         self.sandbox.remove_unused_artifacts(Some(in_use)).await;
     }
@@ -290,7 +287,7 @@ impl Functions {
         }
         Arc::clone(&self.records).remove(name.to_owned()).await?;
         self.registry.rcu(|registry| registry.without(name));
-        self.remove_unused_artifacts(None).await;
+        self.remove_unused_artifacts().await;
         if let Some(queues) = self.cluster_after.clone()
             && let Err(e) = queues.unbind(name.to_owned()).await
         {
@@ -308,7 +305,7 @@ impl Functions {
         let Some(record) = record else {
             if current.is_some() {
                 self.registry.rcu(|registry| registry.without(&name));
-                self.remove_unused_artifacts(None).await;
+                self.remove_unused_artifacts().await;
                 tracing::info!(function = name, "function removed (by another node)");
             }
             return;
@@ -322,7 +319,6 @@ impl Functions {
             return;
         }
         let version = record.version;
-        let replaced = current.map(|c| c.component);
         match self.restore(record).await {
             Ok(()) => {
                 tracing::info!(
@@ -330,7 +326,7 @@ impl Functions {
                     version,
                     "function deployed (by another node)"
                 );
-                self.remove_unused_artifacts(replaced).await;
+                self.remove_unused_artifacts().await;
             }
             Err(e) => {
                 tracing::error!(function = name, error = %e, "deployment from the cluster cannot be loaded")

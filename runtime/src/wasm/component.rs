@@ -11,6 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest as _, Sha256};
 
@@ -122,7 +123,10 @@ pub fn compile(
             // wrote: their SHA-256 checksum, written with them, matches.
             // wasmtime checks the header again.
             match unsafe { Component::deserialize(engine, &artifact) } {
-                Ok(component) => return Ok(component),
+                Ok(component) => {
+                    mark_used(&cached);
+                    return Ok(component);
+                }
                 Err(e) => {
                     tracing::warn!(path = %cached.display(), error = %e, "compiled artifact cannot be loaded; recompiling")
                 }
@@ -142,9 +146,38 @@ pub fn compile(
     Ok(component)
 }
 
+/// How long an artifact no deployment uses is kept after its last use, so
+/// that a function removed and deployed again, or switched back and forth
+/// between two builds, does not compile each time.
+pub const UNUSED_ARTIFACT_GRACE: Duration = Duration::from_secs(3600);
+
+/// Records that `artifact` was just loaded (its modification time), so
+/// that [`remove_unused`] keeps it for [`UNUSED_ARTIFACT_GRACE`].
+fn mark_used(artifact: &Path) {
+    let touched = std::fs::File::options()
+        .write(true)
+        .open(artifact)
+        .and_then(|file| file.set_modified(SystemTime::now()));
+    if let Err(e) = touched {
+        tracing::debug!(path = %artifact.display(), error = %e, "cannot mark a compiled artifact used");
+    }
+}
+
+/// Whether `entry` was last used (written or loaded) more than
+/// [`UNUSED_ARTIFACT_GRACE`] ago.
+fn unused_for_long(entry: &std::fs::DirEntry) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|modified| modified.elapsed().ok())
+        .is_some_and(|idle| idle > UNUSED_ARTIFACT_GRACE)
+}
+
 /// Removes from `cache_dir` every artifact of another engine
 /// configuration, temporary files that other processes left behind and,
-/// when `in_use` is given, every artifact of a component not in it.
+/// when `in_use` is given, every artifact of a component not in it that
+/// has not been used for [`UNUSED_ARTIFACT_GRACE`].
 /// Blocking: call it off the async executor.
 pub fn remove_unused(engine: &Engine, cache_dir: &Path, in_use: Option<&HashSet<String>>) {
     let this_engine = artifact_name(engine, "");
@@ -165,7 +198,8 @@ pub fn remove_unused(engine: &Engine, cache_dir: &Path, in_use: Option<&HashSet<
         } else {
             name.ends_with(ARTIFACT_EXTENSION)
                 && (!name.ends_with(&this_engine)
-                    || keep.as_ref().is_some_and(|keep| !keep.contains(&name)))
+                    || (keep.as_ref().is_some_and(|keep| !keep.contains(&name))
+                        && unused_for_long(&entry)))
         };
         if !stale {
             continue;
@@ -350,6 +384,13 @@ mod tests {
             4,
             "only another engine's and a temporary were removed"
         );
+        // An unused artifact stays while it was used within the grace period.
+        let unused = dir.join(artifact_name(&engine, "bb"));
+        remove_unused(&engine, &dir, Some(&HashSet::from(["aa".to_owned()])));
+        assert!(unused.exists(), "removed within the grace period");
+        let long_ago = SystemTime::now() - UNUSED_ARTIFACT_GRACE - Duration::from_secs(60);
+        let file = File::options().write(true).open(&unused).unwrap();
+        file.set_modified(long_ago).unwrap();
         remove_unused(&engine, &dir, Some(&HashSet::from(["aa".to_owned()])));
         let mut expected = vec![used, own_temporary, "notes.txt".to_owned()];
         expected.sort();
