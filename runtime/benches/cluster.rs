@@ -1,9 +1,10 @@
 //! Cluster benchmark on loopback: one `nats-server -js` and two nodes
 //! joined through it, next to a node running alone and to raw NATS
-//! publish/subscribe between two connections of this process (what the
-//! network layer alone allows):
+//! publish/subscribe (what the network layer alone allows):
 //! - publish-to-SSE latency p50/p99: alone; in the cluster on the same
-//!   node; from node A to a subscriber on node B; raw NATS;
+//!   node; from node A to a subscriber on node B; raw NATS between two
+//!   processes, as the nodes are (the ratios' reference), and between two
+//!   connections of this process;
 //! - publish throughput: alone, and on a cluster node (with a subscriber
 //!   on the other node);
 //! - after-publish copies: a function (the `sleepy` test guest, not
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use support::{Node, deploy, env_or, latency, percentile, publish_for, repo, throughput};
+use tokio::io::AsyncBufReadExt;
 
 /// A `nats-server -js` on a free loopback port, killed on drop.
 struct Nats {
@@ -106,6 +108,80 @@ async fn raw_nats(url: &str, count: usize) -> Vec<Duration> {
     samples
 }
 
+/// Sequential publish → receive between this process and a subscriber in
+/// a process of its own (this benchmark run as [`raw_nats_subscriber`]),
+/// as the nodes are two processes: each sample is from just before the
+/// publish to the subscriber's receipt (both read the same wall clock);
+/// sorted.
+async fn raw_nats_between_processes(url: &str, count: usize) -> Vec<Duration> {
+    let mut subscriber = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .env(RAW_SUBSCRIBER, url)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the subscriber process starts");
+    let mut receipts = tokio::io::BufReader::new(subscriber.stdout.take().unwrap()).lines();
+    let ready = receipts.next_line().await.unwrap();
+    assert_eq!(
+        ready.as_deref(),
+        Some("ready"),
+        "the subscriber did not start"
+    );
+    let publisher = async_nats::connect(url).await.unwrap();
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count + 50 {
+        let sent = wall_clock_micros();
+        publisher
+            .publish(RAW_SUBJECT, format!("{i}").into())
+            .await
+            .unwrap();
+        publisher.flush().await.unwrap();
+        let received: u64 = receipts
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the subscriber ended")
+            .parse()
+            .unwrap();
+        if i >= 50 {
+            samples.push(Duration::from_micros(received.saturating_sub(sent)));
+        }
+    }
+    samples.sort();
+    samples
+}
+
+/// Set (to the NATS URL) when this benchmark runs as the subscriber of
+/// [`raw_nats_between_processes`].
+const RAW_SUBSCRIBER: &str = "BENCH_RAW_NATS_SUBSCRIBER";
+const RAW_SUBJECT: &str = "bench.raw.processes";
+
+/// The subscriber process: says `ready` once subscribed, then prints the
+/// wall-clock time each message arrived, one line each.
+async fn raw_nats_subscriber(url: &str) {
+    use std::io::Write;
+    let client = async_nats::connect(url).await.unwrap();
+    let mut messages = client.subscribe(RAW_SUBJECT).await.unwrap();
+    client.flush().await.unwrap();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    while messages.next().await.is_some() {
+        let received = wall_clock_micros();
+        if writeln!(out, "{received}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn wall_clock_micros() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    u64::try_from(now.unwrap().as_micros()).unwrap()
+}
+
 /// What an after-publish flood came to.
 struct AfterPublishRun {
     /// Messages acknowledged (each with one copy to run).
@@ -176,6 +252,10 @@ fn main() {
     let seconds = env_or("BENCH_SECONDS", 5);
     let clients = env_or("BENCH_CLIENTS", 32);
     let messages = env_or("BENCH_LATENCY_MESSAGES", 2000);
+    if let Ok(url) = std::env::var(RAW_SUBSCRIBER) {
+        runtime.block_on(raw_nats_subscriber(&url));
+        return;
+    }
     runtime.block_on(async {
         let nats = Nats::start();
         let alone = Node::start(&[]);
@@ -198,7 +278,11 @@ fn main() {
                 "cluster, node A → node B",
                 latency(&client, &a, &b, "lat.cross", messages).await,
             ),
-            ("raw NATS pub → sub", raw_nats(&nats.url, messages).await),
+            (
+                "raw NATS, two processes",
+                raw_nats_between_processes(&nats.url, messages).await,
+            ),
+            ("raw NATS, one process", raw_nats(&nats.url, messages).await),
         ];
         let raw_p50 = percentile(&rows[3].1, 0.5);
         println!("publish-to-delivery latency, sequential ({messages} messages):");
