@@ -148,12 +148,23 @@ impl Functions {
     }
 
     async fn restore(&self, deployment: Deployment) -> Result<(), DeployError> {
+        let (component, secrets) = self.load_stored(&deployment).await?;
+        self.install(deployment, component, secrets);
+        Ok(())
+    }
+
+    /// Fetches and compiles the component of stored `deployment` and opens
+    /// its secrets: everything installing it needs, done without the
+    /// deploy lock.
+    async fn load_stored(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<(LoadedComponent, BTreeMap<String, String>), DeployError> {
         let records = Arc::clone(&self.records);
         let bytes = records.component(deployment.component.clone()).await?;
         let component = self.sandbox.load(&deployment.component, bytes).await?;
         let secrets = self.secrets.unseal_all(&deployment.sealed_secrets)?;
-        self.install(deployment, component, secrets);
-        Ok(())
+        Ok((component, secrets))
     }
 
     /// The current functions. Hold on to the snapshot for the whole of one
@@ -298,40 +309,55 @@ impl Functions {
 
     /// Applies a deployment change made on another node of the cluster
     /// (`None`: removed): installs, replaces or removes the function here.
-    /// A record this node already runs is left alone.
+    /// A record this node already runs is left alone. The component is
+    /// fetched and compiled without the deploy lock (a slow fetch holds up
+    /// no local deploy or removal); if the function changed here meanwhile,
+    /// the record is installed only when it is newer than what runs now.
     pub async fn apply_remote(&self, name: String, record: Option<Deployment>) {
-        let _change = self.changes.lock().await;
-        let current = self.snapshot().get(&name).map(|f| f.deployment.clone());
         let Some(record) = record else {
-            if current.is_some() {
+            let _change = self.changes.lock().await;
+            if self.snapshot().get(&name).is_some() {
                 self.registry.rcu(|registry| registry.without(&name));
                 self.remove_unused_artifacts().await;
                 tracing::info!(function = name, "function removed (by another node)");
             }
             return;
         };
-        let same = |c: &Deployment| {
-            c.version == record.version
-                && c.component == record.component
-                && c.deployed_at_ms == record.deployed_at_ms
+        let running = || self.snapshot().get(&name).cloned();
+        let before = running();
+        if before
+            .as_ref()
+            .is_some_and(|f| f.deployment.same_record(&record))
+        {
+            return;
+        }
+        let before = before.map(|f| f.generation);
+        let (component, secrets) = match self.load_stored(&record).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(function = name, error = %e, "deployment from the cluster cannot be loaded");
+                return;
+            }
         };
-        if current.as_ref().is_some_and(same) {
+        let _change = self.changes.lock().await;
+        let now = running();
+        let changed = now.as_ref().map(|f| f.generation) != before;
+        if changed && !now.is_some_and(|f| record.newer_than(&f.deployment)) {
+            tracing::info!(
+                function = name,
+                version = record.version,
+                "deployment from the cluster skipped: the function changed here meanwhile"
+            );
             return;
         }
         let version = record.version;
-        match self.restore(record).await {
-            Ok(()) => {
-                tracing::info!(
-                    function = name,
-                    version,
-                    "function deployed (by another node)"
-                );
-                self.remove_unused_artifacts().await;
-            }
-            Err(e) => {
-                tracing::error!(function = name, error = %e, "deployment from the cluster cannot be loaded")
-            }
-        }
+        self.install(record, component, secrets);
+        tracing::info!(
+            function = name,
+            version,
+            "function deployed (by another node)"
+        );
+        self.remove_unused_artifacts().await;
     }
 
     /// Queues after-publish copies of `published` for the functions bound to

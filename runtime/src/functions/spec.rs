@@ -303,6 +303,22 @@ pub struct Deployment {
     pub deployed_at_ms: u64,
 }
 
+impl Deployment {
+    /// Whether `other` is the same deployment record (the same version of
+    /// the same component, deployed at the same time).
+    pub fn same_record(&self, other: &Deployment) -> bool {
+        self.version == other.version
+            && self.component == other.component
+            && self.deployed_at_ms == other.deployed_at_ms
+    }
+
+    /// Whether this record supersedes `other`: a later version, or the same
+    /// version deployed later (two nodes that deployed one name at once).
+    pub fn newer_than(&self, other: &Deployment) -> bool {
+        (self.version, self.deployed_at_ms) > (other.version, other.deployed_at_ms)
+    }
+}
+
 /// The source code a function was deployed as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {

@@ -1,15 +1,21 @@
 //! Deployments are the cluster's: a function deployed through one node
 //! answers on another within a few seconds; a redeploy (another component,
 //! another config) and a removal made through a third node are seen there
-//! too.
+//! too. A node still fetching another node's component deploys and removes
+//! its own functions meanwhile, and a change made here meanwhile is not
+//! overwritten by the older record once that fetch ends.
 
 use std::time::Duration;
 
-use edgefn_e2e::wait::eventually;
+use async_nats::jetstream;
+use edgefn_e2e::paths::guest_bytes;
+use edgefn_e2e::wait::{eventually, within};
 use edgefn_e2e::*;
+use futures::StreamExt;
 use reqwest::Method;
+use sha2::{Digest, Sha256};
 
-use super::cluster;
+use super::{NODES, cluster};
 
 /// How long a deployment change may take to reach another node.
 const SPREAD: Duration = Duration::from_secs(5);
@@ -92,4 +98,125 @@ async fn a_javascript_deploy_runs_on_every_node_from_one_snapshot() {
     .await;
     assert_eq!(on_c, on_a);
     assert_eq!(on_c["path"], "/x");
+}
+
+/// The object store of components, as the nodes name it.
+const COMPONENTS: &str = "edgefn_components";
+
+#[tokio::test]
+async fn a_remote_deploy_still_fetching_holds_up_no_local_change_and_loses_to_it() {
+    let (nats, nodes) = cluster("").await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("NATS answers"));
+
+    // A record as another node writes it, copied from a real deploy.
+    a.deploy_ok("template", "hello", &json!({"endpoint": true}))
+        .await;
+    b.deploy_ok("doomed", "hello", &json!({"endpoint": true}))
+        .await;
+    let records = js
+        .get_key_value("edgefn_deployments")
+        .await
+        .expect("the deployments bucket");
+    let template = records
+        .get("template")
+        .await
+        .expect("get")
+        .expect("the template's record");
+    let mut record: Value = serde_json::from_slice(&template).unwrap();
+
+    // Its component is stored with its chunk withheld: every node that
+    // fetches it waits for the chunk until the test publishes it.
+    let bytes = guest_bytes("stamp-b");
+    let hash = hex::encode(Sha256::digest(&bytes));
+    let components = js
+        .get_object_store(COMPONENTS)
+        .await
+        .expect("the components store");
+    let info = components
+        .put(hash.as_str(), &mut bytes.as_slice())
+        .await
+        .expect("component stored");
+    let chunks = format!("$O.{COMPONENTS}.C.{}", info.nuid);
+    let stream = js
+        .get_stream(format!("OBJ_{COMPONENTS}"))
+        .await
+        .expect("the components stream");
+    stream
+        .purge()
+        .filter(chunks.as_str())
+        .await
+        .expect("chunk purged");
+
+    record["spec"]["name"] = json!("slow");
+    record["component"] = json!(hash);
+    record["version"] = json!(1);
+    record["deployed_at_ms"] = json!(1_000);
+    records
+        .put("slow", serde_json::to_vec(&record).unwrap().into())
+        .await
+        .expect("record written");
+    eventually(
+        "every node to be fetching the withheld component",
+        SPREAD,
+        || {
+            let (stream, chunks) = (stream.clone(), chunks.clone());
+            async move {
+                let fetching = stream
+                    .consumers()
+                    .filter(|c| {
+                        let on_chunks = c.as_ref().is_ok_and(|c| {
+                            c.config.filter_subject == chunks
+                                || c.config.filter_subjects.contains(&chunks)
+                        });
+                        std::future::ready(on_chunks)
+                    })
+                    .count()
+                    .await;
+                (fetching >= NODES).then_some(())
+            }
+        },
+    )
+    .await;
+
+    // B deploys the same name and removes another function while its
+    // remote apply waits.
+    let deployed = within(
+        "a local deploy during a remote apply",
+        SPREAD,
+        b.deploy_ok("slow", "stamp-a", &json!({"endpoint": true})),
+    )
+    .await;
+    assert_eq!(deployed["version"], 1, "{deployed}");
+    let removed = within(
+        "a local removal during a remote apply",
+        SPREAD,
+        b.admin(Method::DELETE, "/functions/doomed"),
+    )
+    .await;
+    removed.ok();
+    assert_eq!(b.get("/v1/fn/slow/who").await.ok()["build"], "a");
+
+    // The chunk arrives; the older remote record must not replace B's.
+    js.publish(chunks, bytes.into())
+        .await
+        .expect("chunk sent")
+        .await
+        .expect("chunk stored");
+    // Deployment changes apply in order: once a later one is live on B,
+    // the withheld one has been dealt with.
+    a.deploy_ok("marker", "hello", &json!({"endpoint": true}))
+        .await;
+    eventually(
+        "the change after the withheld one to reach B",
+        SPREAD,
+        || async { (b.get("/v1/fn/marker/x").await.status == 200).then_some(()) },
+    )
+    .await;
+    let shown = b.show("slow").await;
+    assert_eq!(
+        shown["deployed_at_ms"], deployed["deployed_at_ms"],
+        "{shown}"
+    );
+    assert_eq!(b.get("/v1/fn/slow/who").await.ok()["build"], "a");
 }
