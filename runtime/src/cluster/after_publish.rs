@@ -44,6 +44,7 @@ use futures::future::BoxFuture;
 use prometheus_client::metrics::counter::Counter;
 
 use super::log::{FIRES, STREAM, SUBJECTS, read_entry};
+use super::retry::Retry;
 use super::subject::{self, covered};
 use super::{Cluster, Unavailable};
 use crate::bus::sequencer::NotApplied;
@@ -59,8 +60,9 @@ const MAX_DELIVER: i64 = 5;
 const MAX_ACK_PENDING: i64 = 10_000;
 /// How long one request for copies waits for them.
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
-/// Pause before trying again after NATS failed.
-const RETRY_AFTER: Duration = Duration::from_millis(500);
+/// When a copy of a deployment this node has yet to install is given to a
+/// node again.
+const REDELIVER_AFTER: Duration = Duration::from_millis(500);
 /// Longest a copy waits for this node to apply its entry (to learn the
 /// timetoken it got).
 const STAMP_WAIT: Duration = Duration::from_secs(1);
@@ -222,6 +224,7 @@ impl SharedQueues for AfterPublishQueues {
         tokio::spawn(async move {
             let spec = &function.deployment.spec;
             let current = || live().is_some_and(|f| f.generation == function.generation);
+            let mut retry = Retry::default();
             while current() {
                 let consumer = self
                     .stream
@@ -236,6 +239,9 @@ impl SharedQueues for AfterPublishQueues {
                 };
                 let ended = match consumer {
                     Ok(consumer) => {
+                        // NATS answered: the next failure starts the
+                        // pauses over.
+                        retry.reset();
                         let longest = BUSY_PAUSES.1.min(self.ack_wait.max(timeout * 2) / 4);
                         let taking = Taking {
                             cluster: &self.cluster,
@@ -248,7 +254,7 @@ impl SharedQueues for AfterPublishQueues {
                 };
                 if let Err(e) = ended {
                     tracing::warn!(function = spec.name, error = %e, "taking after-publish copies failed; retrying");
-                    tokio::time::sleep(RETRY_AFTER).await;
+                    retry.pause().await;
                 }
             }
         });
@@ -347,7 +353,7 @@ async fn take(
                 let kind = if covered(&filters(spec), &copy.subject) {
                     AckKind::Ack
                 } else {
-                    AckKind::Nak(Some(RETRY_AFTER))
+                    AckKind::Nak(Some(REDELIVER_AFTER))
                 };
                 answer(&copy, kind).await;
                 continue;

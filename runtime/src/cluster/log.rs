@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
+use super::retry::Retry;
 use super::{Cluster, Unavailable, stall, subject};
 use crate::bus::sequencer::{LogApplied, Progress};
 use crate::bus::{
@@ -295,6 +296,7 @@ impl ClusterLog {
         tokio::spawn(Arc::clone(&self).answer_lookups(progress));
         tokio::spawn(async move {
             let mut reconnects = self.cluster.reconnected();
+            let mut retry = Retry::default();
             loop {
                 let position = *self.applied.borrow();
                 // Opening is bounded by the JetStream request timeout: the
@@ -324,9 +326,16 @@ impl ClusterLog {
                 };
                 // Entries applied twice (after resuming from an older
                 // position) are skipped by the sequencer.
-                if let Err((_, e)) = ended {
+                if let Err((reached, e)) = ended {
                     tracing::warn!(error = %e, position, "following the cluster log failed; resuming");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if reached != position {
+                        retry.reset();
+                    }
+                    // Back at once when the connection is made again.
+                    tokio::select! {
+                        () = retry.pause() => {}
+                        _ = reconnects.changed() => {}
+                    }
                 }
             }
         });
@@ -337,15 +346,17 @@ impl ClusterLog {
     /// the node runs.
     async fn answer_lookups(self: Arc<Self>, progress: Arc<Progress>) {
         let client = self.cluster.client.clone();
+        let mut retry = Retry::default();
         loop {
             let mut asked = match client.subscribe(LOOKUP).await {
                 Ok(asked) => asked,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot answer timetoken lookups; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    retry.pause().await;
                     continue;
                 }
             };
+            retry.reset();
             while let Some(question) = asked.next().await {
                 let (Some(reply), Ok(sequence)) = (
                     question.reply,

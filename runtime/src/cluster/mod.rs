@@ -37,6 +37,7 @@ pub mod log;
 pub mod nodes;
 pub mod objects;
 pub mod presence;
+pub mod retry;
 pub mod revocations;
 pub mod shared;
 pub mod stall;
@@ -49,6 +50,7 @@ use anyhow::Context;
 use async_nats::connection::State;
 use async_nats::jetstream::{self, kv as nats_kv, object_store, stream};
 
+use self::retry::Retry;
 use crate::bus::sequencer::Progress;
 use crate::config::NatsConfig;
 
@@ -172,12 +174,13 @@ impl Cluster {
         F: Future<Output = Result<T, E>>,
         E: std::fmt::Display,
     {
+        let mut retry = Retry::default();
         loop {
             match open().await {
                 Ok(opened) => return Ok(opened),
                 Err(e) if tokio::time::Instant::now() < self.ready_by => {
                     tracing::warn!(error = %e, "NATS not ready yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    retry.pause().await;
                 }
                 Err(e) => return Err(e),
             }

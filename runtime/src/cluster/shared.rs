@@ -11,13 +11,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use async_nats::jetstream::kv::{Operation, Store as Bucket};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::retry::Retry;
 use super::{Cluster, Unavailable, stall};
 
 /// Revoked tokens: hex(token id) → when the token expires (Unix s, as text).
@@ -36,7 +36,9 @@ pub fn watch(cluster: Arc<Cluster>, name: &'static str) -> mpsc::Receiver<Change
         let mut reconnects = cluster.reconnected();
         // The bucket's stream sequence of the last change passed on.
         let seen = AtomicU64::new(0);
+        let mut retry = Retry::default();
         loop {
+            let before = seen.load(Ordering::Relaxed);
             let ended = tokio::select! {
                 ended = follow(&cluster, name, &changes, &seen) => ended,
                 // The server may have lost the watcher: start over at once.
@@ -53,7 +55,14 @@ pub fn watch(cluster: Arc<Cluster>, name: &'static str) -> mpsc::Receiver<Change
                     tracing::warn!(bucket = name, error = %e, "watching a cluster bucket failed; starting over")
                 }
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            if seen.load(Ordering::Relaxed) != before {
+                retry.reset();
+            }
+            // Back at once when the connection is made again.
+            tokio::select! {
+                () = retry.pause() => {}
+                _ = reconnects.changed() => {}
+            }
         }
     });
     received
