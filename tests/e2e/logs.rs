@@ -7,6 +7,7 @@
 use edgefn_e2e::caps;
 use edgefn_e2e::cli::CliStream;
 use edgefn_e2e::*;
+use reqwest::Method;
 
 /// The lines `source: log` of `lines` whose text is `text`.
 fn logged<'a>(lines: &'a [Value], text: &str) -> Vec<&'a Value> {
@@ -134,4 +135,26 @@ async fn logs_follow_live_over_sse_and_the_cli() {
             && printed.contains(r#"user="bob smith""#),
         "{printed}"
     );
+}
+
+#[tokio::test]
+async fn a_removed_functions_log_goes_with_it() {
+    let node = Node::start().await;
+    node.deploy_caps("logger", json!({})).await;
+    node.run_ops("logger", &[caps::log("info", "first life", &[])])
+        .await;
+    assert_eq!(logged(&node.logs("logger").await, "first life").len(), 1);
+
+    node.admin(Method::DELETE, "/functions/logger").await.ok();
+    let gone = node.admin(Method::GET, "/functions/logger/logs").await;
+    let message = gone.message(404, "not_found");
+    assert!(message.contains("logger"), "{message}");
+
+    // Deployed again under the same name: a new log.
+    node.deploy_caps("logger", json!({})).await;
+    node.run_ops("logger", &[caps::log("info", "second life", &[])])
+        .await;
+    let lines = node.logs("logger").await;
+    assert!(logged(&lines, "first life").is_empty(), "{lines:?}");
+    assert_eq!(logged(&lines, "second life").len(), 1, "{lines:?}");
 }

@@ -96,7 +96,9 @@ pub struct Functions {
     /// In a cluster: where after-publish copies come from (alone, they are
     /// queued by the node's own publishes).
     cluster_after: Option<Arc<dyn SharedQueues>>,
-    /// Logs by function name; kept across redeploys.
+    /// Logs by function name; kept across redeploys, dropped with the
+    /// function (so one entry per deployed function, not per name ever
+    /// deployed).
     logs: Mutex<HashMap<String, Arc<FunctionLogs>>>,
     /// Serialises deploys and removals.
     changes: tokio::sync::Mutex<()>,
@@ -297,7 +299,7 @@ impl Functions {
             return Ok(false);
         }
         Arc::clone(&self.records).remove(name.to_owned()).await?;
-        self.registry.rcu(|registry| registry.without(name));
+        self.uninstall(name);
         self.remove_unused_artifacts().await;
         if let Some(queues) = self.cluster_after.clone()
             && let Err(e) = queues.unbind(name.to_owned()).await
@@ -317,7 +319,7 @@ impl Functions {
         let Some(record) = record else {
             let _change = self.changes.lock().await;
             if self.snapshot().get(&name).is_some() {
-                self.registry.rcu(|registry| registry.without(&name));
+                self.uninstall(&name);
                 self.remove_unused_artifacts().await;
                 tracing::info!(function = name, "function removed (by another node)");
             }
@@ -389,7 +391,9 @@ impl Functions {
         self.after.drain(grace).await
     }
 
-    /// The log of the function called `name`, if it was ever deployed here.
+    /// The log of the function called `name`, if it is deployed here (a
+    /// removed function's log goes with it; one deployed again starts a
+    /// new one).
     pub fn logs(&self, name: &str) -> Option<Arc<FunctionLogs>> {
         self.logs.lock().get(name).cloned()
     }
@@ -481,6 +485,13 @@ impl Functions {
                 Arc::clone(&self.records),
             );
         }
+    }
+
+    /// Takes the function called `name` out of the registry, with its log.
+    /// Calls already running finish, logging to the log they hold.
+    fn uninstall(&self, name: &str) {
+        self.registry.rcu(|registry| registry.without(name));
+        self.logs.lock().remove(name);
     }
 }
 

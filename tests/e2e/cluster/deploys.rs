@@ -71,6 +71,8 @@ async fn deploy_redeploy_and_remove_reach_every_node() {
         assert_eq!(shown.status, 404, "still listed on {name}: {}", shown.body);
         let list = node.admin(Method::GET, "/functions").await;
         assert_eq!(list.ok()["functions"], json!([]), "still listed on {name}");
+        let logs = node.admin(Method::GET, "/functions/hello/logs").await;
+        assert_eq!(logs.status, 404, "its log kept on {name}: {}", logs.body);
     }
 }
 
