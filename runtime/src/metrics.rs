@@ -85,6 +85,13 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// Labels of [`Metrics::rate_limit_refusals`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLabels {
+    /// What the publish counted against: `user`, `token` or `address`.
+    pub key: &'static str,
+}
+
 /// Labels of [`Metrics::invocation_seconds`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TriggerLabels {
@@ -125,6 +132,9 @@ pub struct Metrics {
     /// What was refused because the node keeps as much as a limit allows
     /// (see [`crate::bounds`]), by limit.
     pub limit_refusals: Family<LimitLabels, Counter>,
+    /// Publishes refused (429) by the publish rate limits, by what they
+    /// counted against.
+    pub rate_limit_refusals: Family<RateLabels, Counter>,
 }
 
 impl Metrics {
@@ -148,6 +158,7 @@ impl Metrics {
         let files_quota_refusals = Counter::default();
         let files_expired = Counter::default();
         let limit_refusals = Family::<LimitLabels, Counter>::default();
+        let rate_limit_refusals = Family::<RateLabels, Counter>::default();
         registry.register(
             "messages_published",
             "Messages accepted onto the bus",
@@ -213,6 +224,11 @@ impl Metrics {
             "Requests refused because the node keeps as much as a limit allows",
             limit_refusals.clone(),
         );
+        registry.register(
+            "rate_limit_refusals",
+            "Publishes refused by the publish rate limits, by what they counted against",
+            rate_limit_refusals.clone(),
+        );
         Self {
             registry,
             published,
@@ -228,6 +244,7 @@ impl Metrics {
             files_quota_refusals,
             files_expired,
             limit_refusals,
+            rate_limit_refusals,
         }
     }
 

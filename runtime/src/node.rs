@@ -313,7 +313,7 @@ impl Node {
             }
         };
         let presence = presence.limited(config.pubnub.max_presence_members, Arc::clone(&metrics));
-        let limits = PublishLimits::new(&config.http);
+        let limits = PublishLimits::new(&config.http, metrics.rate_limit_refusals.clone());
         let node = Arc::new(Self {
             config,
             bus,

@@ -519,7 +519,9 @@ pub struct HttpConfig {
     /// Publishes per second allowed per client address, for clients that
     /// present no token that verifies (0: no limit). Past it, 429 with
     /// `Retry-After` (also over WebSocket: an error frame
-    /// `rate_limited`); checked before the body is read. Default 1,000: a
+    /// `rate_limited`); checked before the body is read; counted in
+    /// `edgefn_rate_limit_refusals_total{key="address"}` (a token's user:
+    /// `key="user"`, a token naming none: `key="token"`). Default 1,000: a
     /// real app's client publishes a few per second, but one address may
     /// front many clients (a NAT, a server without tokens).
     pub publish_rate_per_address: u32,

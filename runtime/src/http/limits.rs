@@ -6,6 +6,8 @@
 //! bucket holds `publish_burst_secs` seconds' worth. The check runs before
 //! a request body is read, so a flood of large bodies costs nothing; a
 //! publish past its limit gets 429 with `Retry-After` and is not published.
+//! Refusals are counted in `/metrics` as
+//! `edgefn_rate_limit_refusals_total{key="user"|"token"|"address"}`.
 //! Buckets that are full again are forgotten every second
 //! ([`PublishLimits::prune`]), so memory follows the clients of the last
 //! few seconds.
@@ -19,9 +21,12 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use crate::access::Access;
 use crate::config::HttpConfig;
+use crate::metrics::RateLabels;
 
 /// How often full buckets are forgotten.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
@@ -69,6 +74,8 @@ pub struct PublishLimits<C: Clock = DefaultClock> {
     per_address: Option<Keyed<IpAddr, C>>,
     /// Made once: making one calibrates it, which costs more than a check.
     clock: C,
+    /// Refusals, by [`Client`] kind.
+    refusals: Family<RateLabels, Counter>,
 }
 
 /// A publish past a limit: retry after this long.
@@ -81,15 +88,20 @@ pub struct Limited {
 }
 
 impl PublishLimits {
-    /// Limiters for the configured rates (a rate of 0 means no limit).
-    pub fn new(config: &HttpConfig) -> Self {
-        Self::with_clock(config, DefaultClock::default())
+    /// Limiters for the configured rates (a rate of 0 means no limit),
+    /// counting refusals in `refusals`.
+    pub fn new(config: &HttpConfig, refusals: Family<RateLabels, Counter>) -> Self {
+        Self::with_clock(config, DefaultClock::default(), refusals)
     }
 }
 
 impl<C: Clock + Clone> PublishLimits<C> {
     /// Limiters for the configured rates, on `clock`.
-    pub fn with_clock(config: &HttpConfig, clock: C) -> Self {
+    pub fn with_clock(
+        config: &HttpConfig,
+        clock: C,
+        refusals: Family<RateLabels, Counter>,
+    ) -> Self {
         let quota = |rate: u32| {
             let rate = NonZeroU32::new(rate)?;
             let burst = rate.saturating_mul(
@@ -103,17 +115,22 @@ impl<C: Clock + Clone> PublishLimits<C> {
             per_address: quota(config.publish_rate_per_address)
                 .map(|q| RateLimiter::dashmap_with_clock(q, clock.clone())),
             clock,
+            refusals,
         }
     }
 
     /// Counts one publish from `client`.
     ///
     /// # Errors
-    /// [`Limited`] when its limit is exceeded.
+    /// [`Limited`] when its limit is exceeded (counted in the refusals).
     pub fn check(&self, client: &Client) -> Result<(), Limited> {
-        let refused = |not_until: governor::NotUntil<C::Instant>| Limited {
-            retry_after: not_until.wait_time_from(self.clock.now()),
-            by: client.kind(),
+        let refused = |not_until: governor::NotUntil<C::Instant>| {
+            let by = client.kind();
+            self.refusals.get_or_create(&RateLabels { key: by }).inc();
+            Limited {
+                retry_after: not_until.wait_time_from(self.clock.now()),
+                by,
+            }
         };
         match client {
             Client::Address(address) => match &self.per_address {
@@ -171,7 +188,8 @@ mod tests {
     #[test]
     fn buckets_hold_the_burst_and_refill_at_the_rate() {
         let clock = FakeRelativeClock::default();
-        let limits = PublishLimits::with_clock(&config(5, 0), clock.clone());
+        let refusals = Family::<RateLabels, Counter>::default();
+        let limits = PublishLimits::with_clock(&config(5, 0), clock.clone(), refusals.clone());
         let client = address(1);
         for _ in 0..10 {
             limits.check(&client).expect("within the burst");
@@ -179,6 +197,8 @@ mod tests {
         let limited = limits.check(&client).expect_err("past the burst");
         assert_eq!(limited.by, "address");
         assert_eq!(limited.retry_after, Duration::from_millis(200));
+        let refused = |key| refusals.get_or_create(&RateLabels { key }).get();
+        assert_eq!((refused("address"), refused("user")), (1, 0));
         // Identities are not limited here (rate 0), addresses are apart.
         limits.check(&Client::User("u".into())).unwrap();
         limits.check(&address(2)).unwrap();
@@ -189,7 +209,7 @@ mod tests {
     #[test]
     fn full_buckets_are_forgotten() {
         let clock = FakeRelativeClock::default();
-        let limits = PublishLimits::with_clock(&config(100, 100), clock.clone());
+        let limits = PublishLimits::with_clock(&config(100, 100), clock.clone(), Family::default());
         for n in 0..1000 {
             limits.check(&address(n)).unwrap();
             limits.check(&Client::User(n.to_string())).unwrap();

@@ -279,9 +279,18 @@ async fn publishes_past_the_address_limit_get_429_with_retry_after() {
         ok + ws_ok + pubnub_ok,
         "a refused publish was stored"
     );
+    // Each refusal counted: the first, the big body, WebSocket, PubNub.
+    assert_eq!(rate_refusals(&node, "address").await, 4.0);
+    assert_eq!(rate_refusals(&node, "user").await, 0.0);
 
     tokio::time::sleep(Duration::from_secs(retry)).await;
     node.publish("rated", &json!({"after": "waiting"})).await;
+}
+
+/// Publishes the rate limits refused, counted against `key`, in `/metrics`.
+async fn rate_refusals(node: &Node, key: &str) -> f64 {
+    node.metric("edgefn_rate_limit_refusals_total", &[("key", key)])
+        .await
 }
 
 #[tokio::test]
@@ -319,6 +328,9 @@ async fn verified_tokens_have_their_own_limits_and_made_up_ones_none() {
         &limited.expect("20 made-up tokens and none limited"),
         "address",
     );
+
+    assert_eq!(rate_refusals(&node, "user").await, 1.0);
+    assert_eq!(rate_refusals(&node, "address").await, 1.0);
 
     // Bob, from the same address, has his own allowance.
     for i in 0..3 {
