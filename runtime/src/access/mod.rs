@@ -285,12 +285,18 @@ impl Access {
     /// [`AccessError`] naming what is wrong.
     pub fn verify(&self, token: &str) -> Result<Arc<Verified>, AccessError> {
         let verified = self.verify_signature(token)?;
+        self.still_valid(&verified)?;
+        Ok(verified)
+    }
+
+    /// Checks that a verified token has neither expired nor been revoked
+    /// since.
+    fn still_valid(&self, verified: &Verified) -> Result<(), AccessError> {
         let expires = verified.token.expires_at();
         if expires <= unix_secs() {
             return Err(AccessError::Expired { at: expires });
         }
-        self.verify_id(&verified)?;
-        Ok(verified)
+        self.verify_id(verified)
     }
 
     /// Checks that `token` grants `wanted` on every one of `channels`, for a
@@ -310,6 +316,39 @@ impl Access {
             return Ok(None);
         }
         let verified = self.verify(token.ok_or(AccessError::Missing)?)?;
+        Self::grants(verified, user, wanted, channels).map(Some)
+    }
+
+    /// [`Access::authorize`] for a token verified earlier in the same
+    /// request (`presented`: what [`Access::verify`] said then, `None` when
+    /// the request presented none), so a request verifies its token once:
+    /// only expiry and revocation are checked again.
+    ///
+    /// # Errors
+    /// [`AccessError`] naming the first thing missing.
+    pub fn authorize_verified<'a>(
+        &self,
+        presented: Option<Result<Arc<Verified>, AccessError>>,
+        user: Option<&str>,
+        wanted: Permissions,
+        channels: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<Arc<Verified>>, AccessError> {
+        if !self.enabled() {
+            return Ok(None);
+        }
+        let verified = presented.ok_or(AccessError::Missing)??;
+        self.still_valid(&verified)?;
+        Self::grants(verified, user, wanted, channels).map(Some)
+    }
+
+    /// Checks that `verified` may be used by `user` (if it says who it is)
+    /// for `wanted` on every one of `channels`.
+    fn grants<'a>(
+        verified: Arc<Verified>,
+        user: Option<&str>,
+        wanted: Permissions,
+        channels: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Arc<Verified>, AccessError> {
         if let (Some(bound), Some(used)) = (&verified.token.authorized_uuid, user)
             && bound != used
         {
@@ -326,7 +365,7 @@ impl Access {
                 });
             }
         }
-        Ok(Some(verified))
+        Ok(verified)
     }
 
     /// Ids of tokens as they are revoked.

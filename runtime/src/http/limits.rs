@@ -24,7 +24,7 @@ use governor::{Quota, RateLimiter};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use crate::access::Access;
+use crate::access::{Access, AccessError, Verified};
 use crate::config::HttpConfig;
 use crate::metrics::RateLabels;
 
@@ -47,7 +47,18 @@ impl Client {
     /// token's identity when it verifies, the address otherwise (also when
     /// access control is off).
     pub fn of(access: &Access, token: Option<&str>, address: IpAddr) -> Self {
-        let Some(Ok(verified)) = token.map(|t| access.verify(t)) else {
+        Self::verified(token.map(|t| access.verify(t)).as_ref(), address)
+    }
+
+    /// The client of a request from `address` whose token verified as
+    /// `presented` (`None`: it presented none); the request keeps that
+    /// for its access check ([`Access::authorize_verified`]), so its token
+    /// is verified once.
+    pub fn verified(
+        presented: Option<&Result<Arc<Verified>, AccessError>>,
+        address: IpAddr,
+    ) -> Self {
+        let Some(Ok(verified)) = presented else {
             return Self::Address(address);
         };
         match &verified.token.authorized_uuid {

@@ -55,7 +55,8 @@ pub async fn publish(
     let channel = Channel::parse(&channel)?;
     let token = presented_token(&headers, params.auth);
     // Before the body is read: a flood of large bodies costs nothing.
-    let client = Client::of(&node.access, token.as_deref(), address.ip());
+    let presented = token.as_deref().map(|t| node.access.verify(t));
+    let client = Client::verified(presented.as_ref(), address.ip());
     node.limits
         .check(&client)
         .map_err(|limited| ApiError::limited(limited).closing())?;
@@ -68,8 +69,8 @@ pub async fn publish(
         .or(params.uuid)
         .or_else(|| header(&headers, "x-edgefn-publisher"));
     publisher.as_deref().map(check_client_id).transpose()?;
-    let verified = node.access.authorize(
-        token.as_deref(),
+    let verified = node.access.authorize_verified(
+        presented,
         publisher.as_deref(),
         Permissions::WRITE,
         [channel.as_str()],

@@ -119,8 +119,8 @@ pub(super) struct Target<'a> {
 /// [`crate::http::limits`]): the `auth` token's identity when it verifies,
 /// the address otherwise.
 fn check_limit(node: &Node, request: &PnRequest, address: SocketAddr) -> Result<(), PnError> {
-    let token = request.param("auth").filter(|t| !t.is_empty());
-    let client = Client::of(&node.access, token, address.ip());
+    let presented = request.presented_token(&node.access);
+    let client = Client::verified(presented.as_ref(), address.ip());
     node.limits.check(&client).map_err(PnError::limited)
 }
 

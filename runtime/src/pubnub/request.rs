@@ -5,7 +5,7 @@
 //! A v1 signature is taken only on reads sent as `GET` (see
 //! [`super::signature`]); elsewhere it is refused with 403 naming why.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 
 use super::reply::{PnError, Shape};
 use super::signature::{self, SignatureError, Signed, Versions};
-use crate::access::{AccessError, Permissions, Verified};
+use crate::access::{Access, AccessError, Permissions, Verified};
 use crate::bus::{Channel, check_client_id};
 use crate::clock::unix_secs;
 use crate::node::Node;
@@ -24,6 +24,9 @@ pub struct PnRequest {
     method: String,
     path: String,
     query: String,
+    /// The `auth` token as verified, once (the rate limit looks at it
+    /// before the body is read, the access check after).
+    presented: OnceLock<Option<Result<Arc<Verified>, AccessError>>>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PnRequest {
@@ -40,6 +43,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PnRequest {
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             query,
+            presented: OnceLock::new(),
         };
         if let Some(uuid) = request.uuid() {
             check_client_id(uuid).map_err(|e| PnError::from(e).shaped(request.error_shape()))?;
@@ -90,6 +94,15 @@ impl PnRequest {
         self.param("uuid").filter(|u| !u.is_empty())
     }
 
+    /// The `auth` token as [`Access::verify`] found it (`None`: the request
+    /// presented none), verified on the first call only.
+    pub fn presented_token(&self, access: &Access) -> Option<Result<Arc<Verified>, AccessError>> {
+        let token = || self.param("auth").filter(|t| !t.is_empty());
+        (self.presented)
+            .get_or_init(|| token().map(|t| access.verify(t)))
+            .clone()
+    }
+
     /// A comma-separated parameter as a list (empty entries dropped).
     pub fn list(&self, name: &str) -> Vec<String> {
         split_list(self.param(name).unwrap_or_default())
@@ -123,11 +136,13 @@ impl PnRequest {
                 Err(_) => {}
             }
         }
-        let token = self.param("auth").filter(|t| !t.is_empty());
         let check = || {
-            let verified =
-                node.access
-                    .authorize(token, self.uuid(), wanted, channels.iter().copied())?;
+            let verified = node.access.authorize_verified(
+                self.presented_token(&node.access),
+                self.uuid(),
+                wanted,
+                channels.iter().copied(),
+            )?;
             if let Some(verified) = &verified
                 && let Some(group) = groups.iter().find(|g| !verified.allows_group(wanted, g))
             {
