@@ -198,6 +198,17 @@ async fn a_remote_deploy_still_fetching_holds_up_no_local_change_and_loses_to_it
     .await;
     removed.ok();
     assert_eq!(b.get("/v1/fn/slow/who").await.ok()["build"], "a");
+    // B runs its deploy already compiled; its component's chunk is now
+    // withheld too, so B would hang if it let the older record replace its
+    // deploy and then had to install its own record again.
+    let own = hex::encode(Sha256::digest(guest_bytes("stamp-a")));
+    let own = components.info(&own).await.expect("B's component stored");
+    let own_chunks = format!("$O.{COMPONENTS}.C.{}", own.nuid);
+    stream
+        .purge()
+        .filter(own_chunks.as_str())
+        .await
+        .expect("chunk purged");
 
     // The chunk arrives; the older remote record must not replace B's.
     js.publish(chunks, bytes.into())
