@@ -2,12 +2,16 @@
 //! subscriptions that use it (SSE, with the token as `?auth=` or a Bearer
 //! header, and WebSocket) end within a second: SSE with an `error` event
 //! `token_revoked`, WebSocket with close code 4003. Subscriptions with
-//! other tokens go on. Also the `edgefn token grant|parse|revoke` commands.
+//! other tokens go on. A publish whose token is revoked while its body is
+//! still arriving is refused (the token is verified once, before the body,
+//! and checked for revocation again after). Also the `edgefn token
+//! grant|parse|revoke` commands.
 //! (Revocations surviving `kill -9` are in `restart`.)
 
 use std::time::{Duration, Instant};
 
 use edgefn_e2e::cli::{command, run};
+use edgefn_e2e::hostile::{Outcome, RawClient};
 use edgefn_e2e::wait::within;
 use edgefn_e2e::*;
 
@@ -201,5 +205,33 @@ async fn tokens_from_the_cli() {
             "`edgefn {}`: {stderr}",
             args.join(" ")
         );
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_while_the_publish_body_arrives_is_refused() {
+    let node = Node::start_secured(SECRET_KEY).await;
+    let token = node
+        .grant(&json!({"ttl_minutes": 5, "channels": {"slow": ["write"]}}))
+        .await;
+    // The head and half the body: the node verifies the token for the
+    // rate limit, then waits for the rest of the body.
+    let body = r#"{"text":"sent slowly"}"#;
+    let (first, rest) = body.split_at(8);
+    let mut client = RawClient::connect(&node).await;
+    let head = format!(
+        "POST /v1/publish/slow HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    client.send(head.as_bytes()).await;
+    node.revoke(&token).await;
+    client.send(rest.as_bytes()).await;
+    match client.outcome_within(wait::TIMEOUT).await {
+        Outcome::Answered(text) => {
+            assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+            assert!(text.contains("token_revoked"), "{text}");
+        }
+        other => panic!("no answer to the publish: {other:?}"),
     }
 }
