@@ -399,7 +399,8 @@ pub struct WasmConfig {
     /// Bytes of stdout plus stderr kept per invocation; the rest is dropped
     /// and the log says how much.
     pub max_log_bytes: usize,
-    /// Log lines kept per function for `GET /v1/admin/functions/{name}/logs`.
+    /// Log lines kept per function for `GET /v1/admin/functions/{name}/logs`
+    /// (kept across redeploys; a removed function's log goes with it).
     pub log_lines_per_function: usize,
     /// After-publish copies and after-presence events waiting to run (one
     /// function may hold half of them); more are dropped and counted
