@@ -73,9 +73,28 @@ pub fn signal<T: Serialize + ?Sized>(channel: &str, message: &T) -> Result<Strin
 /// see it. Returns its timetoken.
 pub fn publish_file<T, M>(
     channel: &str,
+    file: (&str, &str),
+    message: &T,
+    meta: &M,
+) -> Result<String, Error>
+where
+    T: Serialize + ?Sized,
+    M: Serialize + ?Sized,
+{
+    let stored = Keeping {
+        store: true,
+        ttl_hours: 0,
+    };
+    publish_file_kept(channel, file, message, meta, stored)
+}
+
+/// [`publish_file`], kept in history as `keeping` says.
+pub fn publish_file_kept<T, M>(
+    channel: &str,
     (file_id, file_name): (&str, &str),
     message: &T,
     meta: &M,
+    keeping: Keeping,
 ) -> Result<String, Error>
 where
     T: Serialize + ?Sized,
@@ -84,14 +103,38 @@ where
     let message = to_json("the message", message)?;
     let message = (message != "null").then_some(message);
     let meta = meta_json(meta)?;
-    wit::publish_file(
+    wit::publish_file_kept(
         channel,
         file_id,
         file_name,
         message.as_deref(),
         meta.as_deref(),
+        keeping,
     )
     .map_err(Error::from_wit)
+}
+
+/// How history keeps a published message (PubNub's `storeInHistory` and
+/// `ttl`): `store` false keeps it out of history (it is still delivered);
+/// `ttl_hours` keeps it that many hours, 0 until the channel's history
+/// trims it.
+pub use crate::__private::bindings::edgefn::functions::bus::Keeping;
+
+/// Publishes `message` with `meta` (see [`publish_with_meta`]), kept in
+/// history as `keeping` says, e.g. `Keeping { store: true, ttl_hours: 24 }`.
+pub fn publish_kept<T, M>(
+    channel: &str,
+    message: &T,
+    meta: &M,
+    keeping: Keeping,
+) -> Result<String, Error>
+where
+    T: Serialize + ?Sized,
+    M: Serialize + ?Sized,
+{
+    let message = to_json("the message", message)?;
+    wit::publish_kept(channel, &message, meta_json(meta)?.as_deref(), keeping)
+        .map_err(Error::from_wit)
 }
 
 /// `wit::publish` or `wit::fire`.

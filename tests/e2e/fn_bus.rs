@@ -2,13 +2,18 @@
 //! meta reach subscribers and functions like any other message (a fire only
 //! functions, a signal only subscribers); they pass through the target
 //! channel's before-publish hooks; and a function that republishes to its
-//! own channel is stopped at the 4th hop with an error it sees.
+//! own channel is stopped at the 4th hop with an error it sees. A
+//! JavaScript function's publishes are kept in history as PubNub's
+//! `storeInHistory` and `ttl` say.
 
 use edgefn_e2e::caps::{self, err, ok};
 use edgefn_e2e::check::short;
 use edgefn_e2e::wait::{TIMEOUT, eventually};
 use edgefn_e2e::*;
 use reqwest::Method;
+
+use crate::files::upload;
+use crate::fn_presence_history::{call, deploy_caller, js_err, js_ok};
 
 /// The `saw` log lines of the after-publish function `function` about
 /// `channel` so far, as {kind, payload, meta, publisher} (fields are text).
@@ -242,4 +247,87 @@ async fn recorded(node: &Node, hop: usize) -> Option<Value> {
         .await;
     let text = answer.body["value"].as_str()?;
     Some(serde_json::from_str(text).expect("a result as JSON"))
+}
+
+/// What history keeps of `channel`: each message's payload.
+async fn kept(node: &Node, channel: &str) -> Vec<Value> {
+    let messages = node.history(channel, "").await;
+    messages.iter().map(|m| m["message"].clone()).collect()
+}
+
+/// PubNub's `storeInHistory` and `ttl` from a JavaScript function, on
+/// publish and publishFile: a message kept out of history is still
+/// delivered; one with a `ttl` leaves history when it expires; a `ttl` that
+/// is not a whole number of hours is a TypeError the function catches.
+#[tokio::test]
+async fn js_publishes_are_kept_in_history_as_store_in_history_and_ttl_say() {
+    // One hour of `ttl` lasts 3 s here.
+    let node = Node::start_with_config("[pubnub]\nttl_hour_secs = 3\n").await;
+    deploy_caller(&node, "keeper").await;
+    let file = upload(&node, "kept.js", "cat.txt", b"meow").await;
+    let (mut sse, _) = Sse::ready(&node, "kept.js", None).await;
+    let shared = |keep: Value| {
+        let mut params = json!({"channel": "kept.js", "fileId": file, "fileName": "cat.txt"});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(keep.as_object().unwrap().clone());
+        json!(["publishFile", params])
+    };
+    let results = call(
+        &node,
+        "keeper",
+        &[
+            json!(["publish", {"channel": "kept.js", "message": "stored"}]),
+            json!(["publish", {"channel": "kept.js", "message": "unstored", "storeInHistory": false}]),
+            json!(["publish", {"channel": "kept.js", "message": "expiring", "ttl": 1}]),
+            json!(["publish", {"channel": "kept.js", "message": "unstored, no ttl", "storeInHistory": false, "ttl": 1}]),
+            shared(json!({"message": "file, unstored", "storeInHistory": false})),
+            shared(json!({"message": "file, expiring", "ttl": 1})),
+            json!(["publish", {"channel": "kept.js", "message": "bad", "ttl": -1}]),
+            json!(["publish", {"channel": "kept.js", "message": "bad", "ttl": 1.5}]),
+            shared(json!({"ttl": "1"})),
+        ],
+    )
+    .await;
+    for result in &results[..6] {
+        js_ok(result);
+    }
+    for bad in &results[6..] {
+        assert!(
+            js_err(bad).contains("`ttl` must be a whole number of hours"),
+            "{bad}"
+        );
+    }
+
+    // Every one of them is delivered.
+    let mut delivered = Vec::new();
+    for _ in 0..6 {
+        let event = sse.next_event().await;
+        let message = &event.data["message"];
+        delivered.push(message.get("message").unwrap_or(message).clone());
+    }
+    let expected = [
+        "stored",
+        "unstored",
+        "expiring",
+        "unstored, no ttl",
+        "file, unstored",
+        "file, expiring",
+    ];
+    assert_eq!(delivered, expected.map(Value::from));
+
+    // History keeps the stored ones, until their ttl runs out.
+    let history = kept(&node, "kept.js").await;
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(
+        (&history[0], &history[1]),
+        (&json!("stored"), &json!("expiring"))
+    );
+    assert_eq!(history[2]["message"], "file, expiring");
+    eventually("the messages with a ttl to expire", TIMEOUT, || async {
+        (kept(&node, "kept.js").await.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(kept(&node, "kept.js").await, [json!("stored")]);
 }

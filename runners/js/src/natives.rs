@@ -182,22 +182,35 @@ fn kv_keys<'js>(
     Ok(answer)
 }
 
-fn publish(
-    ctx: Ctx<'_>,
+/// Sends a message of `kind`; a publish is kept in history as `keeping`
+/// says (see [`keeping_of`]).
+fn publish<'js>(
+    ctx: Ctx<'js>,
     kind: String,
     channel: String,
     message: String,
     meta: Option<String>,
+    keeping: Object<'js>,
 ) -> Result<String> {
     host(&ctx, "pubnub")?;
     use edgefn_sdk::__private::bindings::edgefn::functions::bus;
+    let keeping = keeping_of(&keeping)?;
     let sent = match kind.as_str() {
-        "publish" => bus::publish(&channel, &message, meta.as_deref()),
+        "publish" => bus::publish_kept(&channel, &message, meta.as_deref(), keeping),
         "fire" => bus::fire(&channel, &message, meta.as_deref()),
         "signal" => bus::signal(&channel, &message),
         other => return throw(&ctx, format!("unknown kind of publish `{other}`")),
     };
     sent.or_else(|e| throw(&ctx, wit_error_message(e)))
+}
+
+/// How history keeps a publish, from the module's `{store, ttlHours}`
+/// (PubNub's `storeInHistory` and `ttl`, checked there).
+fn keeping_of(keeping: &Object<'_>) -> Result<edgefn_sdk::bus::Keeping> {
+    Ok(edgefn_sdk::bus::Keeping {
+        store: keeping.get("store")?,
+        ttl_hours: keeping.get("ttlHours")?,
+    })
 }
 
 /// The sentence a host error carries.

@@ -42,12 +42,14 @@ pub(super) struct NodePublisher {
 impl Publisher for NodePublisher {
     fn publish(
         &self,
-        message: Message,
+        mut message: Message,
+        ttl_hours: u32,
     ) -> Pin<Box<dyn Future<Output = Result<Timetoken, Refusal>> + Send>> {
         let node = self.node.get().and_then(Weak::upgrade);
         Box::pin(async move {
             let node =
                 node.ok_or_else(|| Refusal::Unavailable("the node is shutting down".into()))?;
+            message.expire_after(ttl_hours.into(), node.config.pubnub.ttl_hour_secs);
             match node.publish(message).await {
                 Ok(published) => Ok(published.timetoken),
                 Err(PublishError::Bus(e)) => Err(Refusal::Unavailable(e.to_string())),

@@ -16,11 +16,22 @@
 const call = (f) => new Promise((resolve) => resolve(f()));
 const meta = (m) => (m === undefined || m === null ? null : typeof m === 'string' ? m : JSON.stringify(m));
 
+// How history keeps a publish: PubNub's `storeInHistory` (default true) and
+// `ttl` (hours; 0 or absent: as long as the channel's history keeps it).
+function keeping(name, p) {
+  const ttl = p.ttl === undefined || p.ttl === null ? 0 : p.ttl;
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0xffffffff) {
+    throw new TypeError(`pubnub.${name}: \`ttl\` must be a whole number of hours`);
+  }
+  return { store: p.storeInHistory !== false, ttlHours: ttl };
+}
+
 function send(kind, params) {
   const p = params || {};
   if (typeof p.channel !== 'string') throw new TypeError(`pubnub.${kind}: \`channel\` must be a string`);
   const message = JSON.stringify(p.message === undefined ? null : p.message);
-  const timetoken = native.publish(kind, p.channel, message, kind === 'signal' ? null : meta(p.meta));
+  const kept = kind === 'publish' ? keeping(kind, p) : { store: true, ttlHours: 0 };
+  const timetoken = native.publish(kind, p.channel, message, kind === 'signal' ? null : meta(p.meta), kept);
   return { timetoken };
 }
 
@@ -497,12 +508,12 @@ function deleteFile(params) {
 }
 
 // publishFile: shares a stored file on its channel (`{message, file: {id,
-// name}}`, a file event for subscribers).
+// name}}`, a file event for subscribers), kept in history as publish is.
 function publishFile(params) {
   const p = params || {};
-  const [channel, id, name] = fileOf('publishFile', p, 'fileId', 'fileName');
+  const file = fileOf('publishFile', p, 'fileId', 'fileName');
   const message = p.message === undefined || p.message === null ? null : JSON.stringify(p.message);
-  return { timetoken: native.publishFile(channel, id, name, message, meta(p.meta)) };
+  return { timetoken: native.publishFile(...file, message, meta(p.meta), keeping('publishFile', p)) };
 }
 
 module.exports = {

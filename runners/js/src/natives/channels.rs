@@ -6,7 +6,7 @@ use edgefn_sdk::{bus, files, groups};
 use rquickjs::function::Func;
 use rquickjs::{Ctx, Object, Result};
 
-use super::{check, host, parsed, whole};
+use super::{check, host, keeping_of, parsed, whole};
 
 /// Adds the channel-group and file functions to `native`.
 pub fn register(native: &Object<'_>) -> Result<()> {
@@ -78,18 +78,20 @@ fn delete_file(ctx: Ctx<'_>, channel: String, id: String, name: String) -> Resul
 }
 
 /// Publishes the message sharing a file (`message` and `meta` JSON text,
-/// null when absent); its timetoken.
-fn publish_file(
-    ctx: Ctx<'_>,
+/// null when absent), kept in history as `keeping` says; its timetoken.
+fn publish_file<'js>(
+    ctx: Ctx<'js>,
     channel: String,
     id: String,
     name: String,
     message: Option<String>,
     meta: Option<String>,
+    keeping: Object<'js>,
 ) -> Result<String> {
     host(&ctx, "pubnub.publishFile")?;
     let message = message.as_deref().map_or(Value::Null, parsed);
     let meta = meta.as_deref().map_or(Value::Null, parsed);
-    let sent = bus::publish_file(&channel, (&id, &name), &message, &meta);
+    let keeping = keeping_of(&keeping)?;
+    let sent = bus::publish_file_kept(&channel, (&id, &name), &message, &meta, keeping);
     check(&ctx, sent)
 }

@@ -5,16 +5,22 @@ use serde_json::{Value, json};
 use super::{BusCtx, MAX_CHAIN_DEPTH, Refusal};
 use crate::bus::{Channel, Message, MessageError, MessageKind};
 use crate::files::is_file_id;
-use crate::wasm::bindings::bus::Host;
+use crate::wasm::bindings::bus::{Host, Keeping};
 use crate::wasm::bindings::types::Error;
+
+/// How history keeps what `publish` and `fire` send: stored, until trimmed.
+const STORED: Keeping = Keeping {
+    store: true,
+    ttl_hours: 0,
+};
 
 impl BusCtx {
     async fn send(
         &mut self,
         kind: MessageKind,
         channel: String,
-        message: String,
-        meta: Option<String>,
+        (message, meta): (String, Option<String>),
+        keeping: Keeping,
     ) -> Result<String, Error> {
         self.budget.spend().map_err(Error::BudgetExhausted)?;
         let depth = self.depth + 1;
@@ -36,7 +42,8 @@ impl BusCtx {
             _ => Error::Invalid(e.to_string()),
         })?;
         message.depth = depth;
-        match self.publisher.publish(message).await {
+        message.store &= keeping.store;
+        match self.publisher.publish(message, keeping.ttl_hours).await {
             Ok(timetoken) => Ok(timetoken.to_string()),
             Err(Refusal::Rejected(reason)) => Err(Error::Rejected(reason)),
             Err(Refusal::Unavailable(reason)) => Err(Error::Unavailable(reason)),
@@ -51,8 +58,7 @@ impl Host for BusCtx {
         message: String,
         meta: Option<String>,
     ) -> Result<String, Error> {
-        self.send(MessageKind::Publish, channel, message, meta)
-            .await
+        self.publish_kept(channel, message, meta, STORED).await
     }
 
     async fn fire(
@@ -61,11 +67,13 @@ impl Host for BusCtx {
         message: String,
         meta: Option<String>,
     ) -> Result<String, Error> {
-        self.send(MessageKind::Fire, channel, message, meta).await
+        self.send(MessageKind::Fire, channel, (message, meta), STORED)
+            .await
     }
 
     async fn signal(&mut self, channel: String, message: String) -> Result<String, Error> {
-        self.send(MessageKind::Signal, channel, message, None).await
+        self.send(MessageKind::Signal, channel, (message, None), STORED)
+            .await
     }
 
     async fn publish_file(
@@ -76,8 +84,33 @@ impl Host for BusCtx {
         message: Option<String>,
         meta: Option<String>,
     ) -> Result<String, Error> {
+        self.publish_file_kept(channel, file_id, file_name, message, meta, STORED)
+            .await
+    }
+
+    async fn publish_kept(
+        &mut self,
+        channel: String,
+        message: String,
+        meta: Option<String>,
+        keeping: Keeping,
+    ) -> Result<String, Error> {
+        self.send(MessageKind::Publish, channel, (message, meta), keeping)
+            .await
+    }
+
+    async fn publish_file_kept(
+        &mut self,
+        channel: String,
+        file_id: String,
+        file_name: String,
+        message: Option<String>,
+        meta: Option<String>,
+        keeping: Keeping,
+    ) -> Result<String, Error> {
         let payload = file_message(&file_id, &file_name, message.as_deref())?;
-        self.send(MessageKind::File, channel, payload, meta).await
+        self.send(MessageKind::File, channel, (payload, meta), keeping)
+            .await
     }
 }
 

@@ -30,10 +30,12 @@ pub enum Refusal {
 
 /// How the sandbox hands a function's message to the node.
 pub trait Publisher: Send + Sync {
-    /// Publishes `message` as the node publishes any message.
+    /// Publishes `message` as the node publishes any message; a stored one
+    /// stays in history `ttl_hours` of the node's hours (0: until trimmed).
     fn publish(
         &self,
         message: Message,
+        ttl_hours: u32,
     ) -> Pin<Box<dyn Future<Output = Result<Timetoken, Refusal>> + Send>>;
 }
 
