@@ -46,6 +46,52 @@ pub struct ChannelGrant {
     pub permissions: Permissions,
 }
 
+/// Grants on one kind of resource other than channels (channel groups,
+/// client ids), by name and by pattern.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceGrants {
+    /// By exact name.
+    pub names: Vec<ChannelGrant>,
+    /// By pattern (a regular expression that must match the whole name).
+    pub patterns: Vec<ChannelGrant>,
+}
+
+impl ResourceGrants {
+    fn to_wit(&self) -> wit::ResourceGrants {
+        wit::ResourceGrants {
+            names: grants_to_wit(&self.names),
+            patterns: grants_to_wit(&self.patterns),
+        }
+    }
+
+    fn from_wit(grants: wit::ResourceGrants) -> Self {
+        Self {
+            names: grants_from_wit(grants.names),
+            patterns: grants_from_wit(grants.patterns),
+        }
+    }
+}
+
+fn grants_to_wit(grants: &[ChannelGrant]) -> Vec<wit::ChannelGrant> {
+    grants
+        .iter()
+        .map(|g| wit::ChannelGrant {
+            name: g.name.clone(),
+            permissions: g.permissions,
+        })
+        .collect()
+}
+
+fn grants_from_wit(grants: Vec<wit::ChannelGrant>) -> Vec<ChannelGrant> {
+    grants
+        .into_iter()
+        .map(|g| ChannelGrant {
+            name: g.name,
+            permissions: g.permissions,
+        })
+        .collect()
+}
+
 /// A token to issue: a builder, finished by [`Grant::issue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a grant does nothing until it is issued"]
@@ -54,6 +100,8 @@ pub struct Grant {
     user: Option<String>,
     channels: Vec<ChannelGrant>,
     patterns: Vec<ChannelGrant>,
+    groups: ResourceGrants,
+    uuids: ResourceGrants,
     meta: Result<Option<String>, Error>,
 }
 
@@ -66,6 +114,8 @@ impl Grant {
             user: None,
             channels: Vec::new(),
             patterns: Vec::new(),
+            groups: ResourceGrants::default(),
+            uuids: ResourceGrants::default(),
             meta: Ok(None),
         }
     }
@@ -96,6 +146,45 @@ impl Grant {
         self
     }
 
+    /// Grants `permissions` on the channel group called `name` (`READ` to
+    /// subscribe through it, `MANAGE` to change it).
+    pub fn group(mut self, name: impl Into<String>, permissions: Permissions) -> Self {
+        self.groups.names.push(ChannelGrant {
+            name: name.into(),
+            permissions,
+        });
+        self
+    }
+
+    /// Grants `permissions` on every channel group whose whole name matches
+    /// `regex`.
+    pub fn group_pattern(mut self, regex: impl Into<String>, permissions: Permissions) -> Self {
+        self.groups.patterns.push(ChannelGrant {
+            name: regex.into(),
+            permissions,
+        });
+        self
+    }
+
+    /// Grants `permissions` on the client id `id`: its App Context metadata
+    /// and memberships (`GET`, `UPDATE`, `DELETE`).
+    pub fn uuid(mut self, id: impl Into<String>, permissions: Permissions) -> Self {
+        self.uuids.names.push(ChannelGrant {
+            name: id.into(),
+            permissions,
+        });
+        self
+    }
+
+    /// Grants `permissions` on every client id that `regex` matches whole.
+    pub fn uuid_pattern(mut self, regex: impl Into<String>, permissions: Permissions) -> Self {
+        self.uuids.patterns.push(ChannelGrant {
+            name: regex.into(),
+            permissions,
+        });
+        self
+    }
+
     /// Carries `meta` (a value that serializes to a JSON object) in the
     /// token; [`parse`] gives it back.
     pub fn meta(mut self, meta: &(impl Serialize + ?Sized)) -> Self {
@@ -106,25 +195,20 @@ impl Grant {
     /// Asks the host to sign the token; returns it (URL-safe base64 text,
     /// for clients to present as `auth`).
     pub fn issue(&self) -> Result<String, Error> {
-        wit::grant_token(&self.to_wit()?).map_err(Error::from_wit)
+        wit::grant(&self.to_wit()?).map_err(Error::from_wit)
     }
 
     /// The request as the host wants it.
-    fn to_wit(&self) -> Result<wit::GrantRequest, Error> {
-        let grants = |grants: &[ChannelGrant]| {
-            grants
-                .iter()
-                .map(|g| wit::ChannelGrant {
-                    name: g.name.clone(),
-                    permissions: g.permissions,
-                })
-                .collect()
-        };
-        Ok(wit::GrantRequest {
+    fn to_wit(&self) -> Result<wit::TokenGrant, Error> {
+        Ok(wit::TokenGrant {
             ttl_minutes: self.ttl_minutes,
             authorized_user: self.user.clone(),
-            channels: grants(&self.channels),
-            channel_patterns: grants(&self.patterns),
+            channels: wit::ResourceGrants {
+                names: grants_to_wit(&self.channels),
+                patterns: grants_to_wit(&self.patterns),
+            },
+            groups: self.groups.to_wit(),
+            uuids: self.uuids.to_wit(),
             meta: self.meta.clone()?,
         })
     }
@@ -139,7 +223,7 @@ pub fn revoke(token: &str) -> Result<(), Error> {
 /// Decodes `token`, without checking its signature or expiry (a malformed
 /// token is an [`Error::Invalid`]).
 pub fn parse(token: &str) -> Result<TokenInfo, Error> {
-    TokenInfo::from_wit(wit::parse_token(token).map_err(Error::from_wit)?)
+    TokenInfo::from_wit(wit::parse(token).map_err(Error::from_wit)?)
 }
 
 /// What a token says (see [`parse`]).
@@ -155,6 +239,10 @@ pub struct TokenInfo {
     pub channels: Vec<ChannelGrant>,
     /// Grants by channel pattern.
     pub patterns: Vec<ChannelGrant>,
+    /// Grants on channel groups.
+    pub groups: ResourceGrants,
+    /// Grants on client ids.
+    pub uuids: ResourceGrants,
     /// Its meta (a JSON object), if any.
     pub meta: Option<Value>,
 }
@@ -165,16 +253,7 @@ impl TokenInfo {
         self.issued_at + u64::from(self.ttl_minutes) * 60
     }
 
-    fn from_wit(info: wit::TokenInfo) -> Result<Self, Error> {
-        let grants = |grants: Vec<wit::ChannelGrant>| {
-            grants
-                .into_iter()
-                .map(|g| ChannelGrant {
-                    name: g.name,
-                    permissions: g.permissions,
-                })
-                .collect()
-        };
+    fn from_wit(info: wit::TokenGrants) -> Result<Self, Error> {
         let meta = match info.meta {
             Some(text) => Some(
                 serde_json::from_str(&text)
@@ -186,8 +265,10 @@ impl TokenInfo {
             issued_at: info.issued_at,
             ttl_minutes: info.ttl_minutes,
             user: info.authorized_user,
-            channels: grants(info.channels),
-            patterns: grants(info.channel_patterns),
+            channels: grants_from_wit(info.channels.names),
+            patterns: grants_from_wit(info.channels.patterns),
+            groups: ResourceGrants::from_wit(info.groups),
+            uuids: ResourceGrants::from_wit(info.uuids),
             meta,
         })
     }
@@ -205,12 +286,23 @@ mod tests {
             .channel("chat.alice", Permissions::READ | Permissions::WRITE)
             .channel("chat.public", Permissions::READ)
             .pattern("^chat\\..*$", Permissions::READ)
+            .group("cg.team", Permissions::READ)
+            .uuid("alice", Permissions::GET | Permissions::UPDATE)
+            .uuid_pattern("^bot-.*$", Permissions::GET)
             .meta(&json!({"role": "member"}));
         let request = grant.to_wit().unwrap();
+        assert_eq!(request.groups.names[0].name, "cg.team");
+        assert!(request.groups.patterns.is_empty());
+        assert_eq!(
+            (&request.uuids.names[0].name, request.uuids.names[0].permissions),
+            (&"alice".to_owned(), Permissions::GET | Permissions::UPDATE)
+        );
+        assert_eq!(request.uuids.patterns[0].name, "^bot-.*$");
         assert_eq!(request.ttl_minutes, 60);
         assert_eq!(request.authorized_user.as_deref(), Some("alice"));
         let channels: Vec<_> = request
             .channels
+            .names
             .iter()
             .map(|g| (g.name.as_str(), g.permissions))
             .collect();
@@ -221,8 +313,8 @@ mod tests {
                 ("chat.public", Permissions::READ)
             ]
         );
-        assert_eq!(request.channel_patterns.len(), 1);
-        assert_eq!(request.channel_patterns[0].name, "^chat\\..*$");
+        assert_eq!(request.channels.patterns.len(), 1);
+        assert_eq!(request.channels.patterns[0].name, "^chat\\..*$");
         assert_eq!(request.meta.as_deref(), Some(r#"{"role":"member"}"#));
     }
 
@@ -237,15 +329,29 @@ mod tests {
 
     #[test]
     fn reads_token_info() {
-        let info = TokenInfo::from_wit(wit::TokenInfo {
+        let none = || wit::ResourceGrants {
+            names: vec![],
+            patterns: vec![],
+        };
+        let info = TokenInfo::from_wit(wit::TokenGrants {
             issued_at: 1_700_000_000,
             ttl_minutes: 60,
             authorized_user: Some("alice".into()),
-            channels: vec![wit::ChannelGrant {
-                name: "chat.alice".into(),
-                permissions: Permissions::READ | Permissions::WRITE,
-            }],
-            channel_patterns: vec![],
+            channels: wit::ResourceGrants {
+                names: vec![wit::ChannelGrant {
+                    name: "chat.alice".into(),
+                    permissions: Permissions::READ | Permissions::WRITE,
+                }],
+                patterns: vec![],
+            },
+            groups: none(),
+            uuids: wit::ResourceGrants {
+                names: vec![],
+                patterns: vec![wit::ChannelGrant {
+                    name: "^user-.*$".into(),
+                    permissions: Permissions::GET,
+                }],
+            },
             meta: Some(r#"{"a":1}"#.into()),
         })
         .unwrap();
@@ -258,6 +364,8 @@ mod tests {
                 permissions: Permissions::READ | Permissions::WRITE
             }]
         );
+        assert_eq!(info.uuids.patterns[0].name, "^user-.*$");
+        assert!(info.groups.names.is_empty());
         assert_eq!(info.meta, Some(json!({"a": 1})));
     }
 }

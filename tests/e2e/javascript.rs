@@ -193,8 +193,15 @@ async fn pubnub_module_publishes_grants_and_parses_tokens() {
           const { timetoken } = await pubnub.publish({ channel: 'out', message: { from: 'js' }, meta: { k: 1 } });
           const token = await pubnub.grantToken({
             ttl: 15, authorized_uuid: 'alice',
-            resources: { channels: { 'chat.alice': { read: true, write: true } } },
-            patterns: { channels: { '^chat\\.public\\..*$': { read: true } } },
+            resources: {
+              channels: { 'chat.alice': { read: true, write: true } },
+              groups: { 'cg.alice': { read: true } },
+              uuids: { alice: { get: true, update: true } },
+            },
+            patterns: {
+              channels: { '^chat\\.public\\..*$': { read: true } },
+              uuids: { '^bot-.*$': { get: true } },
+            },
             meta: { role: 'user' },
           });
           const parsed = pubnub.parseToken(token);
@@ -225,9 +232,33 @@ async fn pubnub_module_publishes_grants_and_parses_tokens() {
         parsed["patterns"]["channels"]["^chat\\.public\\..*$"],
         json!({"read": true})
     );
+    assert_eq!(
+        (
+            &parsed["resources"]["groups"],
+            &parsed["resources"]["uuids"],
+            &parsed["patterns"]["uuids"]
+        ),
+        (
+            &json!({"cg.alice": {"read": true}}),
+            &json!({"alice": {"get": true, "update": true}}),
+            &json!({"^bot-.*$": {"get": true}})
+        )
+    );
+    assert!(parsed["patterns"].get("groups").is_none(), "{parsed}");
     assert_eq!(parsed["meta"], json!({"role": "user"}));
-    // The token works: alice may read chat.alice.
+    // The token works: alice may read chat.alice, and set her App Context
+    // metadata (its `uuids` grant), not another's.
     let token = body["token"].as_str().unwrap();
+    let profile = |uuid: &str| {
+        let path = format!("/v2/objects/demo/uuids/{uuid}?uuid=alice&auth={token}");
+        node.http()
+            .patch(node.url(&path))
+            .json(&json!({"name": uuid}))
+    };
+    let set = node.send(profile("alice")).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let other = node.send(profile("bob")).await;
+    assert_eq!(other.status, 403, "{}", other.body);
     let read = node
         .history_as("chat.alice", &Auth::token(token).uuid("alice"))
         .await;

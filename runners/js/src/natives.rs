@@ -229,8 +229,9 @@ fn wit_error_message(
 }
 
 /// Issues a token from the request that `pubnub.grantToken` built (JSON:
-/// `ttl`, `authorized_uuid`, `channels` and `patterns` as lists of
-/// `{name, permissions: [names]}`, `meta`).
+/// `ttl`, `authorized_uuid`, `resources` and `patterns` each with
+/// `channels`, `groups` and `uuids` as lists of `{name, permissions:
+/// [names]}`, `meta`).
 fn grant_token(ctx: Ctx<'_>, request: String) -> Result<String> {
     host(&ctx, "pubnub.grantToken")?;
     let request: Value = match serde_json::from_str(&request) {
@@ -244,19 +245,24 @@ fn grant_token(ctx: Ctx<'_>, request: String) -> Result<String> {
     if let Some(user) = request["authorized_uuid"].as_str() {
         grant = grant.user(user);
     }
-    for (list, pattern) in [("channels", false), ("patterns", true)] {
-        for entry in request[list].as_array().into_iter().flatten() {
+    type Add = fn(Grant, String, Permissions) -> Grant;
+    let kinds: [(&str, &str, Add); 6] = [
+        ("resources", "channels", Grant::channel),
+        ("patterns", "channels", Grant::pattern),
+        ("resources", "groups", Grant::group),
+        ("patterns", "groups", Grant::group_pattern),
+        ("resources", "uuids", Grant::uuid),
+        ("patterns", "uuids", Grant::uuid_pattern),
+    ];
+    for (by, kind, add) in kinds {
+        for entry in request[by][kind].as_array().into_iter().flatten() {
             let name = entry["name"].as_str().unwrap_or_default().to_owned();
             let flags = entry["permissions"].as_array().into_iter().flatten();
             let permissions = flags
                 .filter_map(Value::as_str)
                 .map(permission)
                 .fold(Permissions::empty(), |all, p| all | p);
-            grant = if pattern {
-                grant.pattern(name, permissions)
-            } else {
-                grant.channel(name, permissions)
-            };
+            grant = add(grant, name, permissions);
         }
     }
     if !request["meta"].is_null() {
@@ -300,7 +306,8 @@ fn revoke_token(ctx: Ctx<'_>, token: String) -> Result<()> {
 }
 
 /// The token's contents as JSON (`issued_at`, `ttl`, `authorized_uuid`,
-/// `channels`, `patterns`, `meta`).
+/// `resources` and `patterns` each with `channels`, `groups` and `uuids`,
+/// `meta`).
 fn parse_token(ctx: Ctx<'_>, token: String) -> Result<String> {
     host(&ctx, "pubnub.parseToken")?;
     let info = check(&ctx, tokens::parse(&token))?;
@@ -313,8 +320,16 @@ fn parse_token(ctx: Ctx<'_>, token: String) -> Result<String> {
         "issued_at": info.issued_at,
         "ttl": info.ttl_minutes,
         "authorized_uuid": info.user,
-        "channels": grants(&info.channels),
-        "patterns": grants(&info.patterns),
+        "resources": {
+            "channels": grants(&info.channels),
+            "groups": grants(&info.groups.names),
+            "uuids": grants(&info.uuids.names),
+        },
+        "patterns": {
+            "channels": grants(&info.patterns),
+            "groups": grants(&info.groups.patterns),
+            "uuids": grants(&info.uuids.patterns),
+        },
         "meta": info.meta,
     });
     Ok(parsed.to_string())

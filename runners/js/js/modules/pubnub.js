@@ -44,13 +44,19 @@ function grants(resources) {
   }));
 }
 
+// PubNub's `resources` or `patterns` (channels, groups, uuids).
+function resourceGrants(byKind) {
+  const of = byKind || {};
+  return { channels: grants(of.channels), groups: grants(of.groups), uuids: grants(of.uuids) };
+}
+
 function grantToken(params) {
   const p = params || {};
   const request = {
     ttl: p.ttl,
     authorized_uuid: p.authorized_uuid === undefined ? (p.authorizedUUID === undefined ? p.authorized_user_id : p.authorizedUUID) : p.authorized_uuid,
-    channels: grants(p.resources && p.resources.channels),
-    patterns: grants(p.patterns && p.patterns.channels),
+    resources: resourceGrants(p.resources),
+    patterns: resourceGrants(p.patterns),
     meta: p.meta === undefined ? null : p.meta,
   };
   return native.grantToken(JSON.stringify(request));
@@ -59,12 +65,20 @@ function grantToken(params) {
 function parseToken(token) {
   const info = JSON.parse(native.parseToken(String(token)));
   const toFlags = (list) => Object.fromEntries(list.map((g) => [g.name, Object.fromEntries(g.permissions.map((p) => [p, true]))]));
+  // As PubNub's: channels always, groups and uuids when the token has some.
+  const byKind = (kinds) => {
+    const parsed = { channels: toFlags(kinds.channels) };
+    for (const kind of ['groups', 'uuids']) {
+      if (kinds[kind].length !== 0) parsed[kind] = toFlags(kinds[kind]);
+    }
+    return parsed;
+  };
   const parsed = {
     version: 2,
     timestamp: info.issued_at,
     ttl: info.ttl,
-    resources: { channels: toFlags(info.channels) },
-    patterns: { channels: toFlags(info.patterns) },
+    resources: byKind(info.resources),
+    patterns: byKind(info.patterns),
   };
   if (info.authorized_uuid != null) parsed.authorized_uuid = info.authorized_uuid;
   if (info.meta != null) parsed.meta = info.meta;

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use super::TokensCtx;
 use crate::access::token::Resources;
 use crate::access::{AccessError, GrantRequest as Grant, Permissions as Bits, Token};
-use crate::wasm::bindings::tokens::{ChannelGrant, GrantRequest, Host, Permissions, TokenInfo};
+use crate::wasm::bindings::tokens::{
+    ChannelGrant, GrantRequest, Host, Permissions, ResourceGrants, TokenGrant, TokenGrants,
+    TokenInfo,
+};
 use crate::wasm::bindings::types::Error;
 
 /// WIT flags and token bits, in the same order.
@@ -32,7 +35,7 @@ impl TokensCtx {
 }
 
 impl Host for TokensCtx {
-    async fn grant_token(&mut self, request: GrantRequest) -> Result<String, Error> {
+    async fn grant(&mut self, request: TokenGrant) -> Result<String, Error> {
         self.check_allowed("grant")?;
         let meta = match request.meta.as_deref() {
             Some(text) => Some(
@@ -41,21 +44,65 @@ impl Host for TokensCtx {
             ),
             None => None,
         };
+        let [channels, groups, uuids] = [request.channels, request.groups, request.uuids]
+            .map(|grants| (to_bits(grants.names), to_bits(grants.patterns)));
         let grant = Grant {
             ttl_minutes: request.ttl_minutes,
             authorized_uuid: request.authorized_user,
             resources: Resources {
-                channels: to_bits(request.channels),
-                ..Resources::default()
+                channels: channels.0,
+                groups: groups.0,
+                uuids: uuids.0,
             },
             patterns: Resources {
-                channels: to_bits(request.channel_patterns),
-                ..Resources::default()
+                channels: channels.1,
+                groups: groups.1,
+                uuids: uuids.1,
             },
             meta,
             ..Grant::default()
         };
         self.access.grant(grant).map_err(access_error)
+    }
+
+    async fn parse(&mut self, token: String) -> Result<TokenGrants, Error> {
+        let token: Token = Token::decode(&token)
+            .map_err(|e| Error::Invalid(e.to_string()))?
+            .token;
+        let (names, patterns) = (&token.resources, &token.patterns);
+        let grants = |names, patterns| ResourceGrants {
+            names: to_flags(names),
+            patterns: to_flags(patterns),
+        };
+        Ok(TokenGrants {
+            issued_at: token.issued_at,
+            ttl_minutes: token.ttl_minutes,
+            authorized_user: token.authorized_uuid.clone(),
+            channels: grants(&names.channels, &patterns.channels),
+            groups: grants(&names.groups, &patterns.groups),
+            uuids: grants(&names.uuids, &patterns.uuids),
+            meta: (!token.meta.is_empty())
+                .then(|| serde_json::Value::Object(token.meta.clone()).to_string()),
+        })
+    }
+
+    async fn grant_token(&mut self, request: GrantRequest) -> Result<String, Error> {
+        let none = || ResourceGrants {
+            names: Vec::new(),
+            patterns: Vec::new(),
+        };
+        let request = TokenGrant {
+            ttl_minutes: request.ttl_minutes,
+            authorized_user: request.authorized_user,
+            channels: ResourceGrants {
+                names: request.channels,
+                patterns: request.channel_patterns,
+            },
+            groups: none(),
+            uuids: none(),
+            meta: request.meta,
+        };
+        self.grant(request).await
     }
 
     async fn revoke_token(&mut self, token: String) -> Result<(), Error> {
@@ -64,17 +111,14 @@ impl Host for TokensCtx {
     }
 
     async fn parse_token(&mut self, token: String) -> Result<TokenInfo, Error> {
-        let token: Token = Token::decode(&token)
-            .map_err(|e| Error::Invalid(e.to_string()))?
-            .token;
+        let all = self.parse(token).await?;
         Ok(TokenInfo {
-            issued_at: token.issued_at,
-            ttl_minutes: token.ttl_minutes,
-            authorized_user: token.authorized_uuid,
-            channels: to_flags(&token.resources.channels),
-            channel_patterns: to_flags(&token.patterns.channels),
-            meta: (!token.meta.is_empty())
-                .then(|| serde_json::Value::Object(token.meta).to_string()),
+            issued_at: all.issued_at,
+            ttl_minutes: all.ttl_minutes,
+            authorized_user: all.authorized_user,
+            channels: all.channels.names,
+            channel_patterns: all.channels.patterns,
+            meta: all.meta,
         })
     }
 }
