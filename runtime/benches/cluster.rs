@@ -85,6 +85,10 @@ impl Drop for Nats {
     }
 }
 
+/// Longest a raw NATS message may take to arrive: a benchmark that loses
+/// one fails saying so instead of waiting for ever.
+const DELIVERY_LIMIT: Duration = Duration::from_secs(10);
+
 /// Sequential publish → receive over two NATS connections; sorted latencies.
 async fn raw_nats(url: &str, count: usize) -> Vec<Duration> {
     let publisher = async_nats::connect(url).await.unwrap();
@@ -99,7 +103,10 @@ async fn raw_nats(url: &str, count: usize) -> Vec<Duration> {
             .await
             .unwrap();
         publisher.flush().await.unwrap();
-        messages.next().await.expect("the subscription ended");
+        tokio::time::timeout(DELIVERY_LIMIT, messages.next())
+            .await
+            .expect("no delivery within the limit")
+            .expect("the subscription ended");
         if i >= 50 {
             samples.push(sent.elapsed());
         }
@@ -136,9 +143,9 @@ async fn raw_nats_between_processes(url: &str, count: usize) -> Vec<Duration> {
             .await
             .unwrap();
         publisher.flush().await.unwrap();
-        let received: u64 = receipts
-            .next_line()
+        let received: u64 = tokio::time::timeout(DELIVERY_LIMIT, receipts.next_line())
             .await
+            .expect("no delivery within the limit")
             .unwrap()
             .expect("the subscriber ended")
             .parse()
