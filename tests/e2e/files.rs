@@ -58,7 +58,7 @@ async fn upload_with(
 
 /// Uploads `bytes` as `name` on `channel`: the file id once S3's 204
 /// answers, or the refusal.
-async fn try_upload(
+pub(crate) async fn try_upload(
     node: &Node,
     channel: &str,
     name: &str,
@@ -100,7 +100,7 @@ fn urlencoding(text: &str) -> String {
 }
 
 /// `GET .../files?{query}`.
-async fn list(node: &Node, channel: &str, query: &str) -> Answer {
+pub(crate) async fn list(node: &Node, channel: &str, query: &str) -> Answer {
     node.get(&format!("{FILES}/{channel}/files?{query}")).await
 }
 
@@ -129,7 +129,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// The download link `GET .../files/{id}/{name}` redirects to.
-async fn download_link(node: &Node, channel: &str, id: &str, name: &str) -> String {
+pub(crate) async fn download_link(node: &Node, channel: &str, id: &str, name: &str) -> String {
     let url = node.url(&format!("{FILES}/{channel}/files/{id}/{name}"));
     let answer = Answer::read(no_redirects().get(url).send().await.expect("sent")).await;
     assert_eq!(answer.status, 307, "{}", answer.body);
@@ -148,7 +148,7 @@ pub(crate) async fn fetch(link: &str) -> Result<Vec<u8>, Answer> {
 
 /// Asserts a PubNub object error with `status` whose message contains `part`.
 #[track_caller]
-fn assert_refused(answer: &Answer, status: u16, part: &str) {
+pub(crate) fn assert_refused(answer: &Answer, status: u16, part: &str) {
     assert_eq!(answer.status, status, "{}", answer.body);
     assert_eq!(
         (&answer.body["status"], &answer.body["error"]),

@@ -11,23 +11,34 @@
 //! one that JetStream still refuses midway (uploads racing for the last
 //! room) leaves chunks that `max_age` removes.
 //!
-//! A channel's list reads the bucket's object infos (not their bytes) and
-//! keeps the channel's: fine for the files a chat shares, linear in the
-//! bucket's file count. (The object store names its subjects by the
-//! base64 of the object's name, so no subject filter selects a channel's
-//! objects, and its `list` takes none.)
+//! A channel's files are indexed in the stream `edgefn_file_index`: one
+//! empty message per file on `edgefn.fileidx.{channel}.{id}` (the channel
+//! as [`subject::for_channel`] makes tokens), written once the object is
+//! complete, purged when the file is deleted, aged out with the files (the
+//! same `max_age`). A listing asks the stream for the subjects under
+//! `edgefn.fileidx.{channel}.*` (the server filters them: the work grows
+//! with the channel's files, not the bucket's), sorts their ids, and reads
+//! the object infos of the page alone; an entry whose object is gone
+//! (expired first, or a delete that could not purge its entry) is skipped
+//! and purged. (The object store names its subjects by the base64 of the
+//! object's name, so no subject filter selects a channel's objects.)
+//!
+//! Files stored before the index existed: the node that creates the index
+//! stream indexes every object of the bucket once (nodes starting together
+//! may both do it: an entry written twice is one entry).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::object_store::{self, ObjectMetadata, ObjectStore};
+use async_nats::jetstream::stream;
 use bytes::Bytes;
-use futures::TryStreamExt;
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncReadExt;
 
-use super::{Cluster, Unavailable};
+use super::{Cluster, Unavailable, subject};
 use crate::bus::Channel;
 use crate::files::{FileError, FileLimits, FileStore, StoredFile, is_file_id};
 
@@ -35,6 +46,12 @@ use crate::files::{FileError, FileLimits, FileStore, StoredFile, is_file_id};
 pub const BUCKET: &str = "edgefn_files";
 /// The stream that holds the bucket.
 const STREAM: &str = "OBJ_edgefn_files";
+/// The stream that indexes the files by channel.
+pub const INDEX: &str = "edgefn_file_index";
+/// The prefix of its subjects.
+const INDEX_SUBJECTS: &str = "edgefn.fileidx";
+/// How many object infos a listing asks for at once.
+const INFOS_AT_ONCE: usize = 16;
 /// What JetStream answers a message that would pass the stream's `max_bytes`.
 const FULL: &str = "maximum bytes exceeded";
 /// The metadata entry holding a file's record.
@@ -44,6 +61,7 @@ const RECORD: &str = "edgefn-file";
 pub struct NatsFiles {
     cluster: Arc<Cluster>,
     bucket: ObjectStore,
+    index: stream::Stream,
     max_total_bytes: u64,
 }
 
@@ -55,9 +73,31 @@ fn object_name(channel: &str, id: &str) -> String {
     format!("{channel}/{id}")
 }
 
+/// The index subject of the file `id` of `channel`.
+fn index_subject(channel: &Channel, id: &str) -> String {
+    format!("{}.{id}", subject::for_channel(INDEX_SUBJECTS, channel))
+}
+
+/// The index subjects of `channel`'s files (`*`: one token, so not those
+/// of `channel.more`).
+fn index_filter(channel: &Channel) -> String {
+    format!("{}.*", subject::for_channel(INDEX_SUBJECTS, channel))
+}
+
+/// The ids of the index `subjects` (of one channel) after `after`, sorted.
+fn ids_after(subjects: impl IntoIterator<Item = String>, after: Option<&str>) -> Vec<String> {
+    let mut ids: Vec<String> = subjects
+        .into_iter()
+        .filter_map(|s| s.rsplit_once('.').map(|(_, id)| id.to_owned()))
+        .filter(|id| is_file_id(id) && after.is_none_or(|after| id.as_str() > after))
+        .collect();
+    ids.sort();
+    ids
+}
+
 impl NatsFiles {
-    /// Opens the bucket, creating it when missing, with `limits`'
-    /// retention and total.
+    /// Opens the bucket and its index, creating them when missing, with
+    /// `limits`' retention and total.
     ///
     /// # Errors
     /// When JetStream cannot be reached or refuses the settings.
@@ -66,25 +106,12 @@ impl NatsFiles {
         let max_bytes = i64::try_from(limits.max_total_bytes).unwrap_or(i64::MAX);
         let bucket = match cluster.js.get_object_store(BUCKET).await {
             Ok(bucket) => {
-                let mut stream = cluster
-                    .js
-                    .get_stream(STREAM)
-                    .await
-                    .map_err(Unavailable::from)?;
-                let mut config = stream
-                    .info()
-                    .await
-                    .map_err(Unavailable::from)?
-                    .config
-                    .clone();
-                config.max_age = max_age;
-                config.max_bytes = max_bytes;
-                config.duplicate_window = config.duplicate_window.min(max_age);
-                cluster
-                    .js
-                    .update_stream(config)
-                    .await
-                    .map_err(Unavailable::from)?;
+                update_stream(&cluster, STREAM, |config| {
+                    config.max_age = max_age;
+                    config.max_bytes = max_bytes;
+                    config.duplicate_window = config.duplicate_window.min(max_age);
+                })
+                .await?;
                 bucket
             }
             Err(_) => {
@@ -102,9 +129,21 @@ impl NatsFiles {
                     .map_err(Unavailable::from)?
             }
         };
+        let index = match cluster.js.get_stream(INDEX).await {
+            Ok(index) => {
+                update_stream(&cluster, INDEX, |config| {
+                    config.max_age = max_age;
+                    config.duplicate_window = config.duplicate_window.min(max_age);
+                })
+                .await?;
+                index
+            }
+            Err(_) => create_index(&cluster, &bucket, max_age).await?,
+        };
         Ok(Self {
             cluster,
             bucket,
+            index,
             max_total_bytes: limits.max_total_bytes,
         })
     }
@@ -144,19 +183,28 @@ impl NatsFiles {
 
     async fn put_file(&self, file: StoredFile, bytes: Bytes) -> Result<(), FileError> {
         self.cluster.ensure_connected().map_err(unavailable)?;
+        let channel =
+            Channel::parse(&file.channel).map_err(|e| FileError::Invalid(e.to_string()))?;
         let record = serde_json::to_string(&file).expect("a file record serializes");
+        let name = object_name(&file.channel, &file.info.id);
         let meta = ObjectMetadata {
-            name: object_name(&file.channel, &file.info.id),
+            name: name.clone(),
             metadata: HashMap::from([(RECORD.to_owned(), record)]),
             ..Default::default()
         };
         self.check_room(bytes.len() as u64).await?;
         let mut reader = bytes.as_ref();
         match self.bucket.put(meta, &mut reader).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains(FULL) => Err(self.full()),
-            Err(e) => Err(unavailable(e)),
+            Ok(_) => {}
+            Err(e) if e.to_string().contains(FULL) => return Err(self.full()),
+            Err(e) => return Err(unavailable(e)),
         }
+        if let Err(e) = publish_entry(&self.cluster, &channel, &file.info.id).await {
+            // Unlisted, the file would only take room: the upload failed.
+            let _ = self.bucket.delete(name).await;
+            return Err(FileError::Unavailable(e.to_string()));
+        }
+        Ok(())
     }
 
     async fn file_record(
@@ -197,36 +245,147 @@ impl NatsFiles {
         limit: usize,
     ) -> Result<Vec<StoredFile>, FileError> {
         self.cluster.ensure_connected().map_err(unavailable)?;
-        let prefix = format!("{channel}/");
-        let infos: Vec<_> = self
-            .bucket
-            .list()
+        let subjects: Vec<(String, usize)> = self
+            .index
+            .info_with_subjects(index_filter(channel))
             .await
             .map_err(unavailable)?
             .try_collect()
             .await
             .map_err(unavailable)?;
-        let wanted = |info: &&object_store::ObjectInfo| {
-            info.name
-                .strip_prefix(&prefix)
-                .is_some_and(|id| is_file_id(id) && after.as_deref().is_none_or(|after| id > after))
-        };
-        let mut files = (infos.iter().filter(wanted))
-            .map(Self::decode)
-            .collect::<Result<Vec<_>, _>>()?;
-        files.sort_by(|a, b| a.info.id.cmp(&b.info.id));
-        files.truncate(limit);
+        let ids = ids_after(subjects.into_iter().map(|(s, _)| s), after.as_deref());
+        let mut records = futures::stream::iter(ids)
+            .map(|id| async move { (self.file_record(channel, &id).await, id) })
+            .buffered(INFOS_AT_ONCE);
+        let mut files = Vec::with_capacity(limit.min(crate::files::MAX_PAGE));
+        while files.len() < limit {
+            match records.next().await {
+                Some((Ok(Some(file)), _)) => files.push(file),
+                Some((Ok(None), id)) => self.unindex(channel, &id).await,
+                Some((Err(e), _)) => return Err(e),
+                None => break,
+            }
+        }
         Ok(files)
+    }
+
+    /// Purges the index entry of the file `id` of `channel` (a listing
+    /// purges an entry left behind again).
+    async fn unindex(&self, channel: &Channel, id: &str) {
+        let subject = index_subject(channel, id);
+        if let Err(e) = self.index.purge().filter(&subject).await {
+            tracing::warn!(error = %e, subject, "could not purge a file's index entry");
+        }
     }
 
     async fn delete_file(&self, channel: &Channel, id: &str) -> Result<bool, FileError> {
         self.cluster.ensure_connected().map_err(unavailable)?;
-        match self.bucket.delete(object_name(channel.as_str(), id)).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == object_store::DeleteErrorKind::NotFound => Ok(false),
-            Err(e) => Err(unavailable(e)),
+        let deleted = match self.bucket.delete(object_name(channel.as_str(), id)).await {
+            Ok(()) => true,
+            Err(e) if e.kind() == object_store::DeleteErrorKind::NotFound => false,
+            Err(e) => return Err(unavailable(e)),
+        };
+        self.unindex(channel, id).await;
+        Ok(deleted)
+    }
+}
+
+/// Sets what `change` changes in the configuration of the stream `name`.
+async fn update_stream(
+    cluster: &Cluster,
+    name: &str,
+    change: impl FnOnce(&mut stream::Config),
+) -> Result<(), Unavailable> {
+    let mut stream = cluster
+        .js
+        .get_stream(name)
+        .await
+        .map_err(Unavailable::from)?;
+    let mut config = stream
+        .info()
+        .await
+        .map_err(Unavailable::from)?
+        .config
+        .clone();
+    change(&mut config);
+    cluster
+        .js
+        .update_stream(config)
+        .await
+        .map_err(Unavailable::from)?;
+    Ok(())
+}
+
+/// Creates the index stream and indexes the files `bucket` already holds
+/// (stored before the index existed). When that fails midway the stream is
+/// removed again, so that the next open starts over.
+async fn create_index(
+    cluster: &Cluster,
+    bucket: &ObjectStore,
+    max_age: Duration,
+) -> Result<stream::Stream, Unavailable> {
+    let config = stream::Config {
+        name: INDEX.into(),
+        subjects: vec![format!("{INDEX_SUBJECTS}.>")],
+        max_age,
+        max_messages_per_subject: 1,
+        discard: stream::DiscardPolicy::Old,
+        storage: stream::StorageType::File,
+        num_replicas: cluster.replicas,
+        duplicate_window: Duration::from_secs(120).min(max_age),
+        ..Default::default()
+    };
+    let index = cluster
+        .js
+        .create_stream(config)
+        .await
+        .map_err(Unavailable::from)?;
+    if let Err(e) = index_existing(cluster, bucket).await {
+        // Best effort: if this fails too, the stream stays, and the files
+        // not indexed yet stay out of listings (downloads still find them).
+        let _ = cluster.js.delete_stream(INDEX).await;
+        return Err(e);
+    }
+    Ok(index)
+}
+
+/// Writes the index entry of every file in `bucket`.
+async fn index_existing(cluster: &Cluster, bucket: &ObjectStore) -> Result<(), Unavailable> {
+    let infos: Vec<_> = bucket
+        .list()
+        .await
+        .map_err(Unavailable::from)?
+        .try_collect()
+        .await
+        .map_err(Unavailable::from)?;
+    let mut indexed = 0_usize;
+    for info in infos.iter().filter(|info| !info.deleted) {
+        let Some((channel, id)) = info.name.split_once('/') else {
+            continue;
+        };
+        let Ok(channel) = Channel::parse(channel) else {
+            continue;
+        };
+        if is_file_id(id) {
+            publish_entry(cluster, &channel, id)
+                .await
+                .map_err(Unavailable::from)?;
+            indexed += 1;
         }
     }
+    tracing::info!(indexed, "indexed the files stored before the file index");
+    Ok(())
+}
+
+/// Writes the index entry of the file `id` of `channel`.
+async fn publish_entry(cluster: &Cluster, channel: &Channel, id: &str) -> Result<(), Unavailable> {
+    let ack = cluster
+        .js
+        .publish(index_subject(channel, id), Bytes::new())
+        .await
+        .map_err(Unavailable::from)?;
+    ack.await.map_err(Unavailable::from)?;
+    Ok(())
 }
 
 impl FileStore for NatsFiles {
@@ -274,5 +433,39 @@ impl FileStore for NatsFiles {
     /// JetStream's `max_age` removes expired files: nothing to do here.
     fn prune(self: Arc<Self>, _before: String) -> BoxFuture<'static, Result<u64, FileError>> {
         Box::pin(async { Ok(0) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(name: &str) -> Channel {
+        Channel::parse(name).unwrap()
+    }
+
+    #[test]
+    fn a_channel_s_filter_selects_its_entries_alone() {
+        let id = "0190a1b2-c3d4-e5f6-a7b8-c9d0e1f2a3b4";
+        assert_eq!(
+            index_subject(&channel("room"), id),
+            format!("edgefn.fileidx.room.{id}")
+        );
+        assert_eq!(index_filter(&channel("room")), "edgefn.fileidx.room.*");
+        // `room.sub`'s entries have one token more than `room.*` selects.
+        assert_eq!(
+            index_subject(&channel("room.sub"), id),
+            format!("edgefn.fileidx.room.sub.{id}")
+        );
+    }
+
+    #[test]
+    fn ids_come_sorted_after_the_last_page() {
+        let a = "0190a1b2-0000-0000-0000-000000000001";
+        let b = "0190a1b2-0000-0000-0000-000000000002";
+        let c = "0190a1b2-0000-0000-0000-000000000003";
+        let subjects = [c, a, "not-an-id", b].map(|id| format!("edgefn.fileidx.room.{id}"));
+        assert_eq!(ids_after(subjects.clone(), None), [a, b, c]);
+        assert_eq!(ids_after(subjects, Some(a)), [b, c]);
     }
 }

@@ -19,6 +19,8 @@
 //!   history through any node;
 //! - [`fn_changes`]: a JavaScript function's message actions and App
 //!   Context changes reach every node;
+//! - [`files`]: a channel's files listed from their index stream, stale
+//!   entries purged, files stored before the index indexed;
 //! - [`interval`]: an interval function runs once per period cluster-wide;
 //! - [`kv`]: the functions' KV store through any node;
 //! - [`revocation`]: a token revoked on one node refused on the others;
@@ -46,6 +48,7 @@ mod after_publish;
 mod busy;
 mod clock_skew;
 mod deploys;
+mod files;
 mod fn_changes;
 mod fn_reads;
 mod interval;
