@@ -9,7 +9,10 @@
 //! an existing bucket sets both): JetStream removes expired files itself
 //! and refuses what would not fit. An upload checks the room left first;
 //! one that JetStream still refuses midway (uploads racing for the last
-//! room) leaves chunks that `max_age` removes.
+//! room) purges the chunks it wrote and answers 413: the node writes an
+//! object in the object store's format itself, on a chunk subject it
+//! names (the store's `put` names it inside and leaves a failed write's
+//! chunks to `max_age`), and reads it through the object store.
 //!
 //! A channel's files are indexed in the stream `edgefn_file_index`: one
 //! empty message per file on `edgefn.fileidx.{channel}.{id}` (the channel
@@ -31,11 +34,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::object_store::{self, ObjectMetadata, ObjectStore};
+use async_nats::jetstream::object_store::{self, ObjectStore};
 use async_nats::jetstream::stream;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use super::{Cluster, Unavailable, subject};
@@ -52,6 +58,8 @@ pub const INDEX: &str = "edgefn_file_index";
 const INDEX_SUBJECTS: &str = "edgefn.fileidx";
 /// How many object infos a listing asks for at once.
 const INFOS_AT_ONCE: usize = 16;
+/// The size of an object's chunks (the object store's default).
+const CHUNK_BYTES: usize = 128 * 1024;
 /// What JetStream answers a message that would pass the stream's `max_bytes`.
 const FULL: &str = "maximum bytes exceeded";
 /// The metadata entry holding a file's record.
@@ -148,14 +156,18 @@ impl NatsFiles {
         })
     }
 
-    /// Checks that `size` more bytes fit in the bucket.
-    async fn check_room(&self, size: u64) -> Result<(), FileError> {
-        let mut stream = self
-            .cluster
+    /// The stream that holds the bucket.
+    async fn bucket_stream(&self) -> Result<stream::Stream, FileError> {
+        self.cluster
             .js
             .get_stream(STREAM)
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)
+    }
+
+    /// Checks that `size` more bytes fit in the bucket.
+    async fn check_room(&self, size: u64) -> Result<(), FileError> {
+        let mut stream = self.bucket_stream().await?;
         let used = stream.info().await.map_err(unavailable)?.state.bytes;
         if used + size > self.max_total_bytes {
             return Err(self.full());
@@ -187,23 +199,96 @@ impl NatsFiles {
             Channel::parse(&file.channel).map_err(|e| FileError::Invalid(e.to_string()))?;
         let record = serde_json::to_string(&file).expect("a file record serializes");
         let name = object_name(&file.channel, &file.info.id);
-        let meta = ObjectMetadata {
-            name: name.clone(),
-            metadata: HashMap::from([(RECORD.to_owned(), record)]),
-            ..Default::default()
-        };
         self.check_room(bytes.len() as u64).await?;
-        let mut reader = bytes.as_ref();
-        match self.bucket.put(meta, &mut reader).await {
-            Ok(_) => {}
-            Err(e) if e.to_string().contains(FULL) => return Err(self.full()),
-            Err(e) => return Err(unavailable(e)),
-        }
+        let metadata = HashMap::from([(RECORD.to_owned(), record)]);
+        self.write_object(name.clone(), metadata, &bytes).await?;
         if let Err(e) = publish_entry(&self.cluster, &channel, &file.info.id).await {
             // Unlisted, the file would only take room: the upload failed.
             let _ = self.bucket.delete(name).await;
             return Err(FileError::Unavailable(e.to_string()));
         }
+        Ok(())
+    }
+
+    /// Stores `bytes` as the object `name` with `metadata`, as the object
+    /// store's `put` does (chunks on `$O.{bucket}.C.{nuid}`, then the
+    /// object info on `$O.{bucket}.M.{base64 of name}`), but with a nuid of
+    /// its own: a write that fails midway (JetStream refusing a chunk past
+    /// `max_bytes`, uploads racing for the last room) purges the chunks it
+    /// wrote, which `put` leaves to `max_age`.
+    async fn write_object(
+        &self,
+        name: String,
+        metadata: HashMap<String, String>,
+        bytes: &Bytes,
+    ) -> Result<(), FileError> {
+        let mut nuid = [0u8; 16];
+        getrandom::fill(&mut nuid).map_err(unavailable)?;
+        let nuid = hex::encode(nuid);
+        let chunks = format!("$O.{BUCKET}.C.{nuid}");
+        let written = self
+            .publish_object(&chunks, nuid, name, metadata, bytes)
+            .await;
+        let Err(e) = written else {
+            return Ok(());
+        };
+        if let Err(purge) = self.bucket_stream().await?.purge().filter(&chunks).await {
+            tracing::warn!(error = %purge, chunks, "could not purge a failed upload's chunks");
+        }
+        if e.contains(FULL) {
+            return Err(self.full());
+        }
+        Err(FileError::Unavailable(e))
+    }
+
+    /// Publishes the chunks of `bytes` on `chunks`, then the object info;
+    /// what failed, as JetStream said it.
+    async fn publish_object(
+        &self,
+        chunks: &str,
+        nuid: String,
+        name: String,
+        metadata: HashMap<String, String>,
+        bytes: &Bytes,
+    ) -> Result<(), String> {
+        let js = &self.cluster.js;
+        let mut count = 0;
+        for start in (0..bytes.len()).step_by(CHUNK_BYTES) {
+            let chunk = bytes.slice(start..bytes.len().min(start + CHUNK_BYTES));
+            let ack = js.publish(chunks.to_owned(), chunk).await;
+            ack.map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+            count += 1;
+        }
+        let info = object_store::ObjectInfo {
+            name: name.clone(),
+            description: None,
+            metadata,
+            headers: None,
+            options: Some(object_store::ObjectOptions {
+                link: None,
+                max_chunk_size: Some(CHUNK_BYTES),
+            }),
+            bucket: BUCKET.into(),
+            nuid,
+            size: bytes.len(),
+            chunks: count,
+            modified: None,
+            digest: Some(format!(
+                "SHA-256={}",
+                URL_SAFE.encode(Sha256::digest(bytes))
+            )),
+            deleted: false,
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(async_nats::header::NATS_ROLLUP, "sub");
+        let subject = format!("$O.{BUCKET}.M.{}", URL_SAFE.encode(&name));
+        let body = serde_json::to_vec(&info).expect("an object info serializes");
+        let ack = js.publish_with_headers(subject, headers, body.into()).await;
+        ack.map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 

@@ -2,12 +2,13 @@
 //! comes from the index stream `edgefn_file_index` (one subject per file,
 //! under its channel), which uploads write and deletes purge; an entry
 //! whose object is gone is skipped and purged; files stored before the
-//! index existed are indexed by the node that creates it.
+//! index existed are indexed by the node that creates it. An upload that
+//! JetStream refuses midway (past `max_total_bytes`) leaves no chunks.
 
 use async_nats::jetstream::{self, stream::Stream};
 use futures::TryStreamExt;
 
-use crate::files::{list, listed, upload};
+use crate::files::{assert_refused, download_link, fetch, list, listed, try_upload, upload};
 use edgefn_e2e::*;
 
 /// The index stream's subjects, sorted.
@@ -110,4 +111,52 @@ async fn files_stored_before_the_index_are_indexed_once() {
     let listed_ids = listed(&second[0], "old", "").await;
     let ids: Vec<String> = listed_ids.into_iter().map(|f| f.0).collect();
     assert_eq!(ids, old, "the new node indexed the files already stored");
+}
+
+#[tokio::test]
+async fn an_upload_refused_midway_leaves_no_chunks() {
+    const TOTAL: u64 = 1_000_000;
+    let nats = NatsServer::start().await;
+    let config = format!("[files]\nmax_file_bytes = 3000000\nmax_total_bytes = {TOTAL}\n");
+    let nodes = nats.start_nodes(1, &config).await;
+    let node = &nodes[0];
+    let kept_bytes = vec![1u8; 300_000];
+    let kept = upload(node, "room", "kept.bin", &kept_bytes).await;
+    let js = jetstream(&nats).await;
+    let mut objects = js.get_stream("OBJ_edgefn_files").await.expect("the bucket");
+    let used = objects.info().await.expect("its info").state.bytes;
+
+    // The last room, to the byte: the node's check lets it through (as
+    // when another upload takes the room between the check and the write),
+    // JetStream refuses a chunk midway (it also counts each chunk's subject
+    // and headers).
+    let late = vec![2u8; usize::try_from(TOTAL - used).unwrap()];
+    let refused = try_upload(node, "room", "late.bin", &late)
+        .await
+        .expect_err("the upload passes the total");
+    assert_refused(&refused, 413, "max_total_bytes");
+    assert_eq!(
+        node.metric("edgefn_files_quota_refusals_total", &[]).await,
+        1.0
+    );
+    assert_eq!(
+        objects.info().await.expect("its info").state.bytes,
+        used,
+        "the refused upload's chunks stay in the bucket"
+    );
+
+    assert_eq!(
+        listed(node, "room", "").await,
+        [(kept.clone(), "kept.bin".to_owned(), 300_000)]
+    );
+    let link = download_link(node, "room", &kept, "kept.bin").await;
+    assert!(
+        fetch(&link).await.unwrap() == kept_bytes,
+        "the bytes differ"
+    );
+    let index = js.get_stream("edgefn_file_index").await.expect("the index");
+    assert_eq!(
+        indexed(&index).await,
+        [format!("edgefn.fileidx.room.{kept}")]
+    );
 }
