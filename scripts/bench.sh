@@ -12,7 +12,8 @@
 #     sequential publishes), and publish-to-SSE delivery latency p50/p99,
 #     against the real binary;
 #   - the same across a two-node cluster joined through nats-server, next to
-#     a node alone and to raw NATS publish/subscribe (needs a nats-server
+#     a node alone and to raw NATS publish/subscribe between two processes
+#     (the ratios' reference) and within one (needs a nats-server
 #     >= 2.10: EDGEFN_NATS_SERVER, or target/tools/nats-server, which
 #     scripts/test.sh installs; skipped without one), and how fast
 #     after-publish copies run alone and through the cluster's work queue;
